@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { exportModel } from '../../model/export.js';
+import { cliInt, parseFlags } from '../options.js';
+import { progressBar } from '../progress.js';
+
+const ExportFlags = z.object({
+  checkpoint: z.string().min(1),
+  out: z.string().min(1),
+  head: z.enum(['sample', 'logits']),
+  dtype: z.enum(['fp32', 'fp16']),
+  fused: z.boolean(),
+  maskIndex: cliInt(0, 1_048_575).optional(),
+});
+
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description('Convert an MDLM checkpoint (config.json + model.safetensors) into an ONNX model directory')
+    .requiredOption('--checkpoint <dir>', 'checkpoint directory')
+    .requiredOption('--out <dir>', 'output directory (written atomically: temporary name, then rename)')
+    .option('--head <head>', 'sample: draws tokens for the sampler; logits: raw logits for scoring', 'sample')
+    .option('--dtype <dtype>', 'weight and matmul precision: fp32 or fp16', 'fp32')
+    .option('--no-fused', "use only standard ONNX operators instead of onnxruntime's fused contrib operators")
+    .option('--mask-index <id>', 'mask token id (default: vocab_size - 1)')
+    .action(async (raw: Record<string, unknown>) => {
+      const flags = parseFlags(ExportFlags, raw);
+      const bar = progressBar('export', 'MB');
+      const started = Date.now();
+      try {
+        const manifest = await exportModel({
+          checkpointDir: flags.checkpoint,
+          outDir: flags.out,
+          head: flags.head,
+          dtype: flags.dtype,
+          fused: flags.fused,
+          maskIndex: flags.maskIndex,
+          onProgress: (done, total) => bar.update(Math.round(done / 1e6), Math.round(total / 1e6)),
+        });
+        bar.stop();
+        process.stderr.write(`exported ${flags.out} (${manifest.head} head, ${manifest.dtype}, ${(manifest.files.dataBytes / 1e6).toFixed(1)} MB of weights) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+      } finally {
+        bar.stop();
+      }
+    });
+}

@@ -1,0 +1,48 @@
+/**
+ * Every failure a user can see carries a stable `code` so that scripts, HTTP clients and
+ * tests can react to the kind of failure without parsing prose.
+ */
+export const ErrorCodes = {
+  invalidConfig: 'invalid_config',
+  invalidCheckpoint: 'invalid_checkpoint',
+  corruptFile: 'corrupt_file',
+  unsupportedDtype: 'unsupported_dtype',
+  invalidArgument: 'invalid_argument',
+  staleExport: 'stale_export',
+  exportFailed: 'export_failed',
+  modelNotFound: 'model_not_found',
+  hubUnreachable: 'hub_unreachable',
+  hubUnauthorized: 'hub_unauthorized',
+  hubNotFound: 'hub_not_found',
+  hubError: 'hub_error',
+  tokenizerError: 'tokenizer_error',
+  providerUnavailable: 'provider_unavailable',
+  inferenceFailed: 'inference_failed',
+  workerCrashed: 'worker_crashed',
+  overloaded: 'overloaded',
+  cancelled: 'cancelled',
+  promptTooLong: 'prompt_too_long',
+  validation: 'validation_error',
+  unauthorized: 'unauthorized',
+  notFound: 'not_found',
+  shuttingDown: 'shutting_down',
+  internal: 'internal_error',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class MdlmError extends Error {
+  readonly code: ErrorCode;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, options: { details?: unknown; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'MdlmError';
+    this.code = code;
+    this.details = options.details;
+  }
+}
+
+export function isMdlmError(value: unknown): value is MdlmError {
+  return value instanceof MdlmError;
+}

@@ -1,0 +1,62 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { MdlmConfigSchema, describeZodIssues } from '../checkpoint/config.js';
+import { ErrorCodes, MdlmError } from '../errors.js';
+
+/** Bumped whenever the graph the builder emits changes: older exports are then stale. */
+export const BUILDER_VERSION = '1';
+export const OPSETS = { '': 20, 'com.microsoft': 1 } as const;
+export const MANIFEST_FILE = 'manifest.json';
+export const MODEL_FILE = 'model.onnx';
+export const DATA_FILE = 'model.onnx.data';
+
+export const ExportManifestSchema = z.object({
+  format: z.literal('mdlm-serve-onnx'),
+  builderVersion: z.string(),
+  head: z.enum(['sample', 'logits']),
+  dtype: z.enum(['fp32', 'fp16']),
+  fused: z.boolean(),
+  opsets: z.record(z.string(), z.number()),
+  maskIndex: z.number().int().nonnegative(),
+  /** Whether tokenizer.json and tokenizer_config.json were shipped beside the model. */
+  tokenizer: z.boolean(),
+  config: MdlmConfigSchema,
+  checkpoint: z.object({ sha256: z.string(), source: z.string() }),
+  files: z.object({ model: z.string(), data: z.string(), dataBytes: z.number().int().nonnegative() }),
+  createdAt: z.string(),
+});
+
+export type ExportManifest = z.infer<typeof ExportManifestSchema>;
+
+export async function readManifest(exportDir: string): Promise<ExportManifest> {
+  const path = join(exportDir, MANIFEST_FILE);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch (cause) {
+    throw new MdlmError(ErrorCodes.modelNotFound, `${path}: not an exported model directory (${(cause as Error).message})`, { cause });
+  }
+  const parsed = ExportManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new MdlmError(ErrorCodes.staleExport, `${path}: unrecognised manifest (${describeZodIssues(parsed.error)}); export the model again`);
+  }
+  return parsed.data;
+}
+
+export interface ExportKey {
+  checkpointSha256: string;
+  head: ExportManifest['head'];
+  dtype: ExportManifest['dtype'];
+  fused: boolean;
+}
+
+/** Why an export cannot be reused for `key`, or undefined when it can. */
+export function staleReason(manifest: ExportManifest, key: ExportKey): string | undefined {
+  if (manifest.builderVersion !== BUILDER_VERSION) return `built by builder version ${manifest.builderVersion}, current is ${BUILDER_VERSION}`;
+  if (manifest.checkpoint.sha256 !== key.checkpointSha256) return 'the checkpoint has changed since it was exported';
+  if (manifest.head !== key.head) return `head is ${manifest.head}, wanted ${key.head}`;
+  if (manifest.dtype !== key.dtype) return `dtype is ${manifest.dtype}, wanted ${key.dtype}`;
+  if (manifest.fused !== key.fused) return `fused operators ${manifest.fused ? 'on' : 'off'}, wanted ${key.fused ? 'on' : 'off'}`;
+  return undefined;
+}

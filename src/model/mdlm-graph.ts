@@ -1,0 +1,356 @@
+import type { Checkpoint } from '../checkpoint/checkpoint.js';
+import { type MdlmConfig, TIMESTEP_FEATURES, headWidth } from '../checkpoint/config.js';
+import { type GraphBuilder, float } from './graph-builder.js';
+import { OnnxDataType } from './onnx-proto.js';
+import { rotaryTables } from './rotary.js';
+import { chunks, linear, silu, toFloat32, transposeForMatMul } from './weight-math.js';
+
+export type ExportHead = 'sample' | 'logits';
+export type WeightDtype = 'fp32' | 'fp16';
+
+export interface MdlmGraphOptions {
+  head: ExportHead;
+  dtype: WeightDtype;
+  /** onnxruntime's contrib operators (MultiHeadAttention, RotaryEmbedding, SkipLayerNormalization, FastGelu). */
+  fused: boolean;
+  maskIndex: number;
+}
+
+export const LAYER_NORM_EPSILON = 1e-5;
+const MS_DOMAIN = 'com.microsoft';
+
+/**
+ * A modulation (shift, scale, gate, ...) is either known at export time (time_conditioning
+ * false: the conditioning vector is a constant) or computed per row from sigma.
+ */
+type Modulation = { kind: 'constant'; parts: Float64Array[] } | { kind: 'graph'; parts: string[] };
+
+/** The residual stream, with the last sublayer's output not yet added (so that a fused op can add it). */
+interface Residual {
+  stream: string;
+  pending?: { delta: string; bias?: string };
+}
+
+/** Builds the MDLM network of spec §2 into `builder`, reading weights from `checkpoint` as it goes. */
+export function buildMdlmGraph(builder: GraphBuilder, checkpoint: Checkpoint, options: MdlmGraphOptions): void {
+  new MdlmGraph(builder, checkpoint, options).build();
+}
+
+class MdlmGraph {
+  private readonly config: MdlmConfig;
+  private readonly D: number;
+  private conditioning: { kind: 'constant'; c: Float64Array } | { kind: 'graph'; c: string } = { kind: 'constant', c: new Float64Array(0) };
+  private sigma = '';
+  private inputIds = '';
+  private length = '';
+
+  constructor(
+    private readonly b: GraphBuilder,
+    private readonly checkpoint: Checkpoint,
+    private readonly options: MdlmGraphOptions,
+  ) {
+    this.config = checkpoint.config;
+    this.D = this.config.hidden_dim;
+  }
+
+  build(): void {
+    const { config, b } = this;
+    this.inputIds = b.input('input_ids', 'int64', ['batch', 'length']);
+    if (config.time_conditioning) this.sigma = b.input('sigma', 'float', ['batch']);
+    this.length = b.op('Gather', [b.op('Shape', [this.inputIds]), b.int64s('length_axis', [1], [])], { attributes: { axis: 0 } });
+    this.conditioning = config.time_conditioning
+      ? { kind: 'graph', c: this.conditioningGraph() }
+      : { kind: 'constant', c: this.conditioningConstant() };
+    let residual: Residual = { stream: this.embed() };
+    const rotary = this.rotaryCaches();
+    for (let i = 0; i < config.n_blocks; i++) {
+      residual = b.scoped(`blocks.${i}`, () => this.block(i, residual, rotary));
+    }
+    const features = b.scoped('output_layer', () => this.finalNorm(residual));
+    if (this.options.head === 'logits') this.logitsHead(features);
+    else this.sampleHead(features);
+  }
+
+  // --- conditioning ---------------------------------------------------------------------
+
+  /** c = SiLU(mlp.2(SiLU(mlp.0(t_freq(0))))) evaluated once: sigma is always zero without time conditioning. */
+  private conditioningConstant(): Float64Array {
+    const half = TIMESTEP_FEATURES / 2;
+    const tFreq = new Float64Array(TIMESTEP_FEATURES);
+    tFreq.fill(1, 0, half); // cos(0) = 1, sin(0) = 0
+    const w = (name: string) => this.checkpoint.weight(`sigma_map.${name}`);
+    const hidden = silu(linear(w('mlp.0.weight'), w('mlp.0.bias'), tFreq));
+    return silu(linear(w('mlp.2.weight'), w('mlp.2.bias'), hidden));
+  }
+
+  private conditioningGraph(): string {
+    const { b } = this;
+    return b.scoped('sigma_map', () => {
+      const half = TIMESTEP_FEATURES / 2;
+      const freqs = Array.from({ length: half }, (_, j) => Math.exp((-Math.log(10000) * j) / half));
+      const args = b.op('Mul', [b.op('Unsqueeze', [this.sigma, b.int64s('axis1', [1])]), b.floats('freqs', freqs, [1, half])]);
+      const tFreq = b.op('Concat', [b.op('Cos', [args]), b.op('Sin', [args])], { attributes: { axis: 1 } });
+      const hidden = this.silu(this.denseLinear(tFreq, 'sigma_map.mlp.0', TIMESTEP_FEATURES));
+      return this.silu(this.denseLinear(hidden, 'sigma_map.mlp.2', this.config.cond_dim));
+    });
+  }
+
+  private modulation(prefix: string, count: number): Modulation {
+    const weight = this.checkpoint.weight(`${prefix}.adaLN_modulation.weight`);
+    const bias = this.checkpoint.weight(`${prefix}.adaLN_modulation.bias`);
+    if (this.conditioning.kind === 'constant') {
+      return { kind: 'constant', parts: chunks(linear(weight, bias, this.conditioning.c), count) };
+    }
+    const { b } = this;
+    const modulations = b.op('Add', [
+      b.op('MatMul', [this.conditioning.c, b.initializer('adaLN.weight', 'float', [this.config.cond_dim, count * this.D], transposeForMatMul(weight, this.config.cond_dim))]),
+      b.initializer('adaLN.bias', 'float', [count * this.D], bias),
+    ]);
+    const perRow = b.op('Unsqueeze', [modulations, b.int64s('axis1', [1])]);
+    const parts = b.node('Split', [perRow], { outputs: count, attributes: { axis: 2, num_outputs: count } });
+    return { kind: 'graph', parts };
+  }
+
+  // --- embedding, blocks, output --------------------------------------------------------
+
+  private embed(): string {
+    const { b, config } = this;
+    const table = b.initializer('vocab_embed.embedding', this.weightType, [config.vocab_size, this.D], this.checkpoint.weight('vocab_embed.embedding'));
+    return this.toFloat(b.op('Gather', [table, this.inputIds], { attributes: { axis: 0 } }));
+  }
+
+  private rotaryCaches(): { cos: string; sin: string } {
+    const { b, config } = this;
+    const half = headWidth(config) / 2;
+    const { cos, sin } = rotaryTables(config.model_length, headWidth(config));
+    const cosCache = b.initializer('rotary.cos', 'float', [config.model_length, half], cos);
+    const sinCache = b.initializer('rotary.sin', 'float', [config.model_length, half], sin);
+    if (this.options.fused) return { cos: cosCache, sin: sinCache };
+    // The unfused rotation broadcasts tables of the current length over [B, L, H, d/2].
+    const slice = (cache: string) =>
+      b.op('Reshape', [
+        b.op('Slice', [cache, b.int64s('zero', [0]), b.op('Unsqueeze', [this.length, b.int64s('axis0', [0])]), b.int64s('axis0b', [0])]),
+        b.int64s('rotary_shape', [1, -1, 1, half]),
+      ]);
+    return { cos: slice(cosCache), sin: slice(sinCache) };
+  }
+
+  private block(index: number, residual: Residual, rotary: { cos: string; sin: string }): Residual {
+    const { b } = this;
+    const prefix = `blocks.${index}`;
+    const w = (name: string) => this.checkpoint.weight(`${prefix}.${name}`);
+    const mod = this.modulation(prefix, 6);
+    const [shift1, scale1, gate1, shift2, scale2, gate2] = [0, 1, 2, 3, 4, 5];
+
+    const attnIn = this.modulatedNorm(residual, w('norm1.weight'), mod, shift1, scale1);
+    const qkv = this.matmul(attnIn.normed, 'attn_qkv', w('attn_qkv.weight'), this.D);
+    const [q, k, v] = b.node('Split', [qkv], { outputs: 3, attributes: { axis: 2, num_outputs: 3 } }) as [string, string, string];
+    const attention = this.attention(this.rotate(q, rotary), this.rotate(k, rotary), v);
+    const attnOut = this.gatedLinear(attention, 'attn_out', w('attn_out.weight'), undefined, this.D, mod, gate1);
+
+    const mlpIn = this.modulatedNorm({ stream: attnIn.stream, pending: attnOut }, w('norm2.weight'), mod, shift2, scale2);
+    const up = this.matmul(mlpIn.normed, 'mlp.0', w('mlp.0.weight'), this.D);
+    const activated = this.geluTanh(up, b.initializer('mlp.0.bias', 'float', [4 * this.D], w('mlp.0.bias')));
+    return { stream: mlpIn.stream, pending: this.gatedLinear(activated, 'mlp.2', w('mlp.2.weight'), w('mlp.2.bias'), 4 * this.D, mod, gate2) };
+  }
+
+  private finalNorm(residual: Residual): string {
+    const mod = this.modulation('output_layer', 2);
+    return this.modulatedNorm(residual, this.checkpoint.weight('output_layer.norm_final.weight'), mod, 0, 1).normed;
+  }
+
+  // --- heads ----------------------------------------------------------------------------
+
+  private outputProjection(features: string): string {
+    const { b, config } = this;
+    const logits = this.matmul(features, 'linear', this.checkpoint.weight('output_layer.linear.weight'), this.D);
+    return b.op('Add', [logits, b.initializer('output_layer.linear.bias', 'float', [config.vocab_size], this.checkpoint.weight('output_layer.linear.bias'))]);
+  }
+
+  private logitsHead(features: string): void {
+    const { b } = this;
+    const logits = this.outputProjection(features);
+    b.node('Identity', [logits], { outputs: ['logits'] });
+    b.output('logits', 'float', ['batch', 'length', this.config.vocab_size]);
+  }
+
+  /**
+   * Runs the output layer on the K requested rows only and draws one token per row from
+   * p_x0 (SUBS: the mask token has probability zero) by inverse CDF in float64, or takes the
+   * argmax for rows whose temperature is 0.
+   */
+  private sampleHead(features: string): void {
+    const { b, config } = this;
+    const positions = b.input('positions', 'int64', ['batch', 'positions']);
+    const uniforms = b.input('uniforms', 'double', ['batch', 'positions']);
+    const temperature = b.input('temperature', 'float', ['batch']);
+    b.scoped('sample', () => {
+      const gatherIndex = b.op('Expand', [
+        b.op('Unsqueeze', [positions, b.int64s('axis2', [2])]),
+        b.op('Concat', [b.op('Shape', [positions]), b.int64s('width', [this.D])], { attributes: { axis: 0 } }),
+      ]);
+      const rows = b.op('GatherElements', [features, gatherIndex], { attributes: { axis: 1 } });
+      const maskBias = new Float32Array(config.vocab_size);
+      maskBias[this.options.maskIndex] = -Infinity;
+      const logits = b.op('Add', [this.outputProjection(rows), b.floats('mask_bias', maskBias)]);
+
+      const rowTemperature = b.op('Unsqueeze', [temperature, b.int64s('axes12', [1, 2])]);
+      const greedy = b.op('Not', [b.op('Greater', [rowTemperature, b.floats('zero', [0], [])])]);
+      const safeTemperature = b.op('Where', [greedy, b.floats('one', [1], []), rowTemperature]);
+      const scaled = b.op('Div', [logits, safeTemperature]);
+
+      const lastAxis = b.int64s('last_axis', [-1]);
+      const wide = b.op('Cast', [scaled], { attributes: { to: OnnxDataType.double } });
+      const weights = b.op('Exp', [b.op('Sub', [wide, b.op('ReduceMax', [wide, lastAxis], { attributes: { keepdims: 1 } })])]);
+      const cdf = b.op('CumSum', [weights, b.int64s('cumsum_axis', [-1], [])]);
+      const total = b.op('Slice', [cdf, lastAxis, b.int64s('end', [Number.MAX_SAFE_INTEGER]), lastAxis]);
+      const target = b.op('Mul', [b.op('Unsqueeze', [uniforms, b.int64s('axis2b', [2])]), total]);
+      // The drawn index is the number of CDF entries strictly below u·total: a zero-weight token can never be it.
+      const below = b.op('Cast', [b.op('Less', [cdf, target])], { attributes: { to: OnnxDataType.float } });
+      const drawn = b.op('Cast', [b.op('ReduceSum', [below, lastAxis], { attributes: { keepdims: 0 } })], { attributes: { to: OnnxDataType.int64 } });
+      const argmax = b.op('ArgMax', [scaled], { attributes: { axis: -1, keepdims: 0 } });
+      const tokens = b.op('Where', [b.op('Squeeze', [greedy, b.int64s('axis2c', [2])]), argmax, drawn]);
+
+      const chosenWeight = b.op('GatherElements', [weights, b.op('Unsqueeze', [tokens, b.int64s('axis2d', [2])])], { attributes: { axis: 2 } });
+      const logprob = b.op('Squeeze', [b.op('Sub', [b.op('Log', [chosenWeight]), b.op('Log', [total])]), b.int64s('axis2e', [2])]);
+      b.node('Identity', [tokens], { outputs: ['tokens'] });
+      b.node('Cast', [logprob], { outputs: ['logprobs'], attributes: { to: OnnxDataType.float } });
+    });
+    b.output('tokens', 'int64', ['batch', 'positions']);
+    b.output('logprobs', 'float', ['batch', 'positions']);
+  }
+
+  // --- layers ---------------------------------------------------------------------------
+
+  /**
+   * LN(x)·w·(1 + scale) + shift. With constant modulations this folds into the norm's own
+   * scale and bias; otherwise the modulation is applied per row after a plain norm.
+   */
+  private modulatedNorm(residual: Residual, normWeight: Float32Array, mod: Modulation, shiftIndex: number, scaleIndex: number): { normed: string; stream: string } {
+    const { b } = this;
+    if (mod.kind === 'constant') {
+      const shift = mod.parts[shiftIndex] as Float64Array;
+      const scale = mod.parts[scaleIndex] as Float64Array;
+      const gamma = b.initializer('norm.gamma', 'float', [this.D], toFloat32(normWeight.map((w, i) => w * (1 + (scale[i] as number)))));
+      const beta = b.initializer('norm.beta', 'float', [this.D], toFloat32(shift));
+      return this.layerNorm(residual, gamma, beta);
+    }
+    const gamma = b.initializer('norm.weight', 'float', [this.D], normWeight);
+    const { normed, stream } = this.layerNorm(residual, gamma, undefined);
+    const onePlusScale = b.op('Add', [mod.parts[scaleIndex] as string, b.floats('one', [1], [])]);
+    return { normed: b.op('Add', [b.op('Mul', [normed, onePlusScale]), mod.parts[shiftIndex] as string]), stream };
+  }
+
+  /** Adds the pending sublayer output to the stream and normalises, in one fused op when allowed. */
+  private layerNorm(residual: Residual, gamma: string, beta: string | undefined): { normed: string; stream: string } {
+    const { b } = this;
+    const attributes = { epsilon: float(LAYER_NORM_EPSILON) };
+    if (residual.pending !== undefined && this.options.fused) {
+      const { delta, bias } = residual.pending;
+      const inputs = [delta, residual.stream, gamma, beta ?? '', bias ?? ''];
+      while (inputs[inputs.length - 1] === '') inputs.pop();
+      const [normed, , , stream] = b.node('SkipLayerNormalization', inputs, {
+        domain: MS_DOMAIN,
+        attributes,
+        outputs: [`${gamma}/normed`, '', '', `${gamma}/stream`],
+      }) as [string, string, string, string];
+      return { normed, stream };
+    }
+    let stream = residual.stream;
+    if (residual.pending !== undefined) {
+      stream = b.op('Add', [stream, residual.pending.delta]);
+      if (residual.pending.bias !== undefined) stream = b.op('Add', [stream, residual.pending.bias]);
+    }
+    const inputs = beta === undefined ? [stream, gamma] : [stream, gamma, beta];
+    return { normed: b.op('LayerNormalization', inputs, { attributes: { ...attributes, axis: -1 } }), stream };
+  }
+
+  private rotate(x: string, rotary: { cos: string; sin: string }): string {
+    const { b } = this;
+    const H = this.config.n_heads;
+    if (this.options.fused) {
+      return b.op('RotaryEmbedding', [x, b.int64s('position_offset', [0]), rotary.cos, rotary.sin], {
+        domain: MS_DOMAIN,
+        attributes: { interleaved: 0, num_heads: H },
+      });
+    }
+    const d = headWidth(this.config);
+    const heads = b.op('Reshape', [x, b.int64s('heads_shape', [0, 0, H, d])]);
+    const [x1, x2] = b.node('Split', [heads], { outputs: 2, attributes: { axis: 3, num_outputs: 2 } }) as [string, string];
+    const first = b.op('Sub', [b.op('Mul', [x1, rotary.cos]), b.op('Mul', [x2, rotary.sin])]);
+    const second = b.op('Add', [b.op('Mul', [x2, rotary.cos]), b.op('Mul', [x1, rotary.sin])]);
+    const rotated = b.op('Concat', [first, second], { attributes: { axis: 3 } });
+    return b.op('Reshape', [rotated, b.int64s('merge_shape', [0, 0, this.D])]);
+  }
+
+  /** Bidirectional softmax(q·kᵀ/√d)·v over all positions. */
+  private attention(q: string, k: string, v: string): string {
+    const { b } = this;
+    const H = this.config.n_heads;
+    if (this.options.fused) {
+      return b.op('MultiHeadAttention', [q, k, v], { domain: MS_DOMAIN, attributes: { num_heads: H } });
+    }
+    const d = headWidth(this.config);
+    const split = (x: string, perm: number[]) =>
+      b.op('Transpose', [b.op('Reshape', [x, b.int64s('heads_shape', [0, 0, H, d])])], { attributes: { perm } });
+    const scores = b.op('Mul', [b.op('MatMul', [split(q, [0, 2, 1, 3]), split(k, [0, 2, 3, 1])]), b.floats('scale', [1 / Math.sqrt(d)], [])]);
+    const context = b.op('MatMul', [b.op('Softmax', [scores], { attributes: { axis: -1 } }), split(v, [0, 2, 1, 3])]);
+    return b.op('Reshape', [b.op('Transpose', [context], { attributes: { perm: [0, 2, 1, 3] } }), b.int64s('merge_shape', [0, 0, this.D])]);
+  }
+
+  private geluTanh(x: string, bias: string): string {
+    const { b } = this;
+    if (this.options.fused) return b.op('FastGelu', [x, bias], { domain: MS_DOMAIN });
+    return b.op('Gelu', [b.op('Add', [x, bias])], { attributes: { approximate: 'tanh' } });
+  }
+
+  private silu(x: string): string {
+    return this.b.op('Mul', [x, this.b.op('Sigmoid', [x])]);
+  }
+
+  // --- matrix products ------------------------------------------------------------------
+
+  private get weightType(): 'float' | 'float16' {
+    return this.options.dtype === 'fp16' ? 'float16' : 'float';
+  }
+
+  private toFloat(x: string): string {
+    return this.options.dtype === 'fp16' ? this.b.op('Cast', [x], { attributes: { to: OnnxDataType.float } }) : x;
+  }
+
+  /** x·Wᵀ for a PyTorch [out, in] weight; in float16 mode the product runs in half precision. */
+  private matmul(x: string, name: string, weight: Float32Array, inWidth: number, columnScale?: Float64Array): string {
+    const { b } = this;
+    const outWidth = weight.length / inWidth;
+    const stored = b.initializer(`${name}.weight`, this.weightType, [inWidth, outWidth], transposeForMatMul(weight, inWidth, columnScale));
+    if (this.options.dtype === 'fp32') return b.op('MatMul', [x, stored]);
+    const half = b.op('Cast', [x], { attributes: { to: OnnxDataType.float16 } });
+    return this.toFloat(b.op('MatMul', [half, stored]));
+  }
+
+  /**
+   * gate·(x·Wᵀ + bias), returned as a pending residual update. A constant gate is folded
+   * into the weight columns and the bias, which the next fused norm then adds.
+   */
+  private gatedLinear(x: string, name: string, weight: Float32Array, bias: Float32Array | undefined, inWidth: number, mod: Modulation, gateIndex: number): { delta: string; bias?: string } {
+    const { b } = this;
+    const outWidth = weight.length / inWidth;
+    if (mod.kind === 'constant') {
+      const gate = mod.parts[gateIndex] as Float64Array;
+      const delta = this.matmul(x, name, weight, inWidth, gate);
+      if (bias === undefined) return { delta };
+      return { delta, bias: b.initializer(`${name}.bias`, 'float', [outWidth], toFloat32(bias.map((value, i) => value * (gate[i] as number)))) };
+    }
+    let product = this.matmul(x, name, weight, inWidth);
+    if (bias !== undefined) product = b.op('Add', [product, b.initializer(`${name}.bias`, 'float', [outWidth], bias)]);
+    return { delta: b.op('Mul', [product, mod.parts[gateIndex] as string]) };
+  }
+
+  /** A small float32 linear layer (the conditioning MLP), weights kept in full precision. */
+  private denseLinear(x: string, prefix: string, inWidth: number): string {
+    const { b } = this;
+    const weight = this.checkpoint.weight(`${prefix}.weight`);
+    const product = b.op('MatMul', [x, b.initializer(`${prefix}.weight`, 'float', [inWidth, weight.length / inWidth], transposeForMatMul(weight, inWidth))]);
+    return b.op('Add', [product, b.initializer(`${prefix}.bias`, 'float', [weight.length / inWidth], this.checkpoint.weight(`${prefix}.bias`))]);
+  }
+}
