@@ -1,0 +1,9 @@
+export { GENERATION_DEFAULTS } from './defaults.js';
+export {
+  type GenerateHooks,
+  type GenerateRequest,
+  type GenerateResult,
+  type GeneratedSample,
+  GenerationService,
+  type ServiceOptions,
+} from './service.js';

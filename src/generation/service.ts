@@ -1,0 +1,133 @@
+import { randomInt } from 'node:crypto';
+import { join } from 'node:path';
+import { ErrorCodes, MdlmError } from '../errors.js';
+import { type ExportManifest, readManifest } from '../model/manifest.js';
+import { type Device, ForwardRuntime, type ProviderOptions } from '../runtime/index.js';
+import type { ModelFacts, SamplerName, SemiArParams, StepEvent } from '../sampling/index.js';
+import { type JobStats, Scheduler, type SchedulerOptions } from '../scheduler/index.js';
+import { MdlmTokenizer } from '../tokenizer/index.js';
+import { GENERATION_DEFAULTS } from './defaults.js';
+
+export interface ServiceOptions {
+  exportDir: string;
+  device: Device;
+  providerOptions: ProviderOptions;
+  workers: number;
+  intraOpThreads?: number;
+  scheduler: SchedulerOptions;
+}
+
+export interface GenerateRequest {
+  prompt?: string;
+  suffix?: string;
+  /** Window length; default the model's length. */
+  length?: number;
+  steps?: number;
+  sampler?: SamplerName;
+  numSamples?: number;
+  seed?: number;
+  temperature?: number;
+  semiAr?: SemiArParams;
+  /** Cut each sample's text at the first end-of-text token after the prompt. */
+  stopAtEos?: boolean;
+}
+
+export interface GeneratedSample {
+  /** The whole output: prompt, generated tokens and suffix. */
+  text: string;
+  tokenIds: number[];
+  forwardPasses: number;
+}
+
+export interface GenerateResult {
+  samples: GeneratedSample[];
+  seed: number;
+  promptTokens: number;
+  suffixTokens: number;
+  stats: JobStats;
+}
+
+export interface GenerateHooks {
+  onStep?: (sample: number, event: StepEvent) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * A loaded model ready to generate: the tokenizer, the inference workers and the
+ * continuous-batching scheduler, behind a text-level API.
+ */
+export class GenerationService {
+  private constructor(
+    readonly manifest: ExportManifest,
+    readonly tokenizer: MdlmTokenizer,
+    readonly runtime: ForwardRuntime,
+    readonly scheduler: Scheduler,
+    readonly facts: ModelFacts,
+  ) {}
+
+  static async open(options: ServiceOptions): Promise<GenerationService> {
+    const manifest = await readManifest(options.exportDir);
+    if (manifest.head !== 'sample') {
+      throw new MdlmError(ErrorCodes.invalidArgument, `${options.exportDir} is a ${manifest.head}-head export; generation needs the sample head`);
+    }
+    if (!manifest.tokenizer) {
+      throw new MdlmError(ErrorCodes.tokenizerError, `${options.exportDir} has no tokenizer; export it with --tokenizer or load it by hub id`);
+    }
+    const tokenizer = await MdlmTokenizer.fromFiles(options.exportDir);
+    const runtime = await ForwardRuntime.start({
+      modelPath: join(options.exportDir, manifest.files.model),
+      device: options.device,
+      providerOptions: options.providerOptions,
+      workers: options.workers,
+      intraOpThreads: options.intraOpThreads,
+    });
+    const facts: ModelFacts = { maskId: manifest.maskIndex, modelLength: manifest.config.model_length, timeConditioned: manifest.config.time_conditioning };
+    return new GenerationService(manifest, tokenizer, runtime, new Scheduler(runtime, facts, options.scheduler), facts);
+  }
+
+  async generate(request: GenerateRequest, hooks: GenerateHooks = {}): Promise<GenerateResult> {
+    const prefix = this.encodeText(request.prompt);
+    const suffix = this.encodeText(request.suffix);
+    const seed = request.seed ?? randomInt(2 ** 32);
+    const result = await this.scheduler.submit({
+      params: {
+        length: request.length ?? this.facts.modelLength,
+        steps: request.steps ?? GENERATION_DEFAULTS.steps,
+        sampler: request.sampler ?? GENERATION_DEFAULTS.sampler,
+        temperature: request.temperature ?? GENERATION_DEFAULTS.temperature,
+        semiAr: request.semiAr,
+        prefix,
+        suffix,
+        seed,
+      },
+      numSamples: request.numSamples ?? GENERATION_DEFAULTS.numSamples,
+      onStep: hooks.onStep,
+      signal: hooks.signal,
+    });
+    const samples = result.samples.map((sample) => {
+      const tokenIds = Array.from(sample.tokens);
+      return { text: this.decodeOutput(tokenIds, prefix.length, request.stopAtEos ?? false), tokenIds, forwardPasses: sample.forwardPasses };
+    });
+    return { samples, seed, promptTokens: prefix.length, suffixTokens: suffix.length, stats: result.stats };
+  }
+
+  /** Text of an output, optionally cut at the first end-of-text token after the prompt. */
+  decodeOutput(tokenIds: readonly number[], promptTokens: number, stopAtEos: boolean): string {
+    const eos = this.tokenizer.eosId;
+    const cut = stopAtEos && eos !== undefined ? tokenIds.indexOf(eos, promptTokens) : -1;
+    return this.tokenizer.decode(cut === -1 ? tokenIds : tokenIds.slice(0, cut));
+  }
+
+  encodeText(text: string | undefined): number[] {
+    if (text === undefined || text === '') return [];
+    const ids = this.tokenizer.encode(text);
+    if (ids.includes(this.facts.maskId)) {
+      throw new MdlmError(ErrorCodes.invalidArgument, 'the prompt contains the mask token, which only the sampler may place');
+    }
+    return ids;
+  }
+
+  async close(): Promise<void> {
+    await this.runtime.close();
+  }
+}

@@ -1,0 +1,10 @@
+export type { ForwardBatch, ForwardResult } from './batch.js';
+export {
+  DEVICES,
+  type Device,
+  type ExecutionProvider,
+  type ProviderAttempt,
+  type ProviderOptions,
+  ProviderOptionsSchema,
+} from './providers.js';
+export { ForwardRuntime, type RuntimeOptions } from './worker-pool.js';

@@ -1,0 +1,160 @@
+import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { ErrorCodes, MdlmError } from '../errors.js';
+import { type ForwardBatch, type ForwardResult, transferList } from './batch.js';
+import type { Device, ExecutionProvider, ProviderAttempt, ProviderOptions } from './providers.js';
+import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+
+export interface RuntimeOptions {
+  modelPath: string;
+  device: Device;
+  providerOptions: ProviderOptions;
+  /** Worker threads, each with its own session; passes on different workers run in parallel. */
+  workers: number;
+  /** onnxruntime intra-op threads per worker; defaults to the cores divided among the workers. */
+  intraOpThreads?: number;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker;
+  ready: boolean;
+  /** The session could not be created: restarting would fail the same way. */
+  initFailed: boolean;
+  pending: { id: number; resolve: (result: ForwardResult) => void; reject: (error: Error) => void } | undefined;
+}
+
+/** Crashes tolerated per slot before the runtime stops restarting it: a model that kills every worker. */
+const MAX_RESTARTS = 5;
+
+const WORKER_URL = new URL(`./forward-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+
+function spawn(init: WorkerInit): Worker {
+  if (WORKER_URL.pathname.endsWith('.ts')) {
+    // Running from TypeScript sources under tsx (tests, development): Node 20 does not give
+    // workers the parent's loader hooks, so the worker registers tsx before importing itself.
+    const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
+    return new Worker(bootstrap, { eval: true, workerData: init });
+  }
+  return new Worker(WORKER_URL, { workerData: init });
+}
+
+/**
+ * The onnxruntime sessions, one per worker thread. A pass that throws fails only its own
+ * promise; a worker that dies fails its in-flight pass and is replaced.
+ */
+export class ForwardRuntime extends EventEmitter<{ idle: []; restarted: [index: number]; failed: [index: number, reason: string] }> {
+  provider: ExecutionProvider = 'cpu';
+  unavailable: ProviderAttempt[] = [];
+  private readonly slots: Slot[] = [];
+  private readonly restarts = new Map<number, number>();
+  private nextId = 0;
+  private closing = false;
+
+  private constructor(private readonly init: WorkerInit) {
+    super();
+  }
+
+  static async start(options: RuntimeOptions): Promise<ForwardRuntime> {
+    const intraOpThreads = options.intraOpThreads ?? Math.max(1, Math.floor(availableParallelism() / options.workers));
+    const runtime = new ForwardRuntime({
+      modelPath: options.modelPath,
+      device: options.device,
+      providerOptions: options.providerOptions,
+      intraOpThreads,
+    });
+    try {
+      await Promise.all(Array.from({ length: options.workers }, (_, index) => runtime.startSlot(index)));
+    } catch (error) {
+      await runtime.close();
+      throw error;
+    }
+    return runtime;
+  }
+
+  get idleWorkers(): number {
+    return this.slots.filter((slot) => slot.ready && slot.pending === undefined).length;
+  }
+
+  get readyWorkers(): number {
+    return this.slots.filter((slot) => slot.ready).length;
+  }
+
+  /** Runs a batch on an idle worker; the caller checks idleWorkers first. */
+  run(batch: ForwardBatch): Promise<ForwardResult> {
+    const slot = this.slots.find((candidate) => candidate.ready && candidate.pending === undefined);
+    if (slot === undefined) return Promise.reject(new Error('no idle worker'));
+    const id = this.nextId++;
+    return new Promise<ForwardResult>((resolve, reject) => {
+      slot.pending = { id, resolve, reject };
+      const message: ToWorker = { type: 'run', id, batch };
+      slot.worker.postMessage(message, transferList(batch));
+    });
+  }
+
+  /** Stops a worker as a crash would (an operator recycling it, or a test); it is restarted. */
+  async terminateWorker(index: number): Promise<void> {
+    await this.slots[index]?.worker.terminate();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+  }
+
+  private startSlot(index: number): Promise<void> {
+    const worker = spawn(this.init);
+    const slot: Slot = { index, worker, ready: false, initFailed: false, pending: undefined };
+    this.slots[index] = slot;
+    return new Promise<void>((resolve, reject) => {
+      worker.on('message', (message: FromWorker) => {
+        if (message.type === 'ready') {
+          this.provider = message.provider;
+          this.unavailable = message.unavailable;
+          slot.ready = true;
+          resolve();
+          this.emit('idle');
+        } else if (message.type === 'init-failed') {
+          slot.initFailed = true;
+          void worker.terminate();
+          reject(new MdlmError(ErrorCodes.providerUnavailable, `no execution provider could run the model: ${message.message}`, { details: message.unavailable }));
+        } else {
+          this.settle(slot, message);
+        }
+      });
+      worker.on('error', (error) => reject(error));
+      worker.on('exit', () => {
+        reject(new MdlmError(ErrorCodes.workerCrashed, 'the inference worker exited during start-up'));
+        this.onExit(slot);
+      });
+    });
+  }
+
+  private settle(slot: Slot, message: Extract<FromWorker, { type: 'result' | 'error' }>): void {
+    const pending = slot.pending;
+    if (pending === undefined || pending.id !== message.id) return;
+    slot.pending = undefined;
+    if (message.type === 'result') pending.resolve({ tokens: message.tokens, logprobs: message.logprobs, computeMs: message.computeMs });
+    else pending.reject(new MdlmError(ErrorCodes.inferenceFailed, `forward pass failed: ${message.message}`));
+    this.emit('idle');
+  }
+
+  private onExit(slot: Slot): void {
+    if (this.slots[slot.index] !== slot) return;
+    slot.ready = false;
+    slot.pending?.reject(new MdlmError(ErrorCodes.workerCrashed, 'the inference worker stopped during a forward pass; it is being restarted'));
+    slot.pending = undefined;
+    if (this.closing || slot.initFailed) return;
+    const restarts = (this.restarts.get(slot.index) ?? 0) + 1;
+    this.restarts.set(slot.index, restarts);
+    if (restarts > MAX_RESTARTS) {
+      this.emit('failed', slot.index, `worker ${slot.index} crashed ${restarts} times; not restarting it`);
+      return;
+    }
+    this.startSlot(slot.index).then(
+      () => this.emit('restarted', slot.index),
+      (error: Error) => this.emit('failed', slot.index, error.message),
+    );
+  }
+}
