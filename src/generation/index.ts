@@ -4,6 +4,7 @@ export {
   type GenerateRequest,
   type GenerateResult,
   type GeneratedSample,
+  type GenerationStart,
   GenerationService,
   type ServiceOptions,
 } from './service.js';

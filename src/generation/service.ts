@@ -47,7 +47,16 @@ export interface GenerateResult {
   stats: JobStats;
 }
 
+/** What a stream needs before the first step: the output as it starts (prompt, masks, suffix). */
+export interface GenerationStart {
+  seed: number;
+  promptTokens: number;
+  suffixTokens: number;
+  initialTokenIds: number[];
+}
+
 export interface GenerateHooks {
+  onStart?: (start: GenerationStart) => void;
   onStep?: (sample: number, event: StepEvent) => void;
   signal?: AbortSignal;
 }
@@ -89,18 +98,20 @@ export class GenerationService {
     const prefix = this.encodeText(request.prompt);
     const suffix = this.encodeText(request.suffix);
     const seed = request.seed ?? randomInt(2 ** 32);
+    const params = {
+      length: request.length ?? this.facts.modelLength,
+      steps: request.steps ?? GENERATION_DEFAULTS.steps,
+      sampler: request.sampler ?? GENERATION_DEFAULTS.sampler,
+      temperature: request.temperature ?? GENERATION_DEFAULTS.temperature,
+      semiAr: request.semiAr,
+      prefix,
+      suffix,
+      seed,
+    };
     const result = await this.scheduler.submit({
-      params: {
-        length: request.length ?? this.facts.modelLength,
-        steps: request.steps ?? GENERATION_DEFAULTS.steps,
-        sampler: request.sampler ?? GENERATION_DEFAULTS.sampler,
-        temperature: request.temperature ?? GENERATION_DEFAULTS.temperature,
-        semiAr: request.semiAr,
-        prefix,
-        suffix,
-        seed,
-      },
+      params,
       numSamples: request.numSamples ?? GENERATION_DEFAULTS.numSamples,
+      onAdmitted: (initial) => hooks.onStart?.({ seed, promptTokens: prefix.length, suffixTokens: suffix.length, initialTokenIds: Array.from(initial) }),
       onStep: hooks.onStep,
       signal: hooks.signal,
     });

@@ -90,6 +90,7 @@ export class Scheduler extends EventEmitter<{ pass: [PassReport] }> {
         signal.addEventListener('abort', onAbort, { once: true });
         job.detachAbort = () => signal.removeEventListener('abort', onAbort);
       }
+      spec.onAdmitted?.((samplers[0] as SequenceSampler).canvas.slice());
       samplers.forEach((sampler, sample) => this.enqueue(job, sample, sampler));
       this.pump();
     });

@@ -13,6 +13,8 @@ export interface JobSpec {
   /** Every sample shares these; sample j gets random stream j of the seed. */
   params: Omit<SamplingParams, 'sampleIndex'>;
   numSamples: number;
+  /** Called once the request is admitted, before its first pass, with the output as it starts (prompt, masks, suffix). */
+  onAdmitted?: (initialTokens: Int32Array) => void;
   onStep?: (sample: number, event: StepEvent) => void;
   signal?: AbortSignal;
 }
