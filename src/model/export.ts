@@ -30,6 +30,8 @@ export interface ExportOptions {
   tokenizerDir?: string;
   /** Defaults to the tokenizer's mask id (spec §1), or vocab_size − 1 without a tokenizer. */
   maskIndex?: number;
+  /** The checkpoint's sha256 when the caller has already computed it (saves reading the weights twice). */
+  checkpointSha256?: string;
   /** Called as weights are written: bytes so far and the expected total. */
   onProgress?: (doneBytes: number, totalBytes: number) => void;
 }
@@ -40,7 +42,7 @@ export interface ExportOptions {
  * tensor at a time; the directory appears only when complete.
  */
 export async function exportModel(options: ExportOptions): Promise<ExportManifest> {
-  const sha256 = await checkpointHash(options.checkpointDir);
+  const sha256 = options.checkpointSha256 ?? (await checkpointHash(options.checkpointDir));
   const checkpoint = await Checkpoint.open(options.checkpointDir);
   try {
     const tokenizerDir = options.tokenizerDir ?? (existsSync(join(options.checkpointDir, TOKENIZER_FILE)) ? options.checkpointDir : undefined);

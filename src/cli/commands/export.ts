@@ -22,7 +22,7 @@ export function registerExport(program: Command): void {
     .option('--head <head>', 'sample: draws tokens for the sampler; logits: raw logits for scoring', 'sample')
     .option('--dtype <dtype>', 'weight and matmul precision: fp32 or fp16', 'fp32')
     .option('--no-fused', "use only standard ONNX operators instead of onnxruntime's fused contrib operators")
-    .option('--mask-index <id>', 'mask token id (default: vocab_size - 1)')
+    .option('--mask-index <id>', 'mask token id (default: the tokenizer\'s mask id, else vocab_size - 1)')
     .action(async (raw: Record<string, unknown>) => {
       const flags = parseFlags(ExportFlags, raw);
       const bar = progressBar('export', 'MB');

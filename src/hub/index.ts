@@ -1,0 +1,158 @@
+/**
+ * Turns a model reference (a hub id, a checkpoint directory or an export directory) into a
+ * loadable ONNX export directory, downloading into the Hugging Face cache and converting
+ * into the conversion cache as needed.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { CONFIG_FILE, WEIGHTS_FILE, checkpointHash } from '../checkpoint/checkpoint.js';
+import { describeZodIssues } from '../checkpoint/config.js';
+import { ErrorCodes, MdlmError } from '../errors.js';
+import { BUILDER_VERSION, type ExportKey, type ExportManifest, MANIFEST_FILE, readManifest } from '../model/manifest.js';
+import { conversionDir, ensureConverted } from './conversion-cache.js';
+import { parseReference } from './reference.js';
+import { type HubOptions, defaultModelsDir, hubSettings } from './settings.js';
+import { type CacheOnlyReason, type HubSession, fetchSnapshot, requireFiles } from './snapshot.js';
+import { TOKENIZER_FILES, tokenizerDirFor } from './tokenizer-source.js';
+
+export type { CacheOnlyReason } from './snapshot.js';
+
+export const DEFAULT_MODEL = 'kuleshov-group/mdlm-owt';
+
+export interface ResolveProgress {
+  phase: 'download' | 'convert';
+  /** The file being downloaded; absent while converting. */
+  file?: string;
+  /** Bytes so far and in all. */
+  done: number;
+  total: number;
+}
+
+export interface ResolveOptions extends HubOptions {
+  /** Conversion cache root; default: env MDLM_MODELS_DIR, else <package root>/models */
+  modelsDir?: string;
+  /** Default 'sample'. */
+  head?: 'sample' | 'logits';
+  /** Default 'fp32'. */
+  dtype?: 'fp32' | 'fp16';
+  /** Default true. */
+  fused?: boolean;
+  onProgress?: (event: ResolveProgress) => void;
+}
+
+export interface ResolvedModel {
+  exportDir: string;
+  manifest: ExportManifest;
+  source: {
+    kind: 'hub' | 'checkpoint' | 'export';
+    reference: string;
+    revision?: string;
+    commit?: string;
+    /** Set when the hub was not asked: offline mode, or the hub could not be reached and the cache was used. */
+    cacheOnly?: CacheOnlyReason;
+  };
+  /** Things worth telling the user, e.g. that a possibly outdated cache is in use or a stale export was rebuilt. */
+  notices: string[];
+}
+
+const VariantSchema = z.object({
+  head: z.enum(['sample', 'logits']).default('sample'),
+  dtype: z.enum(['fp32', 'fp16']).default('fp32'),
+  fused: z.boolean().default(true),
+});
+type Variant = z.infer<typeof VariantSchema>;
+
+/** One resolveModel call: what was asked for, and what it has to report. */
+interface Resolution {
+  reference: string;
+  variant: Variant;
+  modelsDir: string;
+  options: ResolveOptions;
+  notices: string[];
+  /** Built on first use: a local export needs no hub settings, so a bad HF_TOKEN must not fail it. */
+  hub: () => HubSession;
+}
+
+const CHECKPOINT_FILES = [CONFIG_FILE, WEIGHTS_FILE] as const;
+
+/**
+ * `reference`: a directory holding an export (manifest.json) or a checkpoint (config.json +
+ * model.safetensors), or a hub id `owner/name[@revision]` such as DEFAULT_MODEL.
+ */
+export async function resolveModel(reference: string, options: ResolveOptions = {}): Promise<ResolvedModel> {
+  const resolution = startResolution(reference, options);
+  const parsed = parseReference(reference);
+  if (parsed.kind === 'hub') return resolveHubModel(resolution, parsed.repo, parsed.revision);
+  if (existsSync(join(parsed.dir, MANIFEST_FILE))) return resolveExport(resolution, parsed.dir);
+  if (CHECKPOINT_FILES.every((file) => existsSync(join(parsed.dir, file)))) return resolveCheckpoint(resolution, parsed.dir);
+  throw new MdlmError(
+    ErrorCodes.modelNotFound,
+    `${reference} holds neither an exported model (${MANIFEST_FILE}) nor a checkpoint (${CONFIG_FILE} and ${WEIGHTS_FILE})`,
+  );
+}
+
+function startResolution(reference: string, options: ResolveOptions): Resolution {
+  const variant = VariantSchema.safeParse({ head: options.head, dtype: options.dtype, fused: options.fused });
+  if (!variant.success) throw new MdlmError(ErrorCodes.invalidArgument, `model options: ${describeZodIssues(variant.error)}`);
+  const notices: string[] = [];
+  let session: HubSession | undefined;
+  return {
+    reference,
+    variant: variant.data,
+    modelsDir: options.modelsDir ?? defaultModelsDir(),
+    options,
+    notices,
+    hub: () => (session ??= { settings: hubSettings(options), onProgress: (event) => options.onProgress?.(event), notices }),
+  };
+}
+
+async function resolveHubModel(resolution: Resolution, repo: string, revision: string): Promise<ResolvedModel> {
+  const session = resolution.hub();
+  const snapshot = await fetchSnapshot({ repo, revision, files: [...CHECKPOINT_FILES, ...TOKENIZER_FILES] }, session);
+  requireFiles(snapshot, CHECKPOINT_FILES, session.settings);
+  const converted = await convertCached(resolution, snapshot.dir, repo.replaceAll('/', '--'), snapshot.commit);
+  return {
+    ...converted,
+    source: { kind: 'hub', reference: resolution.reference, revision, commit: snapshot.commit, cacheOnly: snapshot.cacheOnly },
+    notices: resolution.notices,
+  };
+}
+
+async function resolveCheckpoint(resolution: Resolution, dir: string): Promise<ResolvedModel> {
+  const converted = await convertCached(resolution, dir, 'local');
+  return { ...converted, source: { kind: 'checkpoint', reference: resolution.reference }, notices: resolution.notices };
+}
+
+/** An export is used as it is, but only for what it was built for. */
+async function resolveExport(resolution: Resolution, dir: string): Promise<ResolvedModel> {
+  const manifest = await readManifest(dir);
+  const again = `export its checkpoint (${manifest.checkpoint.source}) again`;
+  if (manifest.builderVersion !== BUILDER_VERSION) {
+    throw new MdlmError(ErrorCodes.staleExport, `${dir} was exported by builder version ${manifest.builderVersion}, this build needs version ${BUILDER_VERSION}: ${again}`);
+  }
+  for (const field of ['head', 'dtype'] as const) {
+    if (manifest[field] !== resolution.variant[field]) {
+      throw new MdlmError(
+        ErrorCodes.invalidArgument,
+        `${dir} is an export with ${field} ${manifest[field]}, but ${field} ${resolution.variant[field]} was asked for: ask for ${manifest[field]}, or ${again} with --${field} ${resolution.variant[field]}`,
+      );
+    }
+  }
+  return { exportDir: dir, manifest, source: { kind: 'export', reference: resolution.reference }, notices: resolution.notices };
+}
+
+/** `id` names the conversion directory: the commit for a hub model, else the checkpoint's own hash. */
+async function convertCached(resolution: Resolution, checkpointDir: string, namespace: string, id?: string): Promise<{ exportDir: string; manifest: ExportManifest }> {
+  const key: ExportKey = { ...resolution.variant, checkpointSha256: await checkpointHash(checkpointDir) };
+  const exportDir = conversionDir(resolution.modelsDir, namespace, id ?? key.checkpointSha256, key);
+  const manifest = await ensureConverted({
+    exportDir,
+    checkpointDir,
+    key,
+    tokenizerDir: () => tokenizerDirFor(checkpointDir, resolution.hub()),
+    onProgress: (done, total) => resolution.options.onProgress?.({ phase: 'convert', done, total }),
+    notices: resolution.notices,
+  });
+  return { exportDir, manifest };
+}

@@ -1,0 +1,45 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { readMdlmConfig } from '../checkpoint/config.js';
+import { GPT2_MDLM_VOCAB_SIZE } from '../checkpoint/synth.js';
+import { ErrorCodes, MdlmError } from '../errors.js';
+import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../tokenizer/index.js';
+import { isRepoId } from './reference.js';
+import { type HubSession, fetchSnapshot, requireFiles } from './snapshot.js';
+
+export const TOKENIZER_FILES = [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE] as const;
+
+/** mdlm-owt ships no tokenizer: its vocabulary is GPT-2's plus the mask (spec §1). */
+export const GPT2_TOKENIZER_REPO = 'gpt2';
+
+/** Other MDLM-family configs may name their tokenizer's hub repository; a non-string value is not a name. */
+const TokenizerHintSchema = z.looseObject({
+  tokenizer_name: z.string().optional().catch(undefined),
+  tokenizer: z.string().optional().catch(undefined),
+});
+
+/**
+ * The directory whose tokenizer.json and tokenizer_config.json the export ships: the
+ * checkpoint's own, else those of the repository its config names, else GPT-2's for a
+ * GPT-2-sized vocabulary, else none (the export then carries token ids only).
+ */
+export async function tokenizerDirFor(checkpointDir: string, session: HubSession): Promise<string | undefined> {
+  if (TOKENIZER_FILES.every((file) => existsSync(join(checkpointDir, file)))) return checkpointDir;
+  const repo = await tokenizerRepoFor(checkpointDir);
+  if (repo === undefined) return undefined;
+  const snapshot = await fetchSnapshot({ repo, revision: 'main', files: TOKENIZER_FILES }, session);
+  requireFiles(snapshot, TOKENIZER_FILES, session.settings);
+  return snapshot.dir;
+}
+
+async function tokenizerRepoFor(checkpointDir: string): Promise<string | undefined> {
+  const config = await readMdlmConfig(checkpointDir);
+  const hint = TokenizerHintSchema.parse(config);
+  const named = hint.tokenizer_name ?? hint.tokenizer;
+  if (named === undefined) return config.vocab_size === GPT2_MDLM_VOCAB_SIZE ? GPT2_TOKENIZER_REPO : undefined;
+  if (!isRepoId(named)) {
+    throw new MdlmError(ErrorCodes.invalidConfig, `${join(checkpointDir, 'config.json')}: tokenizer ${JSON.stringify(named)} is not a Hugging Face repository id`);
+  }
+  return named;
+}
