@@ -11,20 +11,37 @@ function foldSeed(seed: number): number {
   return (low ^ Math.imul(high, 0x9e3779b1)) | 0;
 }
 
-/**
- * A seeded stream of random numbers. `stream` selects one of 2^64 non-overlapping
- * subsequences of the same seed (xoroshiro128+ jumps), so that sample j of a request has its
- * own stream whatever the other samples draw: results do not depend on batching.
- */
+type JumpableGenerator = RandomGenerator & { jump(): void };
+
+function warmedUp(seed: number): JumpableGenerator {
+  const generator = xoroshiro128plus(foldSeed(seed)) as JumpableGenerator;
+  // A freshly seeded xoroshiro state is mostly zero bits and its first outputs are far from uniform.
+  for (let i = 0; i < WARM_UP_DRAWS; i++) generator.next();
+  return generator;
+}
+
+/** A seeded stream of random numbers (pure-rand's xoroshiro128+). */
 export class SeededRandom {
-  private readonly generator: RandomGenerator & { jump(): void };
   private spareNormal: number | undefined;
 
-  constructor(seed: number, stream = 0) {
-    this.generator = xoroshiro128plus(foldSeed(seed)) as RandomGenerator & { jump(): void };
-    // A freshly seeded xoroshiro state is mostly zero bits and its first outputs are far from uniform.
-    for (let i = 0; i < WARM_UP_DRAWS; i++) this.generator.next();
-    for (let i = 0; i < stream; i++) this.generator.jump();
+  private constructor(private readonly generator: JumpableGenerator) {}
+
+  static fromSeed(seed: number): SeededRandom {
+    return new SeededRandom(warmedUp(seed));
+  }
+
+  /**
+   * `count` non-overlapping streams of one seed: stream j starts 2^64·j draws in (j
+   * xoroshiro128+ jumps), so sample j of a request draws the same numbers whatever the
+   * other samples do, and streams are made in O(count) jumps.
+   */
+  static streams(seed: number, count: number): SeededRandom[] {
+    const generator = warmedUp(seed);
+    return Array.from({ length: count }, () => {
+      const stream = new SeededRandom(generator.clone() as JumpableGenerator);
+      generator.jump();
+      return stream;
+    });
   }
 
   /** Uniform on [0, 1), a multiple of 2^-53. */

@@ -54,7 +54,7 @@ export async function synthesizeCheckpoint(options: SynthOptions): Promise<MdlmC
   const config = synthConfig(options.shape);
   await writeDirAtomically(options.outDir, async (dir) => {
     await writeFile(join(dir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
-    const random = new SeededRandom(options.seed);
+    const random = SeededRandom.fromSeed(options.seed);
     writeSafetensorsF32(join(dir, WEIGHTS_FILE), safetensorsTensorList(config, random), { format: 'pt' });
     if (config.vocab_size !== GPT2_MDLM_VOCAB_SIZE) {
       const { tokenizerJson, tokenizerConfig } = buildWordLevelTokenizer(config.vocab_size);

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { isMdlmError } from '../errors.js';
 import { registerExport } from './commands/export.js';
+import { registerGenerate } from './commands/generate.js';
 import { registerSynth } from './commands/synth.js';
 
 export const EXIT_FAILURE = 1;
@@ -13,6 +14,7 @@ function buildProgram(): Command {
     .exitOverride();
   registerSynth(program);
   registerExport(program);
+  registerGenerate(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -1,7 +1,7 @@
 import cliProgress from 'cli-progress';
 
 export interface ProgressReporter {
-  update(done: number, total: number): void;
+  update(done: number, total: number, extra?: string): void;
   stop(): void;
 }
 
@@ -14,7 +14,7 @@ export function progressBar(label: string, unit: string): ProgressReporter {
   );
   let started = false;
   return {
-    update(done, total, extra = '') {
+    update(done: number, total: number, extra = '') {
       if (!started) {
         bar.start(total, done, { extra });
         started = true;
@@ -25,5 +25,5 @@ export function progressBar(label: string, unit: string): ProgressReporter {
     stop() {
       if (started) bar.stop();
     },
-  } as ProgressReporter;
+  };
 }

@@ -1,6 +1,6 @@
 export { canvasLayout, type CanvasLayout } from './canvas-layout.js';
 export { SequenceSampler } from './sequence-sampler.js';
-export { TimeGrid, totalNoise } from './time-grid.js';
+export { TimeGrid, expectedForwardPasses, totalNoise } from './time-grid.js';
 export {
   DEFAULT_EPS,
   type ModelFacts,

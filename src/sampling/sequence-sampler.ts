@@ -1,4 +1,4 @@
-import { SeededRandom } from '../random.js';
+import type { SeededRandom } from '../random.js';
 import { type CanvasLayout, canvasLayout } from './canvas-layout.js';
 import { RoundPlan, type UnmaskGroup } from './round-plan.js';
 import { TimeGrid, totalNoise } from './time-grid.js';
@@ -16,7 +16,6 @@ export class SequenceSampler {
   readonly layout: CanvasLayout;
   forwardPasses = 0;
 
-  private readonly random: SeededRandom;
   private readonly grid: TimeGrid;
   private round = 0;
   private plan: RoundPlan | undefined;
@@ -25,18 +24,19 @@ export class SequenceSampler {
   private ddpmStep = 0;
   private inFlight: { request: PassRequest; group: UnmaskGroup | undefined } | undefined;
 
+  /** `random` is this sample's own stream (see SeededRandom.streams). */
   constructor(
     private readonly params: SamplingParams,
     private readonly facts: ModelFacts,
+    private readonly random: SeededRandom,
   ) {
     this.layout = canvasLayout(params, facts);
     this.canvas = new Int32Array(this.layout.totalLength).fill(facts.maskId);
     this.canvas.set(params.prefix, 0);
     this.canvas.set(params.suffix, this.layout.totalLength - params.suffix.length);
     this.logprobs = new Float32Array(this.layout.totalLength).fill(Number.NaN);
-    this.random = new SeededRandom(params.seed, params.sampleIndex);
     // Semi-autoregressive rounds run on the eps = 0 grid, as the seed does: nothing is left for noise removal.
-    this.grid = new TimeGrid(params.steps, params.semiAr === undefined ? DEFAULT_EPS : 0);
+    this.grid = new TimeGrid(params.steps, params.semiAr === undefined ? (params.eps ?? DEFAULT_EPS) : 0);
   }
 
   get done(): boolean {

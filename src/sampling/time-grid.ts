@@ -36,3 +36,13 @@ export class TimeGrid {
 export function totalNoise(t: number): number {
   return -Math.log1p(-(1 - SCHEDULE_EPS) * t);
 }
+
+/**
+ * Expected forward passes of the first-hitting sampler for `masked` positions (spec §4):
+ * step i needs a pass when at least one position unmasks there, each doing so with
+ * probability Δ = (1 − eps)/T; noise removal needs one when any position survives (eps).
+ */
+export function expectedForwardPasses(masked: number, steps: number, eps: number): number {
+  const delta = (1 - eps) / steps;
+  return steps * -Math.expm1(masked * Math.log1p(-delta)) - Math.expm1(masked * Math.log1p(-eps));
+}

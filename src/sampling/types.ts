@@ -23,8 +23,11 @@ export interface SamplingParams {
   /** Fixed tokens at the end of the output (infilling between prefix and suffix). */
   suffix: readonly number[];
   seed: number;
-  /** Which of the request's samples this is: selects an independent random stream. */
-  sampleIndex: number;
+  /**
+   * End of the time grid for plain sampling (default 1e-5, the seed's); positions still
+   * masked at t = eps take the argmax. Semi-autoregressive rounds always use 0.
+   */
+  eps?: number;
 }
 
 /** Facts about the model that the sampler needs. */

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { ErrorCodes, MdlmError } from '../errors.js';
+import { SeededRandom } from '../random.js';
 import type { ForwardResult, ForwardRuntime } from '../runtime/index.js';
 import { type ModelFacts, type PassRequest, SequenceSampler } from '../sampling/index.js';
 import { buildBatch, rowTokens } from './batch-builder.js';
@@ -66,7 +67,7 @@ export class Scheduler extends EventEmitter<{ pass: [PassReport] }> {
     if (spec.signal?.aborted) return Promise.reject(cancelledError());
     let samplers: SequenceSampler[];
     try {
-      samplers = Array.from({ length: spec.numSamples }, (_, sampleIndex) => new SequenceSampler({ ...spec.params, sampleIndex }, this.facts));
+      samplers = SeededRandom.streams(spec.params.seed, spec.numSamples).map((random) => new SequenceSampler(spec.params, this.facts, random));
     } catch (error) {
       return Promise.reject(error);
     }

@@ -10,8 +10,8 @@ export interface SchedulerOptions {
 }
 
 export interface JobSpec {
-  /** Every sample shares these; sample j gets random stream j of the seed. */
-  params: Omit<SamplingParams, 'sampleIndex'>;
+  /** Every sample shares these; sample j gets random stream j of params.seed. */
+  params: SamplingParams;
   numSamples: number;
   /** Called once the request is admitted, before its first pass, with the output as it starts (prompt, masks, suffix). */
   onAdmitted?: (initialTokens: Int32Array) => void;

@@ -78,7 +78,7 @@ for (const temperature of [1, 0.6]) {
     for (const position of [0, 5]) {
       const logits = (testCase.logits[0] as number[][])[position] as number[];
       const vocab = logits.length;
-      const random = new SeededRandom(1000 + position);
+      const random = SeededRandom.fromSeed(1000 + position);
       const uniforms = Float64Array.from({ length: draws }, () => random.uniformPositive());
       const { tokens, logprobs } = await draw(model, ids, 0, new Array(draws).fill(position), uniforms, temperature);
       const counts = new Array(vocab).fill(0);

@@ -1,0 +1,128 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { GENERATION_DEFAULTS, type GenerateResult, GenerationService } from '../../generation/index.js';
+import { DEFAULT_MODEL, resolveModel } from '../../hub/index.js';
+import { DEVICES, ProviderOptionsSchema } from '../../runtime/index.js';
+import { SAMPLERS, type StepEvent } from '../../sampling/index.js';
+import { cliInt, cliNumber, parseFlags } from '../options.js';
+import { type ProgressReporter, progressBar } from '../progress.js';
+
+const GenerateFlags = z
+  .object({
+    model: z.string().min(1),
+    prompt: z.string().optional(),
+    suffix: z.string().optional(),
+    length: cliInt(1, 131_072).optional(),
+    steps: cliInt(1, 1_000_000),
+    sampler: z.enum(SAMPLERS),
+    numSamples: cliInt(1, 4096),
+    seed: cliInt(0, Number.MAX_SAFE_INTEGER).optional(),
+    temperature: cliNumber(0, 100),
+    strideLength: cliInt(1, 131_072).optional(),
+    numStrides: cliInt(0, 10_000).optional(),
+    stopAtEos: z.boolean().default(false),
+    device: z.enum(DEVICES),
+    json: z.boolean().default(false),
+    modelsDir: z.string().optional(),
+  })
+  .refine((flags) => (flags.strideLength === undefined) === (flags.numStrides === undefined), {
+    message: 'give both --stride-length and --num-strides, or neither',
+    path: ['strideLength'],
+  });
+
+export function registerGenerate(program: Command): void {
+  program
+    .command('generate')
+    .description('Generate text once from a model: hub id, checkpoint directory or exported model directory')
+    .option('--model <ref>', 'hub id (owner/name[@revision]), checkpoint directory or exported model directory', DEFAULT_MODEL)
+    .option('--prompt <text>', 'text the output starts with (fixed from the first step)')
+    .option('--suffix <text>', 'text the output ends with (infilling between prompt and suffix)')
+    .option('--length <n>', "window length L (default: the model's length)")
+    .option('--steps <n>', 'denoising steps T', String(GENERATION_DEFAULTS.steps))
+    .option('--sampler <name>', `${SAMPLERS.join(' or ')}`, GENERATION_DEFAULTS.sampler)
+    .option('--num-samples <n>', 'independent samples (batched together)', String(GENERATION_DEFAULTS.numSamples))
+    .option('--seed <n>', 'random seed (default: random, printed with --json)')
+    .option('--temperature <x>', '1 reproduces the paper; 0 is greedy', String(GENERATION_DEFAULTS.temperature))
+    .option('--stride-length <n>', 'semi-autoregressive: tokens emitted per round')
+    .option('--num-strides <n>', 'semi-autoregressive: rounds after the first (output L + n·s tokens)')
+    .option('--stop-at-eos', 'cut each sample at the first end-of-text token after the prompt')
+    .option('--device <device>', `${DEVICES.join(', ')}`, 'auto')
+    .option('--json', 'print token ids and statistics as JSON instead of text')
+    .option('--models-dir <dir>', 'conversion cache directory (default: MDLM_MODELS_DIR or ./models)')
+    .action(async (raw: Record<string, unknown>) => {
+      const flags = parseFlags(GenerateFlags, raw);
+      const service = await openService(flags.model, flags.device, flags.modelsDir, flags.numSamples);
+      try {
+        const bar = progressBar('denoising', 'steps');
+        const result = await service.generate(
+          {
+            prompt: flags.prompt,
+            suffix: flags.suffix,
+            length: flags.length,
+            steps: flags.steps,
+            sampler: flags.sampler,
+            numSamples: flags.numSamples,
+            seed: flags.seed,
+            temperature: flags.temperature,
+            semiAr: flags.strideLength === undefined ? undefined : { strideLength: flags.strideLength, numStrides: flags.numStrides ?? 0 },
+            stopAtEos: flags.stopAtEos,
+          },
+          { onStep: stepProgress(bar, flags.steps, flags.numSamples) },
+        );
+        bar.stop();
+        process.stdout.write(flags.json ? `${JSON.stringify(jsonReport(result))}\n` : textReport(result));
+      } finally {
+        await service.close();
+      }
+    });
+}
+
+async function openService(model: string, device: (typeof DEVICES)[number], modelsDir: string | undefined, numSamples: number): Promise<GenerationService> {
+  const download = progressBar('preparing model', 'MB');
+  const resolved = await resolveModel(model, {
+    modelsDir,
+    onProgress: (event) => download.update(Math.round(event.done / 1e6), Math.round(event.total / 1e6)),
+  });
+  download.stop();
+  for (const notice of resolved.notices) process.stderr.write(`note: ${notice}\n`);
+  return GenerationService.open({
+    exportDir: resolved.exportDir,
+    device,
+    providerOptions: ProviderOptionsSchema.parse({}),
+    workers: 1,
+    scheduler: { maxBatch: Math.min(numSamples, 64), maxQueue: numSamples, batchWaitMs: 0 },
+  });
+}
+
+/** The bar follows the slowest sample: steps reached over all rounds, and forward passes summed. */
+function stepProgress(bar: ProgressReporter, steps: number, samples: number): (sample: number, event: StepEvent) => void {
+  const reached = new Array<number>(samples).fill(0);
+  const passes = new Array<number>(samples).fill(0);
+  let totalSteps = steps;
+  return (sample, event) => {
+    reached[sample] = event.round * steps + event.step + 1;
+    passes[sample] = event.forwardPasses;
+    totalSteps = Math.max(totalSteps, (event.round + 1) * steps);
+    bar.update(Math.min(...reached), totalSteps, ` | ${passes.reduce((a, b) => a + b, 0)} forward passes`);
+  };
+}
+
+function textReport(result: GenerateResult): string {
+  if (result.samples.length === 1) return `${result.samples[0]?.text ?? ''}\n`;
+  return result.samples.map((sample, index) => `--- sample ${index} ---\n${sample.text}\n`).join('');
+}
+
+function jsonReport(result: GenerateResult): object {
+  return {
+    seed: result.seed,
+    samples: result.samples.map((sample) => ({ text: sample.text, token_ids: sample.tokenIds, forward_passes: sample.forwardPasses })),
+    stats: {
+      steps: result.stats.steps,
+      forward_passes: result.stats.forwardPasses,
+      wall_ms: Math.round(result.stats.wallMs),
+      queued_ms: Math.round(result.stats.queuedMs),
+      prompt_tokens: result.promptTokens,
+      suffix_tokens: result.suffixTokens,
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import type { SamplerName, SamplingParams } from '../../src/sampling/index.js';
+import { startEngine } from '../helpers/engine.js';
+import { exactDistribution } from '../helpers/exact-ddpm.js';
+import { exportHead, synthCheckpoint } from '../helpers/models.js';
+import { chiSquare } from '../helpers/stats.js';
+
+/**
+ * The engine's samplers (first-hitting ddpm / ddpm_cache, sample head, batching) against
+ * the exact distribution of the seed's ancestral ddpm sampler on a model small enough to
+ * enumerate: 4 tokens plus the mask.
+ */
+const VOCAB = 5;
+const MASK = VOCAB - 1;
+const DRAWS = 4000;
+
+async function tinyModel(timeConditioning: boolean, length: number) {
+  const checkpoint = await synthCheckpoint({ vocab_size: VOCAB, model_length: length, hidden_dim: 16, cond_dim: 8, n_blocks: 2, n_heads: 2, time_conditioning: timeConditioning }, 11);
+  const logits = await ort.InferenceSession.create(join(await exportHead(checkpoint, 'logits'), 'model.onnx'));
+  const engine = await startEngine(await exportHead(checkpoint, 'sample'), { maxBatch: 256 });
+  return { logits, engine };
+}
+
+interface Case {
+  name: string;
+  timeConditioning: boolean;
+  length: number;
+  steps: number;
+  eps: number;
+  prefix: number[];
+  semiAr?: { strideLength: number; numStrides: number };
+}
+
+const CASES: Case[] = [
+  // eps = 0.2 makes noise removal (the greedy final pass) frequent enough to be tested too.
+  { name: 'unconditional', timeConditioning: false, length: 4, steps: 12, eps: 0.2, prefix: [] },
+  { name: 'prompt-conditioned', timeConditioning: false, length: 4, steps: 12, eps: 0.2, prefix: [2] },
+  { name: 'semi-autoregressive', timeConditioning: false, length: 3, steps: 6, eps: 0, prefix: [], semiAr: { strideLength: 1, numStrides: 2 } },
+  { name: 'time-conditioned', timeConditioning: true, length: 3, steps: 5, eps: 0.2, prefix: [1] },
+];
+
+for (const testCase of CASES) {
+  for (const sampler of ['ddpm', 'ddpm_cache'] as SamplerName[]) {
+    test(`${sampler} matches the seed's exact output distribution: ${testCase.name}`, async (t) => {
+      const { logits, engine } = await tinyModel(testCase.timeConditioning, testCase.length);
+      const strides = testCase.semiAr?.numStrides ?? 0;
+      const total = testCase.length + strides * (testCase.semiAr?.strideLength ?? 0);
+      const initial = [...testCase.prefix, ...new Array(total - testCase.prefix.length).fill(MASK)];
+      const exact = await exactDistribution({
+        session: logits,
+        timeConditioned: testCase.timeConditioning,
+        maskId: MASK,
+        steps: testCase.steps,
+        eps: testCase.eps,
+        initial,
+        windowLength: testCase.length,
+        stride: testCase.semiAr?.strideLength ?? 0,
+        strides,
+      });
+      const total1 = [...exact.values()].reduce((sum, p) => sum + p, 0);
+      assert.ok(Math.abs(total1 - 1) < 1e-9, `exact distribution sums to ${total1}`);
+
+      const params: SamplingParams = {
+        length: testCase.length,
+        steps: testCase.steps,
+        sampler,
+        temperature: 1,
+        eps: testCase.eps,
+        semiAr: testCase.semiAr,
+        prefix: testCase.prefix,
+        suffix: [],
+        // Different seeds: the two samplers share the first-hitting plan, so one seed would give identical draws.
+        seed: sampler === 'ddpm' ? 20241128 : 20241129,
+      };
+      const result = await engine.scheduler.submit({ params, numSamples: DRAWS });
+      const outcomes = [...exact.keys()];
+      const counts = new Array<number>(outcomes.length).fill(0);
+      for (const sample of result.samples) {
+        const index = outcomes.indexOf(Array.from(sample.tokens).join(','));
+        assert.ok(index >= 0, `outcome ${Array.from(sample.tokens)} has probability 0 under the seed's sampler`);
+        counts[index] = (counts[index] as number) + 1;
+      }
+      const fit = chiSquare(counts, outcomes.map((key) => exact.get(key) as number));
+      t.diagnostic(`${outcomes.length} outcomes, chi-square ${fit.statistic.toFixed(1)} on ${fit.degreesOfFreedom} df, threshold ${fit.threshold.toFixed(1)} (alpha 1e-4, n ${DRAWS})`);
+      assert.ok(fit.statistic < fit.threshold, `chi-square ${fit.statistic} ≥ ${fit.threshold}`);
+
+      const passes = result.samples.map((sample) => sample.forwardPasses);
+      if (sampler === 'ddpm') {
+        const perRound = testCase.steps + 1;
+        assert.ok(passes.every((count) => count === perRound * (strides + 1)), 'ddpm runs T + 1 passes per round');
+      } else {
+        assert.ok(passes.every((count) => count >= 1 && count <= total + 1), 'ddpm_cache runs at most one pass per unmasked position plus noise removal');
+      }
+      await logits.release();
+    });
+  }
+}
