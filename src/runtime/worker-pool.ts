@@ -137,7 +137,9 @@ export class ForwardRuntime extends EventEmitter<{ idle: []; restarted: [index: 
     slot.pending = undefined;
     if (message.type === 'result') pending.resolve({ tokens: message.tokens, logprobs: message.logprobs, computeMs: message.computeMs });
     else pending.reject(new MdlmError(ErrorCodes.inferenceFailed, `forward pass failed: ${message.message}`));
-    this.emit('idle');
+    // After the caller's continuation: it puts the finished sequences back in line, so the
+    // next batch can include them instead of leaving with whatever else was waiting.
+    queueMicrotask(() => this.emit('idle'));
   }
 
   private onExit(slot: Slot): void {

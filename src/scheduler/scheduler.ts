@@ -190,8 +190,6 @@ export class Scheduler extends EventEmitter<{ pass: [PassReport] }> {
       if (event !== undefined) job.spec.onStep?.(sample, event);
       this.enqueue(job, sample, sampler);
     });
-    // The worker reported itself idle before these sequences were back in the queue.
-    this.pump();
   }
 
   private finishSample(job: Job): void {

@@ -70,6 +70,16 @@ test('a seeded request gives identical tokens alone and batched among concurrent
   assert.notDeepEqual(Array.from(different.samples[0]?.tokens ?? []), Array.from(alone.samples[0]?.tokens ?? []));
 });
 
+test('concurrent requests share forward passes instead of taking turns', async () => {
+  const { scheduler } = await tinyEngine({ maxBatch: 16 });
+  const rows: number[] = [];
+  scheduler.on('pass', (report: PassReport) => rows.push(report.rows));
+  const steps = 20;
+  await Promise.all([1, 2, 3, 4].map((seed) => scheduler.submit({ params: params({ seed, steps, sampler: 'ddpm' }), numSamples: 1 })));
+  // Alone, four ddpm requests need 4 × (T + 1) passes; together about T + 1 (one more for the late joiners).
+  assert.ok(rows.length <= steps + 3, `${rows.length} passes for 4 concurrent requests of ${steps + 1} passes each`);
+});
+
 test('the event loop stays responsive while forward passes run in the worker', async (t) => {
   const exportDir = await exportHead(await synthCheckpoint({ vocab_size: 2000, model_length: 256, hidden_dim: 256, cond_dim: 32, n_blocks: 4, n_heads: 4 }), 'sample');
   const { scheduler } = await startEngine(exportDir);

@@ -1,0 +1,55 @@
+/**
+ * Issue 2's export figures: `mdlm synth --preset owt` then `mdlm export` of the full
+ * kuleshov-group/mdlm-owt shape, each in its own process so its peak memory is its own.
+ * Prints wall time, peak resident memory and file sizes.
+ *
+ *   node --import tsx bench/export-owt.ts [workdir]   (default: a temporary directory, removed after)
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../src/cli/main.js';
+
+const STEP_FLAG = '--bench-step';
+
+async function runStep(args: string[]): Promise<void> {
+  const code = await main(['node', 'mdlm', ...args]);
+  process.stdout.write(`${JSON.stringify({ code, maxRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`);
+}
+
+function measure(label: string, args: string[]): { label: string; seconds: number; peakMb: number } {
+  const started = performance.now();
+  const child = spawnSync(process.execPath, [...process.execArgv, import.meta.filename, STEP_FLAG, ...args], { encoding: 'utf8' });
+  const seconds = (performance.now() - started) / 1000;
+  const report = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as { code?: number; maxRssBytes?: number };
+  if (report.code !== 0) throw new Error(`${label} failed: ${child.stderr}`);
+  return { label, seconds, peakMb: (report.maxRssBytes ?? 0) / 1e6 };
+}
+
+function sizes(dir: string): string {
+  return readdirSync(dir)
+    .map((file) => `${file} ${(statSync(join(dir, file)).size / 1e6).toFixed(1)} MB`)
+    .join(', ');
+}
+
+async function bench(): Promise<void> {
+  const work = process.argv[2] ?? mkdtempSync(join(tmpdir(), 'mdlm-export-bench-'));
+  const checkpoint = join(work, 'owt-checkpoint');
+  try {
+    const rows = [
+      measure('synth --preset owt', ['synth', '--preset', 'owt', '--seed', '1', '--out', checkpoint]),
+      measure('export --head sample', ['export', '--checkpoint', checkpoint, '--out', join(work, 'owt-sample'), '--head', 'sample']),
+      measure('export --head logits', ['export', '--checkpoint', checkpoint, '--out', join(work, 'owt-logits'), '--head', 'logits']),
+    ];
+    console.log('| step | wall s | peak RSS MB |\n| --- | ---: | ---: |');
+    for (const row of rows) console.log(`| ${row.label} | ${row.seconds.toFixed(1)} | ${row.peakMb.toFixed(0)} |`);
+    console.log(`\ncheckpoint: ${sizes(checkpoint)}`);
+    for (const head of ['sample', 'logits']) console.log(`${head} export: ${sizes(join(work, `owt-${head}`))}`);
+  } finally {
+    if (process.argv[2] === undefined) rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === STEP_FLAG) await runStep(process.argv.slice(3));
+else await bench();
