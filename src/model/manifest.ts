@@ -5,7 +5,7 @@ import { MdlmConfigSchema, describeZodIssues } from '../checkpoint/config.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
 
 /** Bumped whenever the graph the builder emits changes: older exports are then stale. */
-export const BUILDER_VERSION = '1';
+export const BUILDER_VERSION = '2';
 export const OPSETS = { '': 20, 'com.microsoft': 1 } as const;
 export const MANIFEST_FILE = 'manifest.json';
 export const MODEL_FILE = 'model.onnx';

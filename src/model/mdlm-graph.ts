@@ -123,8 +123,8 @@ class MdlmGraph {
     const { b, config } = this;
     const half = headWidth(config) / 2;
     const { cos, sin } = rotaryTables(config.model_length, headWidth(config));
-    const cosCache = b.initializer('rotary.cos', 'float', [config.model_length, half], cos);
-    const sinCache = b.initializer('rotary.sin', 'float', [config.model_length, half], sin);
+    const cosCache = b.initializer('rotary.cos', this.weightType, [config.model_length, half], cos);
+    const sinCache = b.initializer('rotary.sin', this.weightType, [config.model_length, half], sin);
     if (this.options.fused) return { cos: cosCache, sin: sinCache };
     // The unfused rotation broadcasts tables of the current length over [B, L, H, d/2].
     const slice = (cache: string) =>
@@ -143,14 +143,14 @@ class MdlmGraph {
     const [shift1, scale1, gate1, shift2, scale2, gate2] = [0, 1, 2, 3, 4, 5];
 
     const attnIn = this.modulatedNorm(residual, w('norm1.weight'), mod, shift1, scale1);
-    const qkv = this.matmul(attnIn.normed, 'attn_qkv', w('attn_qkv.weight'), this.D);
+    const qkv = this.matmul(this.toCompute(attnIn.normed), 'attn_qkv', w('attn_qkv.weight'), this.D);
     const [q, k, v] = b.node('Split', [qkv], { outputs: 3, attributes: { axis: 2, num_outputs: 3 } }) as [string, string, string];
     const attention = this.attention(this.rotate(q, rotary), this.rotate(k, rotary), v);
     const attnOut = this.gatedLinear(attention, 'attn_out', w('attn_out.weight'), undefined, this.D, mod, gate1);
 
     const mlpIn = this.modulatedNorm({ stream: attnIn.stream, pending: attnOut }, w('norm2.weight'), mod, shift2, scale2);
-    const up = this.matmul(mlpIn.normed, 'mlp.0', w('mlp.0.weight'), this.D);
-    const activated = this.geluTanh(up, b.initializer('mlp.0.bias', 'float', [4 * this.D], w('mlp.0.bias')));
+    const up = this.matmul(this.toCompute(mlpIn.normed), 'mlp.0', w('mlp.0.weight'), this.D);
+    const activated = this.geluTanh(up, b.initializer('mlp.0.bias', this.weightType, [4 * this.D], w('mlp.0.bias')));
     return { stream: mlpIn.stream, pending: this.gatedLinear(activated, 'mlp.2', w('mlp.2.weight'), w('mlp.2.bias'), 4 * this.D, mod, gate2) };
   }
 
@@ -163,7 +163,7 @@ class MdlmGraph {
 
   private outputProjection(features: string): string {
     const { b, config } = this;
-    const logits = this.matmul(features, 'linear', this.checkpoint.weight('output_layer.linear.weight'), this.D);
+    const logits = this.toFloat(this.matmul(this.toCompute(features), 'linear', this.checkpoint.weight('output_layer.linear.weight'), this.D));
     return b.op('Add', [logits, b.initializer('output_layer.linear.bias', 'float', [config.vocab_size], this.checkpoint.weight('output_layer.linear.bias'))]);
   }
 
@@ -293,8 +293,9 @@ class MdlmGraph {
     const d = headWidth(this.config);
     const split = (x: string, perm: number[]) =>
       b.op('Transpose', [b.op('Reshape', [x, b.int64s('heads_shape', [0, 0, H, d])])], { attributes: { perm } });
-    const scores = b.op('Mul', [b.op('MatMul', [split(q, [0, 2, 1, 3]), split(k, [0, 2, 3, 1])]), b.floats('scale', [1 / Math.sqrt(d)], [])]);
-    const context = b.op('MatMul', [b.op('Softmax', [scores], { attributes: { axis: -1 } }), split(v, [0, 2, 1, 3])]);
+    const scores = b.op('Mul', [this.toFloat(b.op('MatMul', [split(q, [0, 2, 1, 3]), split(k, [0, 2, 3, 1])])), b.floats('scale', [1 / Math.sqrt(d)], [])]);
+    const probabilities = this.toCompute(b.op('Softmax', [scores], { attributes: { axis: -1 } }));
+    const context = b.op('MatMul', [probabilities, split(v, [0, 2, 1, 3])]);
     return b.op('Reshape', [b.op('Transpose', [context], { attributes: { perm: [0, 2, 1, 3] } }), b.int64s('merge_shape', [0, 0, this.D])]);
   }
 
@@ -308,40 +309,50 @@ class MdlmGraph {
     return this.b.op('Mul', [x, this.b.op('Sigmoid', [x])]);
   }
 
-  // --- matrix products ------------------------------------------------------------------
+  // --- precision ----------------------------------------------------------------------
+  //
+  // fp16 keeps the mixed precision the checkpoint ran under (bfloat16 autocast around a
+  // float32 residual stream): the matrix products, rotary and attention run in float16
+  // between a Cast in (after each norm) and a Cast out (each sublayer's output, before the
+  // float32 residual add); norms, the conditioning, softmax and the sampling head stay float32.
 
+  /** The type of the matrix weights, and of the products, rotary and attention that use them. */
   private get weightType(): 'float' | 'float16' {
     return this.options.dtype === 'fp16' ? 'float16' : 'float';
   }
 
+  /** float32 → the compute type (a no-op in fp32). */
+  private toCompute(x: string): string {
+    return this.options.dtype === 'fp16' ? this.b.op('Cast', [x], { attributes: { to: OnnxDataType.float16 } }) : x;
+  }
+
+  /** The compute type → float32 (a no-op in fp32). */
   private toFloat(x: string): string {
     return this.options.dtype === 'fp16' ? this.b.op('Cast', [x], { attributes: { to: OnnxDataType.float } }) : x;
   }
 
-  /** x·Wᵀ for a PyTorch [out, in] weight; in float16 mode the product runs in half precision. */
+  /** x·Wᵀ for a PyTorch [out, in] weight, x and the result in the compute type. */
   private matmul(x: string, name: string, weight: Float32Array, inWidth: number, columnScale?: Float64Array): string {
-    const { b } = this;
     const outWidth = weight.length / inWidth;
-    const stored = b.initializer(`${name}.weight`, this.weightType, [inWidth, outWidth], transposeForMatMul(weight, inWidth, columnScale));
-    if (this.options.dtype === 'fp32') return b.op('MatMul', [x, stored]);
-    const half = b.op('Cast', [x], { attributes: { to: OnnxDataType.float16 } });
-    return this.toFloat(b.op('MatMul', [half, stored]));
+    const stored = this.b.initializer(`${name}.weight`, this.weightType, [inWidth, outWidth], transposeForMatMul(weight, inWidth, columnScale));
+    return this.b.op('MatMul', [x, stored]);
   }
 
   /**
-   * gate·(x·Wᵀ + bias), returned as a pending residual update. A constant gate is folded
-   * into the weight columns and the bias, which the next fused norm then adds.
+   * gate·(x·Wᵀ + bias) in float32, returned as a pending residual update; x is in the compute
+   * type. A constant gate is folded into the weight columns and the bias, which the next fused
+   * norm then adds.
    */
   private gatedLinear(x: string, name: string, weight: Float32Array, bias: Float32Array | undefined, inWidth: number, mod: Modulation, gateIndex: number): { delta: string; bias?: string } {
     const { b } = this;
     const outWidth = weight.length / inWidth;
     if (mod.kind === 'constant') {
       const gate = mod.parts[gateIndex] as Float64Array;
-      const delta = this.matmul(x, name, weight, inWidth, gate);
+      const delta = this.toFloat(this.matmul(x, name, weight, inWidth, gate));
       if (bias === undefined) return { delta };
       return { delta, bias: b.initializer(`${name}.bias`, 'float', [outWidth], toFloat32(bias.map((value, i) => value * (gate[i] as number)))) };
     }
-    let product = this.matmul(x, name, weight, inWidth);
+    let product = this.toFloat(this.matmul(x, name, weight, inWidth));
     if (bias !== undefined) product = b.op('Add', [product, b.initializer(`${name}.bias`, 'float', [outWidth], bias)]);
     return { delta: b.op('Mul', [product, mod.parts[gateIndex] as string]) };
   }

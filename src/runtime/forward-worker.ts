@@ -4,14 +4,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import type { MdlmError } from '../errors.js';
 import type { ForwardBatch } from './batch.js';
-import {
-  type ExecutionProvider,
-  type ProviderAttempt,
-  candidateProviders,
-  executionProviderConfig,
-  explainProviderFailure,
-} from './providers.js';
+import { type ExecutionProvider, type ProviderAttempt, executionProviderConfig, probeProviderEnvironment, selectProvider } from './providers.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 
 const port = parentPort;
@@ -22,25 +17,27 @@ function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port?.postMessage(message, transfer);
 }
 
-async function openSession(): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider } | undefined> {
-  const bundled = new Map(ort.listSupportedBackends().map((backend) => [backend.name, backend.bundled]));
-  const unavailable: ProviderAttempt[] = [];
-  for (const provider of candidateProviders(init.device)) {
-    try {
-      const session = await ort.InferenceSession.create(init.modelPath, {
-        executionProviders: [executionProviderConfig(provider, init.providerOptions) as ort.InferenceSession.ExecutionProviderConfig],
-        intraOpNumThreads: init.intraOpThreads,
-        interOpNumThreads: 1,
-        graphOptimizationLevel: 'all',
-      });
-      post({ type: 'ready', provider, unavailable });
-      return { session, provider };
-    } catch (error) {
-      unavailable.push({ provider, reason: explainProviderFailure(provider, error, bundled.get(provider) ?? false) });
-    }
+function createSession(provider: ExecutionProvider): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(init.modelPath, {
+    executionProviders: [executionProviderConfig(provider, init.providerOptions) as ort.InferenceSession.ExecutionProviderConfig],
+    intraOpNumThreads: init.intraOpThreads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
+}
+
+async function openSession(): Promise<ort.InferenceSession | undefined> {
+  const environment = probeProviderEnvironment(ort.listSupportedBackends());
+  try {
+    const { provider, session, unavailable } = await selectProvider(init.device, environment, createSession);
+    post({ type: 'ready', provider, unavailable });
+    return session;
+  } catch (error) {
+    // selectProvider fails only with provider_unavailable, whose details hold every reason.
+    const { message, details } = error as MdlmError;
+    post({ type: 'init-failed', message, unavailable: details as ProviderAttempt[] });
+    return undefined;
   }
-  post({ type: 'init-failed', message: unavailable.map((a) => `${a.provider}: ${a.reason}`).join('; '), unavailable });
-  return undefined;
 }
 
 function feeds(batch: ForwardBatch): Record<string, ort.Tensor> {
@@ -71,5 +68,5 @@ async function serve(session: ort.InferenceSession): Promise<void> {
   });
 }
 
-const opened = await openSession();
-if (opened !== undefined) await serve(opened.session);
+const session = await openSession();
+if (session !== undefined) await serve(session);

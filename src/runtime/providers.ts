@@ -1,37 +1,47 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { delimiter, dirname, join } from 'node:path';
 import { z } from 'zod';
+import { ErrorCodes, MdlmError } from '../errors.js';
 
 export const DEVICES = ['auto', 'cpu', 'cuda', 'webgpu'] as const;
 export type Device = (typeof DEVICES)[number];
 export type ExecutionProvider = Exclude<Device, 'auto'>;
 
-/** Provider options a deployment may set without code changes (`--provider-options` / MDLM_PROVIDER_OPTIONS). */
-export const ProviderOptionsSchema = z
-  .object({
-    cuda: z
-      .object({
-        deviceId: z.number().int().nonnegative().optional(),
-        arenaExtendStrategy: z.enum(['kNextPowerOfTwo', 'kSameAsRequested']).optional(),
-        gpuMemLimit: z.number().int().positive().optional(),
-        cudnnConvAlgoSearch: z.enum(['EXHAUSTIVE', 'HEURISTIC', 'DEFAULT']).optional(),
-        doCopyInDefaultStream: z.boolean().optional(),
-      })
-      .strict()
-      .default({}),
-    webgpu: z
-      .object({ preferredLayout: z.enum(['NCHW', 'NHWC']).optional(), deviceId: z.number().int().nonnegative().optional() })
-      .strict()
-      .default({}),
-  })
-  .strict();
-export type ProviderOptions = z.infer<typeof ProviderOptionsSchema>;
-
-/** The order `auto` tries providers in: fastest first, the CPU always last and always there. */
-export function candidateProviders(device: Device): ExecutionProvider[] {
-  return device === 'auto' ? ['cuda', 'webgpu', 'cpu'] : [device];
+/**
+ * Rejects keys the schema does not know, saying why: onnxruntime-node 1.30's binding passes
+ * only `deviceId` to the CUDA provider (arena, memory-limit and cuDNN settings never reach it)
+ * and refuses any WebGPU key outside its own list (`deviceId` included), so accepting such a
+ * key would either do nothing or break session creation.
+ */
+function onlyKnownKeys(provider: string, accepted: string): z.core.$ZodErrorMap {
+  return (issue) =>
+    issue.code === 'unrecognized_keys'
+      ? `${provider} option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')} cannot be passed through onnxruntime-node 1.30 (its binding accepts ${accepted})`
+      : undefined;
 }
 
+/** Provider options a deployment may set without code changes: exactly what onnxruntime-node forwards. */
+export const ProviderOptionsSchema = z.strictObject({
+  cuda: z
+    .strictObject({ deviceId: z.number().int().nonnegative().optional() }, { error: onlyKnownKeys('CUDA', 'deviceId only') })
+    .default({}),
+  webgpu: z
+    .strictObject(
+      {
+        /** Tensor layout the WebGPU kernels prefer for convolutions (MDLM has none; kept for other graphs). */
+        preferredLayout: z.enum(['NCHW', 'NHWC']).optional(),
+        /** Dawn validation: 'disabled' is fastest, 'full' finds driver-level misuse. */
+        validationMode: z.enum(['disabled', 'wgpuOnly', 'basic', 'full']).optional(),
+      },
+      { error: onlyKnownKeys('WebGPU', 'preferredLayout and validationMode; the adapter is chosen by Dawn') },
+    )
+    .default({}),
+});
+export type ProviderOptions = z.infer<typeof ProviderOptionsSchema>;
+
 /** What onnxruntime-node's session options take for `provider`. */
-export function executionProviderConfig(provider: ExecutionProvider, options: ProviderOptions): object {
+export function executionProviderConfig(provider: ExecutionProvider, options: ProviderOptions): { name: ExecutionProvider } & Record<string, unknown> {
   if (provider === 'cuda') return { name: 'cuda', ...options.cuda };
   if (provider === 'webgpu') return { name: 'webgpu', ...options.webgpu };
   return { name: 'cpu' };
@@ -43,21 +53,154 @@ export interface ProviderAttempt {
   reason: string;
 }
 
-/** Turns onnxruntime's failure into a reason a user can act on. */
-export function explainProviderFailure(provider: ExecutionProvider, error: unknown, bundled: boolean): string {
-  const message = error instanceof Error ? error.message : String(error);
-  if (provider === 'cuda' && !bundled) {
-    return 'onnxruntime-node was installed without its CUDA binaries; reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci (needs network access to NuGet, CUDA 12 and cuDNN 9)';
-  }
-  if (provider === 'cuda' && /libcu|cudnn|CUDA driver|cudaError|no CUDA-capable device/i.test(message)) {
-    return `the CUDA provider could not start (${firstLine(message)}); check the NVIDIA driver and that CUDA 12 and cuDNN 9 libraries are on the library path`;
-  }
-  if (provider === 'webgpu') {
-    return `no usable WebGPU adapter (${firstLine(message)}); on Linux WebGPU needs a Vulkan driver and loader (libvulkan1)`;
-  }
-  return firstLine(message);
+/** What onnxruntime-node and the machine offer, gathered once by the caller (see probeProviderEnvironment). */
+export interface ProviderEnvironment {
+  /** `${process.platform}/${process.arch}`, for messages. */
+  platform: string;
+  /** ort.listSupportedBackends(): providers compiled into the binding; `bundled: false` means its libraries are installed separately. */
+  backends: readonly { name: string; bundled: boolean }[];
+  /** The CUDA provider libraries absent from the binding's folder (empty when all are there). */
+  missingCudaLibraries: readonly string[];
+  /** Whether the Vulkan loader (libvulkan.so.1) is on the library path; undefined where WebGPU does not use Vulkan. */
+  vulkanLoader: boolean | undefined;
 }
 
+export interface ProviderSelection<S> {
+  provider: ExecutionProvider;
+  session: S;
+  /** The providers tried before `provider`, in order, each with its reason and fix. */
+  unavailable: ProviderAttempt[];
+}
+
+/** The order `auto` tries providers in: fastest first, the CPU always last and always there. */
+export function candidateProviders(device: Device): ExecutionProvider[] {
+  return device === 'auto' ? ['cuda', 'webgpu', 'cpu'] : [device];
+}
+
+/**
+ * Picks the execution provider for `device`: tries each candidate with `attempt` (which creates
+ * the session and throws when it cannot) unless the environment already shows it cannot work.
+ * `auto` falls back to the next candidate; an explicit device that cannot start is an error,
+ * never a silent move to the CPU.
+ */
+export async function selectProvider<S>(
+  device: Device,
+  environment: ProviderEnvironment,
+  attempt: (provider: ExecutionProvider) => Promise<S>,
+): Promise<ProviderSelection<S>> {
+  const unavailable: ProviderAttempt[] = [];
+  for (const provider of candidateProviders(device)) {
+    const knownMissing = missingPrerequisite(provider, environment);
+    if (knownMissing !== undefined) {
+      unavailable.push({ provider, reason: knownMissing });
+      continue;
+    }
+    try {
+      return { provider, session: await attempt(provider), unavailable };
+    } catch (error) {
+      unavailable.push({ provider, reason: explainProviderFailure(provider, error, environment) });
+    }
+  }
+  throw new MdlmError(ErrorCodes.providerUnavailable, unavailableMessage(device, unavailable), { details: unavailable });
+}
+
+/** One log line: what was chosen and why each earlier candidate was not. */
+export function describeProviderChoice(provider: ExecutionProvider, unavailable: readonly ProviderAttempt[]): string {
+  const skipped = unavailable.map((entry) => `${entry.provider} unavailable: ${entry.reason}`);
+  return [`execution provider: ${provider}`, ...skipped].join('; ');
+}
+
+function unavailableMessage(device: Device, unavailable: readonly ProviderAttempt[]): string {
+  const reasons = unavailable.map((entry) => `${entry.provider}: ${entry.reason}`).join('; ');
+  return device === 'auto' ? `every execution provider failed: ${reasons}` : `--device ${device} was requested but cannot be used: ${reasons}`;
+}
+
+/** A reason known before trying: the provider is not in this build, or its libraries are not installed. */
+function missingPrerequisite(provider: ExecutionProvider, environment: ProviderEnvironment): string | undefined {
+  if (provider === 'cpu') return undefined;
+  const backend = environment.backends.find((candidate) => candidate.name === provider);
+  if (backend === undefined) {
+    return `onnxruntime-node has no ${provider === 'cuda' ? 'CUDA' : 'WebGPU'} provider for ${environment.platform}; use --device cpu${provider === 'cuda' ? ' (the CUDA provider exists for linux/x64 and win32/x64)' : ''}`;
+  }
+  if (provider === 'cuda' && environment.missingCudaLibraries.length > 0) {
+    return (
+      `onnxruntime-node was installed without its CUDA provider (${environment.missingCudaLibraries.join(', ')} missing); ` +
+      'reinstall it with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci` (downloads them from NuGet, so it needs network access) on a machine with CUDA 12 and cuDNN 9'
+    );
+  }
+  return undefined;
+}
+
+/** Turns onnxruntime's failure to start `provider` into a reason a user can act on. */
+export function explainProviderFailure(provider: ExecutionProvider, error: unknown, environment: ProviderEnvironment): string {
+  const message = firstLine(error instanceof Error ? error.message : String(error));
+  if (provider === 'cuda') return explainCudaFailure(message);
+  if (provider === 'webgpu') return explainWebGpuFailure(message, environment.vulkanLoader);
+  return message;
+}
+
+function explainCudaFailure(message: string): string {
+  const library = /(lib[\w.+-]+?\.so[.\d]*): cannot open shared object file/.exec(message)?.[1];
+  if (library !== undefined) return `${missingLibraryFix(library)} (${message})`;
+  if (/no CUDA-capable device|cudaErrorNoDevice|driver version is insufficient|InsufficientDriver|CUDA driver/i.test(message)) {
+    return `no usable NVIDIA GPU: the driver is missing, too old for CUDA 12, or the GPU is not visible (${message}); check nvidia-smi, and in Docker run with --gpus all`;
+  }
+  return `the CUDA provider failed to start (${message})`;
+}
+
+function missingLibraryFix(library: string): string {
+  if (library.startsWith('libcuda.so')) {
+    return `the NVIDIA driver library ${library} was not found: install the NVIDIA driver (in Docker: the NVIDIA Container Toolkit and --gpus all)`;
+  }
+  if (library.startsWith('libcudnn')) {
+    return `cuDNN 9 (${library}) was not found: install cuDNN 9 for CUDA 12 (e.g. an nvidia/cuda:12.x-cudnn-runtime image) and put its folder on LD_LIBRARY_PATH`;
+  }
+  return `the CUDA 12 library ${library} was not found: install the CUDA 12 runtime libraries (cudart, cuBLAS, cuFFT, cuRAND; onnxruntime-node 1.30's CUDA provider needs version 12, a CUDA 13 installation does not provide them) and put them on LD_LIBRARY_PATH`;
+}
+
+function explainWebGpuFailure(message: string, vulkanLoader: boolean | undefined): string {
+  if (vulkanLoader === false) {
+    return `no WebGPU adapter: the Vulkan loader libvulkan.so.1 is not installed (Debian/Ubuntu: apt-get install libvulkan1) and a Vulkan driver is needed too (NVIDIA: the driver's Vulkan ICD; AMD/Intel: mesa-vulkan-drivers) (${message})`;
+  }
+  if (vulkanLoader === true) {
+    return `no WebGPU adapter although the Vulkan loader is installed: install the GPU's Vulkan driver (ICD) or point VK_DRIVER_FILES at its JSON; in Docker add the graphics capability (NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics) (${message})`;
+  }
+  return `no WebGPU adapter (${message})`;
+}
+
+/** The first line of onnxruntime's message, without the source location and condition of a failed ORT_ENFORCE. */
 function firstLine(text: string): string {
-  return text.split('\n')[0]?.trim() ?? text;
+  const line = text.split('\n').find((candidate) => candidate.trim() !== '')?.trim() ?? text;
+  return / was false\. (.+)$/.exec(line)?.[1] ?? line;
+}
+
+// --- probing the machine (file system only; the caller adds onnxruntime's backend list) -------
+
+/** The CUDA provider's libraries that `ONNXRUNTIME_NODE_INSTALL=cuda12` puts beside the binding. */
+export const CUDA_PROVIDER_LIBRARIES = ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so'] as const;
+
+/** Where onnxruntime-node keeps its native binding and libraries for this platform. */
+export function onnxruntimeBindingDir(): string {
+  const packageJson = createRequire(import.meta.url).resolve('onnxruntime-node/package.json');
+  return join(dirname(packageJson), 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+const VULKAN_LOADER = 'libvulkan.so.1';
+const SYSTEM_LIBRARY_DIRS = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib64', '/usr/lib64', '/lib', '/usr/lib', '/usr/local/lib'];
+
+/** Gathers the file-system half of the environment; `backends` comes from ort.listSupportedBackends(). */
+export function probeProviderEnvironment(backends: readonly { name: string; bundled: boolean }[]): ProviderEnvironment {
+  const bindingDir = onnxruntimeBindingDir();
+  const cudaExpected = backends.some((backend) => backend.name === 'cuda');
+  return {
+    platform: `${process.platform}/${process.arch}`,
+    backends,
+    missingCudaLibraries: cudaExpected ? CUDA_PROVIDER_LIBRARIES.filter((file) => !existsSync(join(bindingDir, file))) : [],
+    vulkanLoader: process.platform === 'linux' ? libraryOnPath(VULKAN_LOADER) : undefined,
+  };
+}
+
+function libraryOnPath(file: string): boolean {
+  const fromEnvironment = (process.env.LD_LIBRARY_PATH ?? '').split(delimiter).filter((dir) => dir !== '');
+  return [...fromEnvironment, ...SYSTEM_LIBRARY_DIRS].some((dir) => existsSync(join(dir, file)));
 }

@@ -118,7 +118,7 @@ export class ForwardRuntime extends EventEmitter<{ idle: []; restarted: [index: 
         } else if (message.type === 'init-failed') {
           slot.initFailed = true;
           void worker.terminate();
-          reject(new MdlmError(ErrorCodes.providerUnavailable, `no execution provider could run the model: ${message.message}`, { details: message.unavailable }));
+          reject(new MdlmError(ErrorCodes.providerUnavailable, message.message, { details: message.unavailable }));
         } else {
           this.settle(slot, message);
         }

@@ -22,6 +22,7 @@ const GenerateFlags = z
     numStrides: cliInt(0, 10_000).optional(),
     stopAtEos: z.boolean().default(false),
     device: z.enum(DEVICES),
+    dtype: z.enum(['fp32', 'fp16']),
     json: z.boolean().default(false),
     modelsDir: z.string().optional(),
   })
@@ -47,11 +48,12 @@ export function registerGenerate(program: Command): void {
     .option('--num-strides <n>', 'semi-autoregressive: rounds after the first (output L + n·s tokens)')
     .option('--stop-at-eos', 'cut each sample at the first end-of-text token after the prompt')
     .option('--device <device>', `${DEVICES.join(', ')}`, 'auto')
+    .option('--dtype <dtype>', 'export precision: fp32 (CPU default) or fp16 (for GPUs)', 'fp32')
     .option('--json', 'print token ids and statistics as JSON instead of text')
     .option('--models-dir <dir>', 'conversion cache directory (default: MDLM_MODELS_DIR or ./models)')
     .action(async (raw: Record<string, unknown>) => {
       const flags = parseFlags(GenerateFlags, raw);
-      const service = await openService(flags.model, flags.device, flags.modelsDir, flags.numSamples);
+      const service = await openService(flags, flags.numSamples);
       try {
         const bar = progressBar('denoising', 'steps');
         const result = await service.generate(
@@ -77,10 +79,18 @@ export function registerGenerate(program: Command): void {
     });
 }
 
-async function openService(model: string, device: (typeof DEVICES)[number], modelsDir: string | undefined, numSamples: number): Promise<GenerationService> {
+interface ModelChoice {
+  model: string;
+  device: (typeof DEVICES)[number];
+  dtype: 'fp32' | 'fp16';
+  modelsDir?: string;
+}
+
+async function openService({ model, device, dtype, modelsDir }: ModelChoice, numSamples: number): Promise<GenerationService> {
   const download = progressBar('preparing model', 'MB');
   const resolved = await resolveModel(model, {
     modelsDir,
+    dtype,
     onProgress: (event) => download.update(Math.round(event.done / 1e6), Math.round(event.total / 1e6)),
   });
   download.stop();

@@ -1,0 +1,228 @@
+/**
+ * Times one forward pass of exported models on one execution provider, against a plain large
+ * MatMul through onnxruntime on the same provider (what the machine reaches at all), and prints
+ * achieved GFLOP/s with the FLOP count of spec §6.
+ *
+ *   node --import tsx bench/forward.ts --export DIR [--export DIR ...] [--device cpu|cuda|webgpu]
+ *     [--batch 1,8,32] [--length 1024] [--positions 1] [--repeat 3] [--matmul-size 2048] [--json FILE]
+ *
+ * --positions is K, the rows per sequence the sample head runs the output layer on (the
+ * positions unmasking at a step: ~1.6 on average at L = 1024, T = 1000). --json appends one JSON
+ * object per measurement to FILE (bench/gpu/summary.ts reads them).
+ */
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { z } from 'zod';
+import type { MdlmConfig } from '../src/checkpoint/config.js';
+import { GraphBuilder } from '../src/model/graph-builder.js';
+import { type ExportManifest, MODEL_FILE, readManifest } from '../src/model/manifest.js';
+import { DEVICES, type ExecutionProvider, ProviderOptionsSchema, executionProviderConfig, probeProviderEnvironment, selectProvider } from '../src/runtime/providers.js';
+
+const intList = z
+  .string()
+  .transform((text) => text.split(',').map(Number))
+  .pipe(z.array(z.number().int().positive()).min(1));
+
+const ArgsSchema = z.object({
+  export: z.array(z.string().min(1)).min(1),
+  device: z.enum(DEVICES).exclude(['auto']).default('cpu'),
+  batch: intList.default([1]),
+  length: z.coerce.number().int().positive().optional(),
+  positions: z.coerce.number().int().positive().default(1),
+  repeat: z.coerce.number().int().positive().default(3),
+  /** 0 leaves the reference MatMul out (a second call on the same device). */
+  matmulSize: z.coerce.number().int().nonnegative().default(2048),
+  json: z.string().optional(),
+});
+type Args = z.infer<typeof ArgsSchema>;
+
+export interface ForwardMeasurement {
+  kind: 'forward';
+  device: ExecutionProvider;
+  head: ExportManifest['head'];
+  dtype: ExportManifest['dtype'];
+  fused: boolean;
+  batch: number;
+  length: number;
+  /** Rows the output layer runs on, per sequence. */
+  outputRows: number;
+  ms: number;
+  gflop: number;
+}
+
+/** A provider that could not be had, with onnxruntime's reason as selectProvider explains it. */
+export interface Skipped {
+  kind: 'skip';
+  what: string;
+  reason: string;
+}
+
+export interface MatmulMeasurement {
+  kind: 'matmul';
+  device: ExecutionProvider;
+  dtype: 'fp32' | 'fp16';
+  size: number;
+  ms: number;
+  gflop: number;
+}
+
+/**
+ * FLOPs of one forward pass (spec §6, 2 per multiply-add): per token 12·D² in each block
+ * (qkv 3D², attn_out D², MLP 8D²), attention 2·L²·D per block and sequence, and the output
+ * layer V·D per row it runs on (every position for the logits head, K for the sample head).
+ */
+function forwardFlops(config: Pick<MdlmConfig, 'hidden_dim' | 'n_blocks' | 'vocab_size'>, batch: number, length: number, outputRows: number): number {
+  const D = config.hidden_dim;
+  const blocks = batch * length * config.n_blocks * 12 * D * D;
+  const attention = batch * config.n_blocks * 2 * length * length * D;
+  const output = batch * outputRows * config.vocab_size * D;
+  return 2 * (blocks + attention + output);
+}
+
+function parse(argv: string[]): Args {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      export: { type: 'string', multiple: true },
+      device: { type: 'string' },
+      batch: { type: 'string' },
+      length: { type: 'string' },
+      positions: { type: 'string' },
+      repeat: { type: 'string' },
+      'matmul-size': { type: 'string' },
+      json: { type: 'string' },
+    },
+  });
+  return ArgsSchema.parse({ ...values, matmulSize: values['matmul-size'] });
+}
+
+/** A session on exactly `device`, or why it cannot be had. */
+async function openSession(label: string, modelPath: string, device: ExecutionProvider, options: ort.InferenceSession.SessionOptions = {}): Promise<ort.InferenceSession | Skipped> {
+  const environment = probeProviderEnvironment(ort.listSupportedBackends());
+  const providerOptions = ProviderOptionsSchema.parse({});
+  try {
+    const { session } = await selectProvider(device, environment, (provider) =>
+      ort.InferenceSession.create(modelPath, {
+        executionProviders: [executionProviderConfig(provider, providerOptions) as ort.InferenceSession.ExecutionProviderConfig],
+        graphOptimizationLevel: 'all',
+        ...options,
+      }),
+    );
+    return session;
+  } catch (error) {
+    return { kind: 'skip', what: `${label} on ${device}`, reason: (error as Error).message };
+  }
+}
+
+/** Median wall time of `run` after one untimed warm-up (GPU providers compile kernels on the first run). */
+async function medianMs(repeat: number, run: () => Promise<unknown>): Promise<number> {
+  await run();
+  const times: number[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const started = performance.now();
+    await run();
+    times.push(performance.now() - started);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)] as number;
+}
+
+function forwardFeeds(manifest: ExportManifest, batch: number, length: number, positions: number): Record<string, ort.Tensor> {
+  const vocabulary = manifest.config.vocab_size;
+  const ids = BigInt64Array.from({ length: batch * length }, (_, i) => BigInt((i * 7919) % vocabulary));
+  const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, [batch, length]) };
+  if (manifest.config.time_conditioning) feeds.sigma = new ort.Tensor('float32', new Float32Array(batch), [batch]);
+  if (manifest.head === 'sample') {
+    const stride = Math.max(1, Math.floor(length / positions));
+    feeds.positions = new ort.Tensor('int64', BigInt64Array.from({ length: batch * positions }, (_, i) => BigInt(((i % positions) * stride) % length)), [batch, positions]);
+    feeds.uniforms = new ort.Tensor('float64', new Float64Array(batch * positions).fill(0.5), [batch, positions]);
+    feeds.temperature = new ort.Tensor('float32', new Float32Array(batch).fill(1), [batch]);
+  }
+  return feeds;
+}
+
+async function benchExport(exportDir: string, args: Args): Promise<(ForwardMeasurement | Skipped)[]> {
+  const manifest = await readManifest(exportDir);
+  const session = await openSession(`${basename(exportDir)} (${manifest.head} head, ${manifest.dtype})`, join(exportDir, MODEL_FILE), args.device);
+  if ('kind' in session) return [session];
+  const length = args.length ?? manifest.config.model_length;
+  const measurements: ForwardMeasurement[] = [];
+  try {
+    for (const batch of args.batch) {
+      const outputRows = manifest.head === 'logits' ? length : args.positions;
+      const feeds = forwardFeeds(manifest, batch, length, args.positions);
+      const ms = await medianMs(args.repeat, () => session.run(feeds));
+      const { head, dtype, fused } = manifest;
+      measurements.push({ kind: 'forward', device: args.device, head, dtype, fused, batch, length, outputRows, ms, gflop: forwardFlops(manifest.config, batch, length, outputRows) / 1e9 });
+    }
+  } finally {
+    await session.release();
+  }
+  return measurements;
+}
+
+/** A model that multiplies two constant size×size matrices; only one element leaves the device. */
+function writeMatmulModel(dir: string, dtype: 'fp32' | 'fp16', size: number): string {
+  const builder = new GraphBuilder(join(dir, `matmul-${dtype}.onnx.data`), `matmul-${dtype}.onnx.data`);
+  const type = dtype === 'fp16' ? 'float16' : 'float';
+  const values = () => Float32Array.from({ length: size * size }, (_, i) => ((i * 7919) % 1009) / 1009 - 0.5);
+  const product = builder.op('MatMul', [builder.initializer('a', type, [size, size], values()), builder.initializer('b', type, [size, size], values())]);
+  const corner = builder.int64s('corner', [0, 0]);
+  builder.node('Slice', [product, corner, builder.int64s('one', [1, 1])], { outputs: ['corner'] });
+  builder.output('corner', type, [1, 1]);
+  const path = join(dir, `matmul-${dtype}.onnx`);
+  writeFileSync(path, builder.finish({ '': 20 }, 'bench'));
+  return path;
+}
+
+async function benchMatmul(args: Args): Promise<(MatmulMeasurement | Skipped)[]> {
+  if (args.matmulSize === 0) return [];
+  const dir = mkdtempSync(join(tmpdir(), 'mdlm-matmul-'));
+  const measurements: (MatmulMeasurement | Skipped)[] = [];
+  try {
+    for (const dtype of ['fp32', 'fp16'] as const) {
+      // Optimisations off: constant folding would otherwise compute the product at load time.
+      const session = await openSession(`MatMul ${args.matmulSize}³ ${dtype}`, writeMatmulModel(dir, dtype, args.matmulSize), args.device, { graphOptimizationLevel: 'disabled' });
+      if ('kind' in session) {
+        measurements.push(session);
+        continue;
+      }
+      const ms = await medianMs(args.repeat, () => session.run({}));
+      await session.release();
+      measurements.push({ kind: 'matmul', device: args.device, dtype, size: args.matmulSize, ms, gflop: (2 * args.matmulSize ** 3) / 1e9 });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return measurements;
+}
+
+function printTable(results: (MatmulMeasurement | ForwardMeasurement | Skipped)[]): void {
+  const matmuls = results.filter((result): result is MatmulMeasurement => result.kind === 'matmul');
+  const forwards = results.filter((result): result is ForwardMeasurement => result.kind === 'forward');
+  for (const skipped of results.filter((result): result is Skipped => result.kind === 'skip')) console.log(`skipped ${skipped.what}: ${skipped.reason}`);
+  const reference = new Map(matmuls.map((m) => [m.dtype, m.gflop / (m.ms / 1000)]));
+  console.log('\n| what | device | dtype | B | L | output rows | ms | GFLOP | GFLOP/s | of the MatMul reference |');
+  console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const m of matmuls) {
+    console.log(`| MatMul ${m.size}³ | ${m.device} | ${m.dtype} | | | | ${m.ms.toFixed(1)} | ${m.gflop.toFixed(1)} | ${(m.gflop / (m.ms / 1000)).toFixed(0)} | 100% |`);
+  }
+  for (const f of forwards) {
+    const rate = f.gflop / (f.ms / 1000);
+    const share = reference.get(f.dtype);
+    const head = `${f.head} head${f.fused ? '' : ', standard ops'}`;
+    console.log(`| ${head} | ${f.device} | ${f.dtype} | ${f.batch} | ${f.length} | ${f.outputRows} | ${f.ms.toFixed(1)} | ${f.gflop.toFixed(1)} | ${rate.toFixed(0)} | ${share === undefined ? '' : `${((100 * rate) / share).toFixed(0)}%`} |`);
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parse(process.argv.slice(2));
+  const results: (MatmulMeasurement | ForwardMeasurement | Skipped)[] = await benchMatmul(args);
+  for (const exportDir of args.export) results.push(...(await benchExport(exportDir, args)));
+  printTable(results);
+  if (args.json !== undefined) for (const result of results) appendFileSync(args.json, `${JSON.stringify(result)}\n`);
+}
+
+await main();
