@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { isMdlmError } from '../errors.js';
 import { registerExport } from './commands/export.js';
+import { registerServe } from './commands/serve.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerSynth } from './commands/synth.js';
 
@@ -14,6 +15,7 @@ function buildProgram(): Command {
     .exitOverride();
   registerSynth(program);
   registerExport(program);
+  registerServe(program);
   registerGenerate(program);
   for (const command of program.commands) command.exitOverride();
   return program;
@@ -21,8 +23,6 @@ function buildProgram(): Command {
 
 /** Runs the CLI and returns the exit code (0 ok, 1 failure, 2 bad usage). */
 export async function main(argv: string[]): Promise<number> {
-  // Ctrl-C must run the exit hooks that delete half-written output.
-  process.once('SIGINT', () => process.exit(130));
   try {
     await buildProgram().parseAsync(argv);
     return 0;

@@ -1,0 +1,152 @@
+import { basename, resolve } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { z } from 'zod';
+import { GenerationService } from '../../generation/index.js';
+import { type ResolvedModel, resolveModel } from '../../hub/index.js';
+import { type Logger, createLogger } from '../../log.js';
+import { describeProviderChoice } from '../../runtime/index.js';
+import { LimitsSchema, type ServerConfig, ServerConfigSchema, buildServer, parseServerConfig, shutdownGracefully } from '../../server/index.js';
+import { parseFlags } from '../options.js';
+import { progressBar } from '../progress.js';
+
+/** The config with its limits flattened: one flag per field. */
+const ServeFlags = ServerConfigSchema.omit({ limits: true }).extend(LimitsSchema.shape);
+type FlagName = keyof typeof ServeFlags.shape;
+const LIMIT_NAMES = Object.keys(LimitsSchema.shape) as (keyof typeof LimitsSchema.shape)[];
+const DEFAULTS = ServeFlags.parse({});
+
+const toNumber = (value: string): number => (value.trim() === '' ? Number.NaN : Number(value));
+const toJson = (value: string): unknown => {
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new InvalidArgumentError('not valid JSON');
+  }
+};
+
+/** Flag value placeholders and parsers; names, descriptions and defaults come from the config schema. */
+const FLAGS: { name: FlagName; value: string; parse?: (value: string) => unknown }[] = [
+  { name: 'model', value: '<reference>' },
+  { name: 'host', value: '<address>' },
+  { name: 'port', value: '<n>', parse: toNumber },
+  { name: 'device', value: '<device>' },
+  { name: 'providerOptions', value: '<json>', parse: toJson },
+  { name: 'workers', value: '<n>', parse: toNumber },
+  { name: 'maxBatch', value: '<n>', parse: toNumber },
+  { name: 'maxQueue', value: '<n>', parse: toNumber },
+  { name: 'batchWaitMs', value: '<ms>', parse: toNumber },
+  { name: 'apiKey', value: '<key>' },
+  { name: 'bodyLimit', value: '<bytes>', parse: toNumber },
+  { name: 'maxSteps', value: '<n>', parse: toNumber },
+  { name: 'maxNumSamples', value: '<n>', parse: toNumber },
+  { name: 'maxStrides', value: '<n>', parse: toNumber },
+  { name: 'maxPromptTokens', value: '<n>', parse: toNumber },
+  { name: 'maxOutputTokens', value: '<n>', parse: toNumber },
+  { name: 'maxSocketRequests', value: '<n>', parse: toNumber },
+  { name: 'streamHighWaterMark', value: '<bytes>', parse: toNumber },
+  { name: 'shutdownTimeoutMs', value: '<ms>', parse: toNumber },
+  { name: 'modelsDir', value: '<dir>' },
+  { name: 'dtype', value: '<dtype>' },
+  { name: 'logLevel', value: '<level>' },
+];
+
+const HELP_AFTER = `
+Every flag can also be set by the environment variable shown beside it (MDLM_ and the
+flag's name); a flag wins over its variable. PORT is read when neither --port nor
+MDLM_PORT is set. Hub downloads follow HF_TOKEN, HF_HOME, HF_HUB_CACHE, HF_ENDPOINT and
+HF_HUB_OFFLINE.
+
+On SIGTERM (or Ctrl-C) the server stops accepting connections (/readyz answers 503), lets running
+requests finish for --shutdown-timeout-ms, cancels the rest and exits 0.`;
+
+export function registerServe(program: Command): void {
+  const command = program
+    .command('serve')
+    .description('Serve a model over HTTP: /v1/generate, OpenAI-compatible /v1/completions, WebSocket /v1/stream, /metrics, /docs')
+    .addHelpText('after', HELP_AFTER);
+  for (const flag of FLAGS) command.addOption(option(flag));
+  command.action(async (raw: Record<string, unknown>, self: Command) => {
+    const port = process.env.PORT;
+    if (self.getOptionValueSource('port') === 'default' && port !== undefined && port !== '') raw.port = toNumber(port);
+    await serve(configFromFlags(parseFlags(ServeFlags, raw)));
+  });
+}
+
+function option({ name, value, parse }: (typeof FLAGS)[number]): Option {
+  const kebab = name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+  const created = new Option(`--${kebab} ${value}`, ServeFlags.shape[name].description ?? '').env(`MDLM_${kebab.replace(/-/g, '_').toUpperCase()}`);
+  if (parse !== undefined) created.argParser(parse);
+  const fallback = DEFAULTS[name];
+  // An empty provider-options object says nothing worth showing.
+  if (fallback !== undefined && name !== 'providerOptions') created.default(fallback);
+  return created;
+}
+
+function configFromFlags(flags: z.output<typeof ServeFlags>): ServerConfig {
+  const limits = Object.fromEntries(LIMIT_NAMES.map((name) => [name, flags[name]]));
+  const rest = Object.fromEntries(Object.entries(flags).filter(([name]) => !(LIMIT_NAMES as string[]).includes(name)));
+  return parseServerConfig({ ...rest, limits });
+}
+
+async function serve(config: ServerConfig): Promise<void> {
+  const logger = createLogger({ level: config.logLevel });
+  const resolved = await resolveWithProgress(config);
+  for (const notice of resolved.notices) logger.warn(notice);
+  const service = await GenerationService.open({
+    exportDir: resolved.exportDir,
+    device: config.device,
+    providerOptions: config.providerOptions,
+    workers: config.workers,
+    scheduler: { maxBatch: config.maxBatch, maxQueue: config.maxQueue, batchWaitMs: config.batchWaitMs },
+  });
+  const app = buildServer({ service, config, logger, modelId: modelId(resolved) });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await service.close();
+    throw error;
+  }
+  logStartup(logger, resolved, service, app.listeningOrigin);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  logger.info({ timeout_ms: config.shutdownTimeoutMs }, `${signal}: finishing the requests in flight, accepting no new ones`);
+  const finished = await shutdownGracefully(app, config.shutdownTimeoutMs);
+  await service.close();
+  logger.info({ finished_in_time: finished }, 'stopped');
+}
+
+/** Progress bars on stderr (terminals only) while a hub model downloads and converts. */
+async function resolveWithProgress(config: ServerConfig): Promise<ResolvedModel> {
+  const bars = { download: progressBar('download', 'MB'), convert: progressBar('convert', 'MB') };
+  try {
+    return await resolveModel(config.model, {
+      modelsDir: config.modelsDir,
+      dtype: config.dtype,
+      onProgress: (event) => bars[event.phase].update(Math.round(event.done / 1e6), Math.round(event.total / 1e6)),
+    });
+  } finally {
+    bars.download.stop();
+    bars.convert.stop();
+  }
+}
+
+/** A hub model is known by its repository id; a local one by its directory's name. */
+function modelId(resolved: ResolvedModel): string {
+  return resolved.source.kind === 'hub' ? resolved.source.reference : basename(resolve(resolved.source.reference));
+}
+
+function logStartup(logger: Logger, resolved: ResolvedModel, service: GenerationService, origin: string): void {
+  const { provider, unavailable } = service.runtime;
+  const commit = resolved.source.commit === undefined ? '' : ` @ ${resolved.source.commit}`;
+  logger.info(
+    {
+      model: { id: modelId(resolved), reference: resolved.source.reference, kind: resolved.source.kind, commit: resolved.source.commit, export_dir: resolved.exportDir },
+      provider,
+      fallbacks: unavailable,
+      address: origin,
+    },
+    `serving ${resolved.source.reference}${commit} (export ${resolved.exportDir}), listening on ${origin}; ${describeProviderChoice(provider, unavailable)}`,
+  );
+}

@@ -1,0 +1,93 @@
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
+import { type ZodTypeProvider, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { GenerationService } from '../generation/index.js';
+import { playground } from '../playground/index.js';
+import { type Logger, REQUEST_ID_FIELD, REQUEST_ID_HEADER, requestId } from '../log.js';
+import { STREAM_SUBPROTOCOL, installAuth } from './auth.js';
+import type { ServerConfig } from './config.js';
+import { Lifecycle, type ServerContext } from './context.js';
+import { installErrorHandling } from './errors.js';
+import { Generations } from './generation.js';
+import { ServerMetrics, metricsRoutes } from './metrics.js';
+import { installOpenApi } from './openapi.js';
+import { installRequestLog } from './request-log.js';
+import { completionsRoutes } from './routes/completions.js';
+import { generateRoutes } from './routes/generate.js';
+import { healthRoutes } from './routes/health.js';
+import { modelsRoutes } from './routes/models.js';
+import { StreamSessions, streamRoutes } from './routes/stream.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The model, settings and state this server was built with. */
+    mdlm: ServerContext;
+  }
+}
+
+export type MdlmServer = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
+
+export interface BuildServerOptions {
+  service: GenerationService;
+  config: ServerConfig;
+  logger: Logger;
+  modelId: string;
+}
+
+/** The HTTP and WebSocket API over a loaded model; listen() starts it, shutdownGracefully() stops it. */
+export function buildServer({ service, config, logger, modelId }: BuildServerOptions): MdlmServer {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // One summary line per request instead of Fastify's two (see request-log.ts).
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: REQUEST_ID_FIELD }),
+    genReqId: (request) => requestId(request.headers[REQUEST_ID_HEADER]),
+    bodyLimit: config.limits.bodyLimit,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // Every body is JSON: text/plain gets "unsupported content type" rather than a confusing type error.
+  app.removeContentTypeParser('text/plain');
+
+  const metrics = new ServerMetrics(service);
+  const context: ServerContext = {
+    service,
+    config,
+    modelId,
+    metrics,
+    generations: new Generations(service, config.limits, metrics),
+    bounds: { limits: config.limits, modelLength: service.manifest.config.model_length },
+    lifecycle: new Lifecycle(),
+  };
+  app.decorate('mdlm', context);
+
+  const sessions = new StreamSessions();
+  app.register(websocket, {
+    options: {
+      maxPayload: config.limits.bodyLimit,
+      // A browser that sends its key as a subprotocol must get one back, or it drops the socket.
+      handleProtocols: (protocols: Set<string>) => (protocols.has(STREAM_SUBPROTOCOL) ? STREAM_SUBPROTOCOL : false),
+    },
+    // Sockets get what they are owed, then a "going away" close instead of a bare one.
+    preClose: (done) => {
+      sessions.closeAll();
+      app.websocketServer.close(() => done());
+    },
+  });
+  // Hooks on the root apply to every route, the docs' included. They go after the WebSocket
+  // plugin's own onRequest hook, which marks upgrade requests: one refused here (401) must
+  // still have its socket closed by that plugin. The log goes first to see every outcome.
+  app.after(() => {
+    installRequestLog(app, context);
+    installErrorHandling(app);
+    installAuth(app, config.apiKey);
+  });
+  installOpenApi(app, config.apiKey);
+  app.register(metricsRoutes, { metrics });
+  app.register(healthRoutes, context);
+  app.register(modelsRoutes, context);
+  app.register(generateRoutes, context);
+  app.register(completionsRoutes, context);
+  app.register(streamRoutes, { ...context, sessions });
+  app.register(playground);
+  return app;
+}

@@ -1,0 +1,22 @@
+import type { GenerationService } from '../generation/index.js';
+import type { ServerConfig } from './config.js';
+import type { Generations } from './generation.js';
+import type { ServerMetrics } from './metrics.js';
+import type { SchemaBounds } from './schemas.js';
+
+/** Whether the server is still taking work; /readyz reports it. */
+export class Lifecycle {
+  draining = false;
+}
+
+/** What every route plugin gets as its options: one server's model, settings and state. */
+export interface ServerContext {
+  service: GenerationService;
+  config: ServerConfig;
+  /** The id clients name in /v1/completions and see in /v1/models. */
+  modelId: string;
+  metrics: ServerMetrics;
+  generations: Generations;
+  bounds: SchemaBounds;
+  lifecycle: Lifecycle;
+}

@@ -1,0 +1,145 @@
+/**
+ * Every error a client sees, over HTTP, server-sent events or the WebSocket, is one
+ * envelope: {"error": {"code", "message", "type", "param"}}. This module turns whatever
+ * was thrown into that envelope and its HTTP status; messages of unexpected errors stay in
+ * the log, never in a response.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { type ErrorCode, ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
+
+
+/** How long a client told "overloaded" should wait before trying again. */
+export const RETRY_AFTER_S = 1;
+
+export interface ApiError {
+  status: number;
+  code: ErrorCode;
+  message: string;
+  /** OpenAI's error classes, so OpenAI clients raise the matching exception. */
+  type: string;
+  /** The request field at fault, or null. */
+  param: string | null;
+  headers: Record<string, string>;
+}
+
+export interface ErrorEnvelope {
+  error: { code: ErrorCode; message: string; type: string; param: string | null };
+}
+
+const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
+  [ErrorCodes.validation]: 400,
+  [ErrorCodes.invalidArgument]: 400,
+  [ErrorCodes.promptTooLong]: 400,
+  [ErrorCodes.tokenizerError]: 400,
+  [ErrorCodes.unauthorized]: 401,
+  [ErrorCodes.notFound]: 404,
+  [ErrorCodes.modelNotFound]: 404,
+  [ErrorCodes.duplicateId]: 400,
+  [ErrorCodes.bodyTooLarge]: 413,
+  // nginx's "client closed request": the client is gone, the status only reaches the log.
+  [ErrorCodes.cancelled]: 499,
+  [ErrorCodes.inferenceFailed]: 500,
+  [ErrorCodes.overloaded]: 503,
+  [ErrorCodes.shuttingDown]: 503,
+  [ErrorCodes.workerCrashed]: 503,
+};
+
+/** The service's errors name no field; these codes are always about one. */
+const PARAM_BY_CODE: Partial<Record<ErrorCode, string>> = {
+  [ErrorCodes.promptTooLong]: 'prompt',
+};
+
+/** A failed check of a field the schemas cannot express (it needs the tokenizer or the model). */
+export function fieldError(code: ErrorCode, param: string, message: string): MdlmError {
+  return new MdlmError(code, message, { details: { param } });
+}
+
+interface Issue {
+  path: readonly PropertyKey[];
+  message: string;
+  /** Set for unknown fields. */
+  keys?: readonly string[];
+}
+
+/** One validation_error for a list of zod issues, naming each field; `whole` names what a field-less issue is about. */
+export function validationError(issues: readonly Issue[], whole: string): MdlmError {
+  const described = issues.flatMap((issue) =>
+    issue.keys === undefined ? [{ param: fieldName(issue.path), message: issue.message }] : issue.keys.map((key) => ({ param: fieldName([...issue.path, key]), message: 'unknown field' })),
+  );
+  const message = described.map(({ param, message }) => `${param ?? whole}: ${message}`).join('; ');
+  return new MdlmError(ErrorCodes.validation, message || 'invalid request', { details: { param: described[0]?.param } });
+}
+
+function fieldName(path: readonly PropertyKey[]): string | null {
+  return path.length === 0 ? null : path.map(String).join('.');
+}
+
+export function toApiError(error: unknown): ApiError {
+  const known = isMdlmError(error) ? error : fromFastifyError(error as FastifyError);
+  const status = known === undefined ? undefined : STATUS_BY_CODE[known.code];
+  if (known === undefined || status === undefined) return build(ErrorCodes.internal, 500, 'internal error', null);
+  return build(known.code, status, known.message, paramOf(known) ?? PARAM_BY_CODE[known.code] ?? null);
+}
+
+export function envelope(error: ApiError): ErrorEnvelope {
+  return { error: { code: error.code, message: error.message, type: error.type, param: error.param } };
+}
+
+function build(code: ErrorCode, status: number, message: string, param: string | null): ApiError {
+  const headers: Record<string, string> = code === ErrorCodes.overloaded ? { 'retry-after': String(RETRY_AFTER_S) } : {};
+  return { status, code, message, type: openAiType(status), param, headers };
+}
+
+function paramOf(error: MdlmError): string | undefined {
+  const details = error.details as { param?: unknown } | undefined;
+  return typeof details?.param === 'string' ? details.param : undefined;
+}
+
+/** Fastify's own failures (parsing, body size, closing) in the envelope's terms; undefined for anything unexpected. */
+function fromFastifyError(error: FastifyError): MdlmError | undefined {
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    return validationError(
+      error.validation.map((item) => ({
+        path: item.instancePath.split('/').filter((part) => part !== ''),
+        message: item.message ?? 'invalid',
+        keys: (item.params as { keys?: string[] }).keys,
+      })),
+      'the body',
+    );
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new MdlmError(ErrorCodes.validation, `the body is not valid JSON: ${error.message}`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new MdlmError(ErrorCodes.validation, "the body's content type is not supported; send it as application/json");
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new MdlmError(ErrorCodes.bodyTooLarge, 'the request body is larger than this server accepts (see --body-limit)');
+  }
+  // Fastify answers requests that arrive while it closes with a bare 503.
+  if (error.statusCode === 503) return new MdlmError(ErrorCodes.shuttingDown, 'the server is shutting down');
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) return new MdlmError(ErrorCodes.validation, error.message);
+  return undefined;
+}
+
+function openAiType(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 499) return 'cancelled';
+  return status >= 500 ? 'server_error' : 'invalid_request_error';
+}
+
+/** Every failure, and every unknown route, answers with the envelope. */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error, request, reply) => {
+    const api = toApiError(error);
+    request.outcome.code = api.code;
+    if (api.status >= 500 && api.code !== ErrorCodes.shuttingDown) request.log.error({ err: error }, 'request failed');
+    return reply.code(api.status).headers(api.headers).send(envelope(api));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const api = toApiError(new MdlmError(ErrorCodes.notFound, `there is no ${request.method} ${request.url.split('?')[0]}`));
+    request.outcome.code = api.code;
+    return reply.code(api.status).send(envelope(api));
+  });
+}

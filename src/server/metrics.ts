@@ -1,0 +1,56 @@
+/**
+ * Prometheus metrics: one registry per server, fed by the scheduler's pass reports, the
+ * generation bridge (tokens) and the request summaries (requests by outcome).
+ */
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { GenerationService } from '../generation/index.js';
+import type { PassReport } from '../scheduler/index.js';
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'endpoint' | 'outcome'>;
+  readonly generatedTokens: Counter;
+  private readonly batchRows: Histogram;
+  private readonly passSeconds: Histogram;
+  private readonly passes: Counter<'status'>;
+
+  constructor(private readonly service: GenerationService) {
+    const registers = [this.registry];
+    const scheduler = service.scheduler;
+    new Gauge({ name: 'mdlm_queue_depth', help: 'Sequences waiting for a forward pass', registers, collect() { this.set(scheduler.queueDepth); } });
+    new Gauge({ name: 'mdlm_active_sequences', help: 'Sequences admitted and not finished', registers, collect() { this.set(scheduler.activeSequences); } });
+    this.batchRows = new Histogram({ name: 'mdlm_batch_rows', help: 'Sequences per forward pass', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers });
+    this.passSeconds = new Histogram({
+      name: 'mdlm_forward_pass_seconds',
+      help: 'Compute time of one batched forward pass',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.passes = new Counter({ name: 'mdlm_forward_passes_total', help: 'Batched forward passes run', labelNames: ['status'], registers });
+    this.generatedTokens = new Counter({ name: 'mdlm_generated_tokens_total', help: 'Tokens unmasked by the sampler (rate() gives tokens/s)', registers });
+    this.requests = new Counter({ name: 'mdlm_requests_total', help: 'Requests by endpoint and outcome (ok, cancelled or an error code)', labelNames: ['endpoint', 'outcome'], registers });
+    collectDefaultMetrics({ register: this.registry });
+    service.scheduler.on('pass', this.observePass);
+  }
+
+  detach(): void {
+    this.service.scheduler.off('pass', this.observePass);
+  }
+
+  private readonly observePass = (report: PassReport): void => {
+    this.passes.inc({ status: report.ok ? 'ok' : 'failed' });
+    if (!report.ok) return;
+    this.batchRows.observe(report.rows);
+    this.passSeconds.observe(report.computeMs / 1000);
+  };
+}
+
+/** GET /metrics in the Prometheus text format. */
+export async function metricsRoutes(app: FastifyInstance, { metrics }: { metrics: ServerMetrics }): Promise<void> {
+  app.addHook('onClose', async () => metrics.detach());
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['operations'] } }, async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+}

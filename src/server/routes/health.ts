@@ -1,0 +1,20 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { ErrorCodes, MdlmError } from '../../errors.js';
+import type { ServerContext } from '../context.js';
+import { AliveSchema, ERROR_RESPONSES, ReadySchema } from '../schemas.js';
+
+/** Probes: /healthz answers while the process runs; /readyz only while it can take generation requests. */
+export const healthRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, { service, modelId, lifecycle }) => {
+  app.get('/healthz', { schema: { summary: 'Liveness: the process is up', tags: ['operations'], response: { 200: AliveSchema } } }, async () => ({ status: 'ok' as const }));
+
+  app.get(
+    '/readyz',
+    { schema: { summary: 'Readiness: the model is loaded, a worker is ready and the server is not shutting down', tags: ['operations'], response: { 200: ReadySchema, ...ERROR_RESPONSES } } },
+    async () => {
+      if (lifecycle.draining) throw new MdlmError(ErrorCodes.shuttingDown, 'the server is shutting down');
+      const readyWorkers = service.runtime.readyWorkers;
+      if (readyWorkers === 0) throw new MdlmError(ErrorCodes.workerCrashed, 'no inference worker is ready');
+      return { status: 'ready' as const, model: modelId, provider: service.runtime.provider, ready_workers: readyWorkers };
+    },
+  );
+};

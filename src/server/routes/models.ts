@@ -1,0 +1,38 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { ErrorCodes } from '../../errors.js';
+import type { ServerContext } from '../context.js';
+import { fieldError } from '../errors.js';
+import { ERROR_RESPONSES, type ModelEntry, ModelListSchema, ModelParamsSchema, ModelSchema } from '../schemas.js';
+
+/** The one served model, in OpenAI's model-list shape plus what a diffusion client needs to know. */
+export const modelsRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, { service, modelId }) => {
+  const entry = (): ModelEntry => ({
+    id: modelId,
+    object: 'model',
+    created: Math.floor(Date.parse(service.manifest.createdAt) / 1000),
+    owned_by: modelId.includes('/') ? (modelId.split('/')[0] as string) : 'local',
+    model_length: service.manifest.config.model_length,
+    vocab_size: service.manifest.config.vocab_size,
+    time_conditioning: service.manifest.config.time_conditioning,
+    provider: service.runtime.provider,
+  });
+
+  app.get('/v1/models', { schema: { summary: 'List the served models', tags: ['openai'], response: { 200: ModelListSchema, ...ERROR_RESPONSES } } }, async () => ({
+    object: 'list' as const,
+    data: [entry()],
+  }));
+
+  app.get(
+    '/v1/models/:model',
+    { schema: { summary: 'Describe a served model', tags: ['openai'], params: ModelParamsSchema, response: { 200: ModelSchema, ...ERROR_RESPONSES } } },
+    async (request) => {
+      requireModel(request.params.model, modelId);
+      return entry();
+    },
+  );
+};
+
+/** What OpenAI answers for a model it does not serve. */
+export function requireModel(requested: string, served: string): void {
+  if (requested !== served) throw fieldError(ErrorCodes.modelNotFound, 'model', `the model ${JSON.stringify(requested)} is not served here; GET /v1/models lists ${JSON.stringify(served)}`);
+}

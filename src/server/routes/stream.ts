@@ -1,0 +1,198 @@
+/**
+ * WebSocket /v1/stream: generation requests whose every denoising step is streamed. The
+ * protocol (README "WebSocket protocol"): the client sends {"type":"generate","id",...} and
+ * {"type":"cancel","id"}; per id the server sends started, then step messages, then exactly
+ * one of done, error or cancelled. Several ids may be in flight on one socket; closing the
+ * socket cancels them all.
+ */
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { RawData, WebSocket } from 'ws';
+import { ErrorCodes, MdlmError } from '../../errors.js';
+import type { GenerateResult, GenerationStart } from '../../generation/index.js';
+import type { StepEvent } from '../../sampling/index.js';
+import type { ServerContext } from '../context.js';
+import { envelope, fieldError, toApiError, validationError } from '../errors.js';
+import { generateResponse } from '../generation.js';
+import { Outbox, type PendingStep } from '../outbox.js';
+import { type GenerationStats, recordRequest } from '../request-log.js';
+import { type StreamGenerateMessage, streamClientMessageSchema } from '../schemas.js';
+
+const ENDPOINT = '/v1/stream';
+/** 1001 "going away": the server is shutting down. */
+const CLOSE_GOING_AWAY = 1001;
+
+/** The sockets open now, so that shutting down can deliver what they still owe and close them. */
+export class StreamSessions {
+  private readonly sessions = new Set<StreamSession>();
+
+  add(session: StreamSession): void {
+    this.sessions.add(session);
+  }
+
+  delete(session: StreamSession): void {
+    this.sessions.delete(session);
+  }
+
+  closeAll(): void {
+    for (const session of this.sessions) session.close(CLOSE_GOING_AWAY, 'server shutting down');
+  }
+}
+
+export const streamRoutes: FastifyPluginAsyncZod<ServerContext & { sessions: StreamSessions }> = async (app, options) => {
+  const { sessions, ...context } = options;
+  const messageSchema = streamClientMessageSchema(context.bounds);
+  // @fastify/websocket keeps WebSocket routes out of the OpenAPI document, whose description summarises this protocol instead.
+  app.get(ENDPOINT, { websocket: true }, (socket, request) => {
+    const session = new StreamSession(socket, request, context, messageSchema);
+    sessions.add(session);
+    socket.on('close', () => {
+      session.cancelAll();
+      sessions.delete(session);
+    });
+  });
+};
+
+/** A request of this socket, from its generate message until its final message went out. */
+interface StreamRequest {
+  controller: AbortController;
+  start: GenerationStart | undefined;
+  /** Each sample's output so far (step messages carry its text). */
+  outputs: number[][];
+}
+
+class StreamSession {
+  private readonly requests = new Map<string, StreamRequest>();
+  private readonly outbox: Outbox;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly request: FastifyRequest,
+    private readonly context: ServerContext,
+    private readonly messageSchema: ReturnType<typeof streamClientMessageSchema>,
+  ) {
+    this.outbox = new Outbox(socket, context.config.limits.streamHighWaterMark);
+    socket.on('message', (data, isBinary) => this.receive(data, isBinary));
+  }
+
+  cancelAll(): void {
+    for (const request of this.requests.values()) request.controller.abort();
+  }
+
+  close(code: number, reason: string): void {
+    this.outbox.drain();
+    this.socket.close(code, reason);
+  }
+
+  private receive(data: RawData, isBinary: boolean): void {
+    let raw: unknown;
+    try {
+      if (isBinary) throw new Error('binary frame');
+      raw = JSON.parse(data.toString());
+    } catch {
+      this.sendError(null, new MdlmError(ErrorCodes.validation, 'a message must be a JSON text frame'));
+      return;
+    }
+    const parsed = this.messageSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.sendError(idOf(raw), validationError(parsed.error.issues, 'the message'));
+      return;
+    }
+    const message = parsed.data;
+    if (message.type === 'cancel') this.requests.get(message.id)?.controller.abort();
+    else void this.generate(message);
+  }
+
+  private async generate(message: StreamGenerateMessage): Promise<void> {
+    const { id } = message;
+    if (this.requests.has(id)) {
+      this.sendError(id, fieldError(ErrorCodes.duplicateId, 'id', `a request with id ${JSON.stringify(id)} is already in flight on this socket; this message was ignored`));
+      return;
+    }
+    const { maxSocketRequests } = this.context.config.limits;
+    if (this.requests.size >= maxSocketRequests) {
+      this.sendError(id, new MdlmError(ErrorCodes.overloaded, `this socket already has ${maxSocketRequests} requests in flight or undelivered; wait for one to finish`));
+      return;
+    }
+    const state: StreamRequest = { controller: new AbortController(), start: undefined, outputs: [] };
+    this.requests.set(id, state);
+    const began = performance.now();
+    let outcome = 'ok';
+    let stats: GenerationStats | undefined;
+    let final: object;
+    try {
+      const result = await this.context.generations.runGenerate(message, {
+        signal: state.controller.signal,
+        onStart: (start) => this.started(message, state, start),
+        onStep: (sample, event) => this.step(message, state, sample, event),
+      });
+      stats = result.stats;
+      final = this.done(id, result);
+    } catch (error) {
+      const api = toApiError(error);
+      outcome = api.code;
+      final = api.code === ErrorCodes.cancelled ? { type: 'cancelled', id } : { type: 'error', id, ...envelope(api) };
+    }
+    this.outbox.push(final, () => this.requests.delete(id));
+    recordRequest(this.log.child({ stream_id: id }), this.context.metrics, { endpoint: ENDPOINT, outcome, durationMs: performance.now() - began, stats });
+  }
+
+  private started(message: StreamGenerateMessage, state: StreamRequest, start: GenerationStart): void {
+    state.start = start;
+    const tokens = start.initialTokenIds;
+    this.outbox.push({
+      type: 'started',
+      id: message.id,
+      seed: start.seed,
+      prompt_tokens: start.promptTokens,
+      suffix_tokens: start.suffixTokens,
+      output_length: tokens.length,
+      mask_id: this.context.service.manifest.maskIndex,
+      token_ids: tokens,
+      ...this.text(message, tokens),
+    });
+  }
+
+  private step(message: StreamGenerateMessage, state: StreamRequest, sample: number, event: StepEvent): void {
+    const output = (state.outputs[sample] ??= [...(state.start as GenerationStart).initialTokenIds]);
+    event.positions.forEach((position, k) => {
+      output[position] = event.tokens[k] as number;
+    });
+    this.outbox.pushStep(`${sample}:${message.id}`, event, (step: PendingStep) => ({
+      type: 'step',
+      id: message.id,
+      sample,
+      round: step.latest.round,
+      step: step.latest.step,
+      t: step.latest.t,
+      forward_passes: step.latest.forwardPasses,
+      positions: [...step.changes.keys()],
+      token_ids: [...step.changes.values()],
+      ...this.text(message, output),
+    }));
+  }
+
+  private done(id: string, result: GenerateResult): object {
+    const { samples, stats } = generateResponse(id, this.context.modelId, result);
+    return { type: 'done', id, samples, stats };
+  }
+
+  private text(message: StreamGenerateMessage, tokens: readonly number[]): { text?: string } {
+    return message.decode_text ? { text: this.context.service.tokenizer.decode(tokens, { maskText: message.mask_text }) } : {};
+  }
+
+  private sendError(id: string | null, error: MdlmError): void {
+    const api = toApiError(error);
+    recordRequest(this.log, this.context.metrics, { endpoint: ENDPOINT, outcome: api.code, durationMs: 0 });
+    this.outbox.push({ type: 'error', id, ...envelope(api) });
+  }
+
+  private get log(): FastifyBaseLogger {
+    return this.request.log;
+  }
+}
+
+function idOf(raw: unknown): string | null {
+  const id = (raw as { id?: unknown } | null)?.id;
+  return typeof id === 'string' ? id : null;
+}

@@ -1,0 +1,188 @@
+/**
+ * The API's shapes. The same zod schemas validate requests and WebSocket messages and
+ * generate the OpenAPI document; request schemas are built per server because their
+ * bounds come from the configured limits and the model's length.
+ */
+import { z } from 'zod';
+import { GENERATION_DEFAULTS } from '../generation/index.js';
+import { SAMPLERS } from '../sampling/index.js';
+import type { Limits } from './config.js';
+
+export interface SchemaBounds {
+  limits: Limits;
+  modelLength: number;
+}
+
+const count = (min = 0) => z.number().int().min(min);
+/** Seeds are any non-negative safe integer (src/random.ts folds them). */
+const Seed = count().max(Number.MAX_SAFE_INTEGER).describe('Random seed: the same seed and request give the same output. Random when absent; the response says which was used.');
+/** A sanity bound: past it every token is close to uniform noise. */
+const MAX_TEMPERATURE = 100;
+/** A placeholder longer than this only inflates every streamed state. */
+const MAX_MASK_TEXT = 64;
+const STREAM_ID_MAX = 128;
+
+function semiArSchema(bounds: SchemaBounds) {
+  return z
+    .strictObject({
+      stride_length: count(1).max(bounds.modelLength).describe('tokens each round adds (at most the window length)'),
+      num_strides: count(0).max(bounds.limits.maxStrides).describe('rounds after the first; the output has length + num_strides × stride_length tokens'),
+    })
+    .describe('Semi-autoregressive generation past the window: round r denoises the window starting at r × stride_length, keeping what earlier rounds wrote.');
+}
+
+/** The generation options shared by /v1/generate, /v1/completions and WebSocket requests. */
+function generationFields(bounds: SchemaBounds) {
+  return {
+    suffix: z.string().optional().describe('Text fixed at the end of the output: the model fills in between prompt and suffix.'),
+    steps: count(1).max(bounds.limits.maxSteps).optional().describe(`Reverse-process steps per round (default ${GENERATION_DEFAULTS.steps}).`),
+    sampler: z.enum(SAMPLERS).optional().describe(`ddpm runs a forward pass every step; ddpm_cache only on steps that unmask something (same distribution, far fewer passes). Default ${GENERATION_DEFAULTS.sampler}.`),
+    seed: Seed.optional(),
+    temperature: z.number().min(0).max(MAX_TEMPERATURE).optional().describe(`Sampling temperature; 0 is greedy. Default ${GENERATION_DEFAULTS.temperature}.`),
+    semi_ar: semiArSchema(bounds).optional(),
+  };
+}
+
+function generateFields(bounds: SchemaBounds) {
+  return {
+    prompt: z.string().optional().describe('Text fixed at the start of the output.'),
+    length: count(1).max(bounds.modelLength).optional().describe(`Window length in tokens (default and maximum: the model's length, ${bounds.modelLength}).`),
+    num_samples: count(1).max(bounds.limits.maxNumSamples).optional().describe(`Independent samples (default ${GENERATION_DEFAULTS.numSamples}).`),
+    stop_at_eos: z.boolean().optional().describe("Cut each sample's text at the first end-of-text token after the prompt (default false)."),
+    ...generationFields(bounds),
+  };
+}
+
+/** A round adds stride_length tokens to a window of `length`: it cannot add more than the window holds. */
+function strideWithinWindow(bounds: SchemaBounds) {
+  return (body: { length?: number; semi_ar?: { stride_length: number } }, ctx: z.RefinementCtx): void => {
+    const window = body.length ?? bounds.modelLength;
+    if (body.semi_ar !== undefined && body.semi_ar.stride_length > window) {
+      ctx.addIssue({ code: 'custom', path: ['semi_ar', 'stride_length'], message: `must be at most the window length ${window}` });
+    }
+  };
+}
+
+export function generateBodySchema(bounds: SchemaBounds) {
+  return z.strictObject(generateFields(bounds)).superRefine(strideWithinWindow(bounds));
+}
+
+export function completionBodySchema(bounds: SchemaBounds) {
+  const { maxNumSamples, maxOutputTokens } = bounds.limits;
+  return z
+    .strictObject({
+      model: z.string().describe('A model id from GET /v1/models.'),
+      prompt: z
+        .union([z.string(), z.array(z.string()).min(1).max(maxNumSamples)])
+        .describe('A prompt, or several: each gets n choices, indexed prompt_index × n + j.'),
+      max_tokens: count(1).max(maxOutputTokens).default(16).describe('Tokens to generate after the prompt. Past the model length, generation turns semi-autoregressive (see the description).'),
+      n: count(1).max(maxNumSamples).default(1).describe('Choices per prompt.'),
+      stream: z.boolean().default(false).describe('Stream each choice as server-sent events ending in data: [DONE].'),
+      stream_options: z.strictObject({ include_usage: z.boolean().optional() }).optional(),
+      stop_at_eos: z.boolean().default(true).describe('End each choice at the first end-of-text token (finish_reason "stop").'),
+      ...generationFields(bounds),
+    })
+    .refine((body) => (typeof body.prompt === 'string' ? 1 : body.prompt.length) * body.n <= maxNumSamples, {
+      path: ['n'],
+      message: `prompts × n must be at most ${maxNumSamples}`,
+    });
+}
+
+export function streamClientMessageSchema(bounds: SchemaBounds) {
+  const id = z.string().min(1).max(STREAM_ID_MAX).describe('Chosen by the client; names every message about this request.');
+  return z.discriminatedUnion('type', [
+    z
+      .strictObject({
+        type: z.literal('generate'),
+        id,
+        decode_text: z.boolean().default(false).describe('Add the decoded text of the whole output to started and step messages.'),
+        mask_text: z.string().max(MAX_MASK_TEXT).optional().describe('How a masked position shows in that text (default "[MASK]").'),
+        ...generateFields(bounds),
+      })
+      .superRefine(strideWithinWindow(bounds)),
+    z.strictObject({ type: z.literal('cancel'), id }),
+  ]);
+}
+
+export type GenerateBody = z.output<ReturnType<typeof generateBodySchema>>;
+export type CompletionBody = z.output<ReturnType<typeof completionBodySchema>>;
+export type StreamClientMessage = z.output<ReturnType<typeof streamClientMessageSchema>>;
+export type StreamGenerateMessage = Extract<StreamClientMessage, { type: 'generate' }>;
+
+export const SampleSchema = z.object({
+  index: count(),
+  text: z.string().describe('The whole output: prompt, generated tokens and suffix.'),
+  token_ids: z.array(count()),
+  forward_passes: count(),
+});
+
+export const StatsSchema = z.object({
+  steps: count().describe('Reverse-process steps per sample, over all rounds.'),
+  forward_passes: count().describe('Forward passes, summed over the samples.'),
+  wall_ms: z.number(),
+  queued_ms: z.number().describe('From admission to the first forward pass.'),
+  prompt_tokens: count(),
+  output_tokens: count().describe('Tokens the sampler generated (not prompt or suffix), summed over the samples.'),
+});
+
+export const GenerateResponseSchema = z.object({
+  id: z.string(),
+  model: z.string(),
+  seed: count(),
+  samples: z.array(SampleSchema),
+  stats: StatsSchema,
+});
+export type GenerateResponse = z.output<typeof GenerateResponseSchema>;
+
+export const FINISH_REASONS = ['stop', 'length'] as const;
+export type FinishReason = (typeof FINISH_REASONS)[number];
+
+const UsageSchema = z.object({ prompt_tokens: count(), completion_tokens: count(), total_tokens: count() });
+export type Usage = z.output<typeof UsageSchema>;
+
+export const CompletionResponseSchema = z.object({
+  id: z.string(),
+  object: z.literal('text_completion'),
+  created: count(),
+  model: z.string(),
+  choices: z.array(
+    z.object({
+      index: count(),
+      text: z.string().describe('Only the generated text: no prompt, no suffix.'),
+      logprobs: z.null(),
+      finish_reason: z.enum(FINISH_REASONS),
+    }),
+  ),
+  usage: UsageSchema,
+});
+export type CompletionResponse = z.output<typeof CompletionResponseSchema>;
+
+export const ModelSchema = z.object({
+  id: z.string(),
+  object: z.literal('model'),
+  created: count(),
+  owned_by: z.string(),
+  model_length: count(),
+  vocab_size: count(),
+  time_conditioning: z.boolean(),
+  provider: z.string().describe('The execution provider running the model.'),
+});
+export type ModelEntry = z.output<typeof ModelSchema>;
+
+export const ModelListSchema = z.object({ object: z.literal('list'), data: z.array(ModelSchema) });
+export const ModelParamsSchema = z.object({ model: z.string() });
+
+export const ErrorEnvelopeSchema = z.object({
+  error: z.object({
+    code: z.string().describe('Stable machine-readable code, e.g. validation_error, overloaded.'),
+    message: z.string(),
+    type: z.string(),
+    param: z.string().nullable().describe('The request field at fault.'),
+  }),
+});
+
+/** Response schemas every route shares: the error envelope for any failure. */
+export const ERROR_RESPONSES = { '4xx': ErrorEnvelopeSchema, '5xx': ErrorEnvelopeSchema } as const;
+
+export const AliveSchema = z.object({ status: z.literal('ok') });
+export const ReadySchema = z.object({ status: z.literal('ready'), model: z.string(), provider: z.string(), ready_workers: count() });

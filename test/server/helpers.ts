@@ -1,0 +1,196 @@
+/**
+ * A real server on loopback over a tiny synthetic model (V 64, L 32, word-level tokenizer;
+ * the mask renders as "[MASK]"), and the clients the server tests drive it with.
+ */
+import { cp, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after } from 'node:test';
+import { WebSocket } from 'ws';
+import { type SynthShape } from '../../src/checkpoint/synth.js';
+import { GenerationService } from '../../src/generation/index.js';
+import { createLogger } from '../../src/log.js';
+import { type MdlmServer, type ServerConfigInput, buildServer, parseServerConfig } from '../../src/server/index.js';
+import { exportHead, synthCheckpoint } from '../helpers/models.js';
+import { tempDir } from '../helpers/tmp.js';
+
+export const MODEL_ID = 'tiny';
+
+/** A request that runs for many seconds on the tiny model: one forward pass per step. */
+export const LONG_REQUEST = { steps: 10_000, sampler: 'ddpm', seed: 1 } as const;
+
+const builtExports = new Map<string, Promise<string>>();
+
+/** A sample-head export of a synthetic model, built once per test file and shape. */
+export function tinyExport(shape: Partial<SynthShape> = {}): Promise<string> {
+  const key = JSON.stringify(shape);
+  let built = builtExports.get(key);
+  if (built === undefined) {
+    built = synthCheckpoint(shape).then((checkpoint) => exportHead(checkpoint, 'sample'));
+    builtExports.set(key, built);
+  }
+  return built;
+}
+
+/** A copy of an export whose tokenizer_config.json is edited, e.g. to declare an end-of-text token. */
+export async function exportVariant(exportDir: string, edit: (dir: string) => Promise<void>): Promise<string> {
+  const dir = join(tempDir(), 'variant');
+  await cp(exportDir, dir, { recursive: true });
+  await edit(dir);
+  return dir;
+}
+
+export async function withEosToken(exportDir: string, word: string): Promise<string> {
+  return exportVariant(exportDir, async (dir) => {
+    const path = join(dir, 'tokenizer_config.json');
+    const config = JSON.parse(await readFile(path, 'utf8'));
+    await writeFile(path, JSON.stringify({ ...config, eos_token: word }));
+  });
+}
+
+export interface TestServer {
+  url: string;
+  app: MdlmServer;
+  service: GenerationService;
+  /** Every log line the server wrote, parsed. */
+  logs: Record<string, unknown>[];
+}
+
+export interface StartOptions {
+  config?: ServerConfigInput;
+  exportDir?: string;
+  modelId?: string;
+}
+
+/** A server listening on a free loopback port, closed when the test file ends. */
+export async function startServer(options: StartOptions = {}): Promise<TestServer> {
+  const config = parseServerConfig({ port: 0, ...options.config });
+  const service = await GenerationService.open({
+    exportDir: options.exportDir ?? (await tinyExport()),
+    device: 'cpu',
+    providerOptions: config.providerOptions,
+    workers: config.workers,
+    intraOpThreads: 1,
+    scheduler: { maxBatch: config.maxBatch, maxQueue: config.maxQueue, batchWaitMs: config.batchWaitMs },
+  });
+  const logs: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line !== '') logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const app = buildServer({ service, config, logger: createLogger({ level: 'info', destination }), modelId: options.modelId ?? MODEL_ID });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  after(async () => {
+    await app.close();
+    await service.close();
+  });
+  return { url, app, service, logs };
+}
+
+export function postJson(url: string, body: unknown, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, { method: 'POST', ...init, headers: { 'content-type': 'application/json', ...init.headers }, body: JSON.stringify(body) });
+}
+
+export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** The value of one sample in Prometheus text, 0 when absent. */
+export async function metric(server: TestServer, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
+  const line = text.split('\n').find((candidate) => {
+    const match = /^([a-z_]+)(?:\{(.*)\})? /.exec(candidate);
+    return match?.[1] === name && wanted.every((label) => (match[2] ?? '').split(',').includes(label));
+  });
+  return line === undefined ? 0 : Number(line.split(' ').at(-1));
+}
+
+/** The data fields of a server-sent-event body, in order. */
+export async function sseData(response: Response): Promise<string[]> {
+  const text = await response.text();
+  return text
+    .split('\n\n')
+    .filter((event) => event.startsWith('data: '))
+    .map((event) => event.slice('data: '.length));
+}
+
+export type ServerMessage = Record<string, unknown> & { type: string; id: string | null };
+
+/** A WebSocket client that records every message and can wait for one. */
+export class StreamClient {
+  readonly messages: ServerMessage[] = [];
+  private waiters: (() => void)[] = [];
+
+  private constructor(readonly socket: WebSocket) {
+    socket.on('message', (data) => {
+      this.messages.push(JSON.parse(data.toString()) as ServerMessage);
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  static async connect(server: TestServer, headers: Record<string, string> = {}, subprotocols: string[] = []): Promise<StreamClient> {
+    const socket = new WebSocket(`${server.url.replace('http', 'ws')}/v1/stream`, subprotocols, { headers });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      // A refused upgrade fails with "Unexpected server response: <status>".
+      socket.once('error', reject);
+    });
+    after(() => socket.terminate());
+    return new StreamClient(socket);
+  }
+
+  send(message: unknown): void {
+    this.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
+  }
+
+  /** The first message (from `from` on) that matches, waiting for it if need be. */
+  async next(match: (message: ServerMessage) => boolean, timeoutMs = 15_000): Promise<ServerMessage> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.messages.find(match);
+      if (found !== undefined) return found;
+      if (Date.now() > deadline) throw new Error(`no matching message among ${this.messages.length}: ${JSON.stringify(this.messages.slice(-3)).slice(0, 500)}`);
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+  }
+
+  /** The final message (done, error or cancelled) for `id`. */
+  final(id: string, timeoutMs?: number): Promise<ServerMessage> {
+    return this.next((message) => message.id === id && ['done', 'error', 'cancelled'].includes(message.type), timeoutMs);
+  }
+
+  of(id: string): ServerMessage[] {
+    return this.messages.filter((message) => message.id === id);
+  }
+}
+
+export interface StepMessage {
+  sample: number;
+  positions: number[];
+  token_ids: number[];
+  text?: string;
+}
+
+/** Each sample's output rebuilt from `started` and the `step` messages, as a client would. */
+export function rebuild(messages: ServerMessage[], samples: number): { tokens: number[][]; texts: (string | undefined)[] } {
+  const started = messages.find((message) => message.type === 'started') as ServerMessage & { token_ids: number[] };
+  const tokens = Array.from({ length: samples }, () => [...started.token_ids]);
+  const texts: (string | undefined)[] = Array.from({ length: samples }, () => undefined);
+  for (const message of messages.filter((candidate) => candidate.type === 'step') as unknown as StepMessage[]) {
+    message.positions.forEach((position, k) => {
+      (tokens[message.sample] as number[])[position] = message.token_ids[k] as number;
+    });
+    texts[message.sample] = message.text;
+  }
+  return { tokens, texts };
+}

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { shutdownGracefully } from '../../src/server/index.js';
+import { LONG_REQUEST, StreamClient, postJson, startServer, tinyExport, waitFor } from './helpers.js';
+
+// Built at the top level: a temporary directory made inside a test is removed when that test ends.
+await tinyExport();
+
+/** Generation requests that take a second or two on the tiny model. */
+const MEDIUM_REQUEST = { steps: 2500, sampler: 'ddpm', seed: 3 } as const;
+
+function rawRequest(method: string, path: string, body?: object): string {
+  const payload = body === undefined ? '' : JSON.stringify(body);
+  const headers = body === undefined ? '' : `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(payload)}\r\n`;
+  return `${method} ${path} HTTP/1.1\r\nhost: test\r\n${headers}\r\n${payload}`;
+}
+
+test('draining: running requests finish, new ones get shutting_down, /readyz says 503, then everything closes', async () => {
+  const server = await startServer();
+  const stream = await StreamClient.connect(server);
+  const streamClosed = once(stream.socket, 'close');
+  stream.send({ type: 'generate', id: 'running', ...MEDIUM_REQUEST });
+  // One keep-alive connection: pipelined requests sent after the drain began still reach the server on it.
+  const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+  let received = '';
+  socket.on('data', (chunk) => (received += chunk.toString()));
+  socket.write(rawRequest('POST', '/v1/generate', MEDIUM_REQUEST));
+  await waitFor(() => server.service.scheduler.activeSequences === 2, 'both requests to run');
+
+  const shutdown = shutdownGracefully(server.app, 30_000);
+  socket.write(rawRequest('GET', '/readyz') + rawRequest('POST', '/v1/generate', { steps: 2 }));
+  stream.send({ type: 'generate', id: 'late', steps: 2 });
+  await assert.rejects(fetch(`${server.url}/healthz`), 'new connections are refused');
+
+  assert.equal(await shutdown, true, 'everything finished before the deadline');
+  assert.equal((await stream.final('running')).type, 'done');
+  const late = await stream.final('late');
+  assert.equal((late.error as { code: string }).code, 'shutting_down');
+  const [closeCode] = await streamClosed;
+  assert.equal(closeCode, 1001, 'the WebSocket closes as "going away"');
+  await once(socket, 'close');
+  const statuses = [...received.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((match) => match[1]);
+  assert.deepEqual(statuses, ['200', '503', '503']);
+  assert.equal(received.match(/"code":"shutting_down"/g)?.length, 2);
+  assert.match(received, /"samples":\[\{"index":0/);
+});
+
+const CLI = join(import.meta.dirname, 'cli-entry.ts');
+
+interface ServeProcess {
+  child: ChildProcess;
+  url: string;
+  logs: Record<string, unknown>[];
+  exited: Promise<number | null>;
+}
+
+/** `mdlm serve` in its own process, once it says where it listens. */
+async function serve(args: string[], env: Record<string, string>): Promise<ServeProcess> {
+  const exportDir = await tinyExport();
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--model', exportDir, '--device', 'cpu', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const logs: Record<string, unknown>[] = [];
+  let buffered = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    const lines = (buffered + chunk.toString()).split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) if (line.startsWith('{')) logs.push(JSON.parse(line));
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const startup = () => logs.find((line) => typeof line.msg === 'string' && line.msg.startsWith('serving '));
+  await Promise.race([
+    waitFor(() => startup() !== undefined, 'the server to start', 30_000),
+    exited.then((code) => Promise.reject(new Error(`mdlm serve exited with ${code}: ${stderr}`))),
+  ]);
+  return { child, url: startup()?.address as string, logs, exited };
+}
+
+/** Until the server's metrics show a sequence in progress. */
+function untilRunning(serving: ServeProcess, headers: Record<string, string> = {}): Promise<void> {
+  return waitFor(async () => /^mdlm_active_sequences 1$/m.test(await (await fetch(`${serving.url}/metrics`, { headers })).text()), 'the request to run');
+}
+
+test('mdlm serve: flags win over environment variables; SIGTERM lets the running request finish, then exits 0', async () => {
+  const serving = await serve(['--port', '0', '--api-key', 'from-flag'], { MDLM_PORT: '1', MDLM_API_KEY: 'from-env', MDLM_LOG_LEVEL: 'info' });
+  const startup = serving.logs.find((line) => line.address !== undefined) as Record<string, unknown>;
+  assert.equal(startup.provider, 'cpu');
+  assert.deepEqual(startup.fallbacks, []);
+  assert.equal((startup.model as { id: string }).id, 'export-sample');
+  assert.match(startup.msg as string, /^serving .*export-sample .*listening on http:\/\/127\.0\.0\.1:\d+; execution provider: cpu/);
+
+  const generate = (key: string) => postJson(`${serving.url}/v1/generate`, MEDIUM_REQUEST, { headers: { authorization: `Bearer ${key}` } });
+  assert.equal((await generate('from-env')).status, 401, 'the flag replaced the variable');
+  const running = generate('from-flag');
+  await untilRunning(serving, { authorization: 'Bearer from-flag' });
+  serving.child.kill('SIGTERM');
+  const response = await running;
+  assert.equal(response.status, 200);
+  assert.equal((await response.json()).samples.length, 1);
+  assert.equal(await serving.exited, 0);
+  assert.ok(serving.logs.some((line) => line.msg === 'stopped' && line.finished_in_time === true));
+});
+
+test('mdlm serve: Ctrl-C drains too; past the deadline the request gets shutting_down, and the process still exits 0', async () => {
+  // PORT and MDLM_SHUTDOWN_TIMEOUT_MS come from the environment alone.
+  const serving = await serve([], { PORT: '0', MDLM_SHUTDOWN_TIMEOUT_MS: '300' });
+  const running = postJson(`${serving.url}/v1/generate`, LONG_REQUEST);
+  await untilRunning(serving);
+  serving.child.kill('SIGINT');
+  const response = await running;
+  assert.equal(response.status, 503);
+  assert.equal((await response.json()).error.code, 'shutting_down');
+  assert.equal(await serving.exited, 0);
+  assert.ok(serving.logs.some((line) => line.msg === 'stopped' && line.finished_in_time === false));
+});

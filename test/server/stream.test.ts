@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { LONG_REQUEST, type ServerMessage, type StepMessage, StreamClient, metric, postJson, rebuild, startServer, tinyExport, waitFor } from './helpers.js';
+
+const server = await startServer({ config: { limits: { maxSocketRequests: 3 } } });
+const MASK_ID = 63;
+
+interface Done {
+  samples: { index: number; text: string; token_ids: number[]; forward_passes: number }[];
+  stats: Record<string, number>;
+}
+
+/** started first, done last, steps between; step numbers never go back within a sample. */
+function assertOrder(messages: ServerMessage[]): void {
+  assert.equal(messages[0]?.type, 'started');
+  assert.equal(messages.at(-1)?.type, 'done');
+  const steps = messages.slice(1, -1) as unknown as (StepMessage & { type: string; round: number; step: number; forward_passes: number })[];
+  assert.ok(steps.length > 0 && steps.every((message) => message.type === 'step'));
+  const last = new Map<number, { round: number; step: number; passes: number }>();
+  for (const message of steps) {
+    const before = last.get(message.sample);
+    if (before !== undefined) {
+      assert.ok(message.round > before.round || (message.round === before.round && message.step > before.step), 'steps advance');
+      assert.ok(message.forward_passes > before.passes);
+    }
+    last.set(message.sample, { round: message.round, step: message.step, passes: message.forward_passes });
+  }
+}
+
+test('several requests share a socket: started, steps, done, and the rebuilt state is the final output', async () => {
+  const client = await StreamClient.connect(server);
+  const requests = {
+    a: { prompt: 'ba be', steps: 20, seed: 1, num_samples: 2, decode_text: true },
+    b: { steps: 15, seed: 2, sampler: 'ddpm', length: 20 },
+    c: { prompt: 'bo', suffix: 'bi', steps: 30, seed: 3, length: 16, semi_ar: { stride_length: 8, num_strides: 1 }, decode_text: true, mask_text: '__' },
+  };
+  for (const [id, fields] of Object.entries(requests)) client.send({ type: 'generate', id, ...fields });
+  for (const [id, fields] of Object.entries(requests)) {
+    const final = await client.final(id);
+    assert.equal(final.type, 'done', JSON.stringify(final));
+    const messages = client.of(id);
+    assertOrder(messages);
+    const done = final as unknown as Done;
+    const samples = 'num_samples' in fields ? fields.num_samples : 1;
+    const { tokens, texts } = rebuild(messages, samples);
+    assert.deepEqual(tokens, done.samples.map((sample) => sample.token_ids), `${id}: rebuilt tokens`);
+    assert.ok(tokens.every((output) => !output.includes(MASK_ID)));
+    if ('decode_text' in fields) assert.deepEqual(texts, done.samples.map((sample) => sample.text), `${id}: the last step's text`);
+    else assert.ok(texts.every((text) => text === undefined), 'no text unless asked for');
+    // The final message has /v1/generate's shapes and results.
+    const { decode_text: _decode, mask_text: _mask, ...generateFields } = fields as Record<string, unknown>;
+    const http = await (await postJson(`${server.url}/v1/generate`, generateFields)).json();
+    assert.deepEqual(done.samples, http.samples, `${id}: same as /v1/generate`);
+    assert.deepEqual(Object.keys(done.stats).sort(), Object.keys(http.stats).sort());
+  }
+  const started = client.of('c')[0] as ServerMessage & Record<string, unknown>;
+  assert.deepEqual(
+    { ...started, token_ids: (started.token_ids as number[]).length },
+    { type: 'started', id: 'c', seed: 3, prompt_tokens: 1, suffix_tokens: 1, output_length: 24, mask_id: MASK_ID, token_ids: 24, text: `bo ${'__ '.repeat(22)}bi` },
+  );
+});
+
+test('a cancel message ends one request with cancelled; the others on the socket carry on', async () => {
+  const client = await StreamClient.connect(server);
+  const cancelledBefore = await metric(server, 'mdlm_requests_total', { endpoint: '/v1/stream', outcome: 'cancelled' });
+  client.send({ type: 'generate', id: 'long', ...LONG_REQUEST });
+  client.send({ type: 'generate', id: 'short', steps: 10, seed: 4 });
+  await client.next((message) => message.id === 'long' && message.type === 'step');
+  client.send({ type: 'cancel', id: 'long' });
+  client.send({ type: 'cancel', id: 'never-sent' });
+  assert.deepEqual(await client.final('long'), { type: 'cancelled', id: 'long' });
+  assert.equal((await client.final('short')).type, 'done');
+  await waitFor(() => server.service.scheduler.activeSequences === 0, 'the cancelled request to leave the scheduler');
+  assert.equal(await metric(server, 'mdlm_requests_total', { endpoint: '/v1/stream', outcome: 'cancelled' }), cancelledBefore + 1);
+  assert.equal(client.of('never-sent').length, 0, 'cancelling an unknown id is ignored');
+});
+
+test('a duplicate id, malformed messages and bad fields get errors, and the socket stays open', async () => {
+  const client = await StreamClient.connect(server);
+  client.send({ type: 'generate', id: 'x', ...LONG_REQUEST });
+  await client.next((message) => message.id === 'x' && message.type === 'started');
+  client.send({ type: 'generate', id: 'x', steps: 2 });
+  const duplicate = await client.next((message) => message.id === 'x' && message.type === 'error');
+  assert.equal((duplicate.error as { code: string }).code, 'duplicate_id');
+  client.send('not json');
+  client.send({ type: 'generate', id: 'y', steps: 'many' });
+  client.send({ type: 'shout', id: 'z' });
+  const errors = await Promise.all([
+    client.next((message) => message.type === 'error' && message.id === null),
+    client.next((message) => message.type === 'error' && message.id === 'y'),
+    client.next((message) => message.type === 'error' && message.id === 'z'),
+  ]);
+  assert.deepEqual(
+    errors.map((message) => [(message.error as { code: string }).code, (message.error as { param: string | null }).param]),
+    [['validation_error', null], ['validation_error', 'steps'], ['validation_error', 'type']],
+  );
+  client.send({ type: 'cancel', id: 'x' });
+  await client.next((message) => message.id === 'x' && message.type === 'cancelled');
+  const lifecycle = client.of('x').filter((message) => message.type !== 'step');
+  assert.deepEqual(
+    lifecycle.map((message) => (message.type === 'error' ? (message.error as { code: string }).code : message.type)),
+    ['started', 'duplicate_id', 'cancelled'],
+    'the duplicate did not end the request running under its id',
+  );
+  client.send({ type: 'generate', id: 'after', steps: 4, seed: 1 });
+  assert.equal((await client.final('after')).type, 'done');
+});
+
+test('a socket holds at most maxSocketRequests requests; more are refused as overloaded', async () => {
+  const client = await StreamClient.connect(server);
+  for (const id of ['1', '2', '3', '4']) client.send({ type: 'generate', id, ...LONG_REQUEST });
+  const refused = await client.next((message) => message.id === '4');
+  assert.equal(refused.type, 'error');
+  assert.equal((refused.error as { code: string }).code, 'overloaded');
+  client.socket.close();
+  await waitFor(() => server.service.scheduler.activeSequences === 0, 'the socket close to cancel its requests');
+});
+
+test('closing the socket cancels its requests', async () => {
+  const client = await StreamClient.connect(server);
+  const cancelledBefore = await metric(server, 'mdlm_requests_total', { endpoint: '/v1/stream', outcome: 'cancelled' });
+  client.send({ type: 'generate', id: 'gone', ...LONG_REQUEST, num_samples: 2 });
+  await client.next((message) => message.id === 'gone' && message.type === 'step');
+  assert.equal(server.service.scheduler.activeSequences, 2);
+  client.socket.terminate();
+  await waitFor(() => server.service.scheduler.activeSequences === 0, 'the closed socket to cancel its request');
+  await waitFor(async () => (await metric(server, 'mdlm_requests_total', { endpoint: '/v1/stream', outcome: 'cancelled' })) === cancelledBefore + 1, `the cancelled outcome ${cancelledBefore} ${await metric(server, 'mdlm_requests_total', { endpoint: '/v1/stream', outcome: 'cancelled' })}`);
+});
+
+test('a slow reader gets merged step updates and every final message, and the rebuilt state still matches', async () => {
+  // Long texts (L = 512, a 64-character mask placeholder) fill the kernel's socket buffers quickly.
+  const slow = await startServer({ exportDir: await tinyExport({ model_length: 512 }), config: { limits: { streamHighWaterMark: 16_384 } } });
+  const request = { type: 'generate', steps: 1000, seed: 8, num_samples: 2, decode_text: true, mask_text: '#'.repeat(64) };
+
+  const reader = await StreamClient.connect(slow);
+  reader.send({ ...request, id: 'fast' });
+  await reader.final('fast', 60_000);
+  const everyStep = reader.of('fast').filter((message) => message.type === 'step').length;
+
+  const client = await StreamClient.connect(slow);
+  const socket = (client.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+  client.send({ ...request, id: 'slow' });
+  await client.next((message) => message.type === 'started');
+  socket.pause();
+  await waitFor(() => slow.service.scheduler.activeSequences === 0, 'the generation to finish while the client does not read', 60_000);
+  socket.resume();
+  const final = await client.final('slow', 60_000);
+  assert.equal(final.type, 'done');
+  const messages = client.of('slow');
+  assertOrder(messages);
+  const merged = messages.filter((message) => message.type === 'step').length;
+  assert.ok(merged < everyStep, `merged updates: ${merged} step messages instead of ${everyStep}`);
+  const done = final as unknown as Done;
+  const { tokens, texts } = rebuild(messages, 2);
+  assert.deepEqual(tokens, done.samples.map((sample) => sample.token_ids));
+  assert.deepEqual(texts, done.samples.map((sample) => sample.text));
+  assert.deepEqual(done.samples, (reader.of('fast').at(-1) as unknown as Done).samples, 'the same seed, the same output');
+});
