@@ -1,0 +1,1 @@
+export { PLAYGROUND_ASSETS, PLAYGROUND_PREFIX, playground } from './plugin.js';
