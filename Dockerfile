@@ -59,6 +59,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist ./dist
+# The playground's static page: the compiled plugin serves it from the package's src/.
+COPY --from=build /app/src/playground/assets ./src/playground/assets
 COPY --from=build /app/node_modules ./node_modules
 USER mdlm
 VOLUME ["/data"]

@@ -23,6 +23,9 @@ export const ErrorCodes = {
   cancelled: 'cancelled',
   promptTooLong: 'prompt_too_long',
   validation: 'validation_error',
+  bodyTooLarge: 'body_too_large',
+  /** A WebSocket request id still in flight on that socket: the running request carries on. */
+  duplicateId: 'duplicate_id',
   unauthorized: 'unauthorized',
   notFound: 'not_found',
   shuttingDown: 'shutting_down',

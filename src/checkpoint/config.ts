@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, MdlmError } from '../errors.js';
+import { describeZodIssues } from '../util/zod.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -46,12 +47,6 @@ export const TIMESTEP_FEATURES = 256;
 
 export function headWidth(config: MdlmConfig): number {
   return config.hidden_dim / config.n_heads;
-}
-
-export function describeZodIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
-    .join('; ');
 }
 
 export function parseMdlmConfig(raw: unknown, source: string): MdlmConfig {

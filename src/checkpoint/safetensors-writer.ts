@@ -1,4 +1,5 @@
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { writeAll } from '../util/files.js';
 
 export interface TensorToWrite {
   name: string;
@@ -38,9 +39,4 @@ export function writeSafetensorsF32(path: string, tensors: TensorToWrite[], meta
   } finally {
     closeSync(fd);
   }
-}
-
-export function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
 }

@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { z } from 'zod';
 import { ErrorCodes, MdlmError } from '../errors.js';
-import { bf16ToF32, f16ToF32 } from './half.js';
+import { bf16ToF32, f16ToF32 } from '../util/half.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 

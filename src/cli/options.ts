@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeZodIssues } from '../checkpoint/config.js';
+import { describeZodIssues } from '../util/zod.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
 
 /** Flags arrive from commander as strings; these coerce and bound them. */

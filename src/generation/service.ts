@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { ErrorCodes, MdlmError } from '../errors.js';
-import { type ExportManifest, readManifest } from '../model/manifest.js';
+import { type ExportManifest, readManifest } from '../model/index.js';
 import { type Device, ForwardRuntime, type ProviderOptions } from '../runtime/index.js';
 import type { ModelFacts, SamplerName, SemiArParams, StepEvent } from '../sampling/index.js';
 import { type JobStats, Scheduler, type SchedulerOptions } from '../scheduler/index.js';
@@ -83,6 +83,7 @@ export class GenerationService {
       throw new MdlmError(ErrorCodes.tokenizerError, `${options.exportDir} has no tokenizer; export it with --tokenizer or load it by hub id`);
     }
     const tokenizer = await MdlmTokenizer.fromFiles(options.exportDir);
+    checkTokenizerFits(tokenizer, manifest, options.exportDir);
     const runtime = await ForwardRuntime.start({
       modelPath: join(options.exportDir, manifest.files.model),
       device: options.device,
@@ -140,5 +141,15 @@ export class GenerationService {
 
   async close(): Promise<void> {
     await this.runtime.close();
+  }
+}
+
+/** A tokenizer with ids past the embedding table would fail every forward pass: refuse it up front. */
+function checkTokenizerFits(tokenizer: MdlmTokenizer, manifest: ExportManifest, exportDir: string): void {
+  if (tokenizer.vocabSize > manifest.config.vocab_size || tokenizer.maskId !== manifest.maskIndex) {
+    throw new MdlmError(
+      ErrorCodes.tokenizerError,
+      `${exportDir}: the tokenizer (${tokenizer.vocabSize} tokens, mask id ${tokenizer.maskId}) does not fit the model (vocab_size ${manifest.config.vocab_size}, mask id ${manifest.maskIndex})`,
+    );
   }
 }

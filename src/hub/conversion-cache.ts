@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { exportModel } from '../model/export.js';
-import { BUILDER_VERSION, type ExportKey, type ExportManifest, MANIFEST_FILE, readManifest, staleReason } from '../model/manifest.js';
+import { BUILDER_VERSION, type ExportKey, type ExportManifest, MANIFEST_FILE, exportModel, readManifest, staleReason } from '../model/index.js';
 
 export interface ConversionRequest {
   exportDir: string;

@@ -6,10 +6,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { CONFIG_FILE, WEIGHTS_FILE, checkpointHash } from '../checkpoint/checkpoint.js';
-import { describeZodIssues } from '../checkpoint/config.js';
+import { CONFIG_FILE, WEIGHTS_FILE, checkpointHash } from '../checkpoint/index.js';
+import { describeZodIssues } from '../util/zod.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
-import { BUILDER_VERSION, type ExportKey, type ExportManifest, MANIFEST_FILE, readManifest } from '../model/manifest.js';
+import { BUILDER_VERSION, type ExportKey, type ExportManifest, MANIFEST_FILE, readManifest } from '../model/index.js';
 import { conversionDir, ensureConverted } from './conversion-cache.js';
 import { parseReference } from './reference.js';
 import { type HubOptions, defaultModelsDir, hubSettings } from './settings.js';

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { describeZodIssues } from '../checkpoint/config.js';
+import { describeZodIssues } from '../util/zod.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
 
 export const DEFAULT_HUB_URL = 'https://huggingface.co';

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { readMdlmConfig } from '../checkpoint/config.js';
-import { GPT2_MDLM_VOCAB_SIZE } from '../checkpoint/synth.js';
+import { GPT2_MDLM_VOCAB_SIZE, readMdlmConfig } from '../checkpoint/index.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
 import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../tokenizer/index.js';
 import { isRepoId } from './reference.js';

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Checkpoint, checkpointHash } from '../checkpoint/checkpoint.js';
-import type { MdlmConfig } from '../checkpoint/config.js';
+import { Checkpoint, type MdlmConfig, checkpointHash } from '../checkpoint/index.js';
 import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
 import { MdlmTokenizer, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../tokenizer/index.js';
 import { writeDirAtomically } from '../util/atomic-dir.js';

@@ -1,6 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
-import { writeAll } from '../checkpoint/safetensors-writer.js';
-import { f32ToF16 } from '../checkpoint/half.js';
+import { writeAll } from '../util/files.js';
+import { f32ToF16 } from '../util/half.js';
 import {
   AttributeType,
   DATA_LOCATION_EXTERNAL,

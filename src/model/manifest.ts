@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { MdlmConfigSchema, describeZodIssues } from '../checkpoint/config.js';
+import { MdlmConfigSchema } from '../checkpoint/index.js';
+import { describeZodIssues } from '../util/zod.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
 
 /** Bumped whenever the graph the builder emits changes: older exports are then stale. */

@@ -1,5 +1,4 @@
-import type { Checkpoint } from '../checkpoint/checkpoint.js';
-import { type MdlmConfig, TIMESTEP_FEATURES, headWidth } from '../checkpoint/config.js';
+import { type Checkpoint, type MdlmConfig, TIMESTEP_FEATURES, headWidth } from '../checkpoint/index.js';
 import { type GraphBuilder, float } from './graph-builder.js';
 import { OnnxDataType } from './onnx-proto.js';
 import { rotaryTables } from './rotary.js';

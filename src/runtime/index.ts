@@ -6,5 +6,6 @@ export {
   type ProviderAttempt,
   type ProviderOptions,
   ProviderOptionsSchema,
+  describeProviderChoice,
 } from './providers.js';
 export { ForwardRuntime, type RuntimeOptions } from './worker-pool.js';

@@ -23,6 +23,9 @@ interface Slot {
   /** The session could not be created: restarting would fail the same way. */
   initFailed: boolean;
   pending: { id: number; resolve: (result: ForwardResult) => void; reject: (error: Error) => void } | undefined;
+  /** Resolves when the worker answers the pass it was last given, whether or not anyone still waits for it. */
+  answered: Promise<void>;
+  markAnswered: () => void;
 }
 
 /** Crashes tolerated per slot before the runtime stops restarting it: a model that kills every worker. */
@@ -86,6 +89,9 @@ export class ForwardRuntime extends EventEmitter<{ idle: []; restarted: [index: 
     const slot = this.slots.find((candidate) => candidate.ready && candidate.pending === undefined);
     if (slot === undefined) return Promise.reject(new Error('no idle worker'));
     const id = this.nextId++;
+    slot.answered = new Promise<void>((resolve) => {
+      slot.markAnswered = resolve;
+    });
     return new Promise<ForwardResult>((resolve, reject) => {
       slot.pending = { id, resolve, reject };
       const message: ToWorker = { type: 'run', id, batch };
@@ -93,9 +99,21 @@ export class ForwardRuntime extends EventEmitter<{ idle: []; restarted: [index: 
     });
   }
 
-  /** Stops a worker as a crash would (an operator recycling it, or a test); it is restarted. */
-  async terminateWorker(index: number): Promise<void> {
-    await this.slots[index]?.worker.terminate();
+  /**
+   * Replaces a worker as if it had crashed: its in-flight pass fails at once with
+   * worker_crashed and a fresh worker starts. The thread is only terminated once
+   * onnxruntime's native call has returned: terminating it inside session.run makes the
+   * binding throw into a dead environment, which aborts the whole process.
+   */
+  async recycleWorker(index: number): Promise<void> {
+    const slot = this.slots[index];
+    if (slot === undefined) return;
+    slot.ready = false;
+    const pending = slot.pending;
+    slot.pending = undefined;
+    pending?.reject(workerStopped());
+    await slot.answered;
+    await slot.worker.terminate();
   }
 
   async close(): Promise<void> {
@@ -105,7 +123,7 @@ export class ForwardRuntime extends EventEmitter<{ idle: []; restarted: [index: 
 
   private startSlot(index: number): Promise<void> {
     const worker = spawn(this.init);
-    const slot: Slot = { index, worker, ready: false, initFailed: false, pending: undefined };
+    const slot: Slot = { index, worker, ready: false, initFailed: false, pending: undefined, answered: Promise.resolve(), markAnswered: () => undefined };
     this.slots[index] = slot;
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (message: FromWorker) => {
@@ -132,6 +150,7 @@ export class ForwardRuntime extends EventEmitter<{ idle: []; restarted: [index: 
   }
 
   private settle(slot: Slot, message: Extract<FromWorker, { type: 'result' | 'error' }>): void {
+    slot.markAnswered();
     const pending = slot.pending;
     if (pending === undefined || pending.id !== message.id) return;
     slot.pending = undefined;
@@ -145,7 +164,7 @@ export class ForwardRuntime extends EventEmitter<{ idle: []; restarted: [index: 
   private onExit(slot: Slot): void {
     if (this.slots[slot.index] !== slot) return;
     slot.ready = false;
-    slot.pending?.reject(new MdlmError(ErrorCodes.workerCrashed, 'the inference worker stopped during a forward pass; it is being restarted'));
+    slot.pending?.reject(workerStopped());
     slot.pending = undefined;
     if (this.closing || slot.initFailed) return;
     const restarts = (this.restarts.get(slot.index) ?? 0) + 1;
@@ -159,4 +178,8 @@ export class ForwardRuntime extends EventEmitter<{ idle: []; restarted: [index: 
       (error: Error) => this.emit('failed', slot.index, error.message),
     );
   }
+}
+
+function workerStopped(): MdlmError {
+  return new MdlmError(ErrorCodes.workerCrashed, 'the inference worker stopped during a forward pass; it is being restarted');
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { f32ToF16, numberToHalfBits } from '../../src/checkpoint/half.js';
+import { f32ToF16, numberToHalfBits } from '../../src/util/half.js';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { tempDir } from '../helpers/tmp.js';
 import { f32Bytes, writeRawSafetensors } from '../helpers/safetensors.js';

@@ -132,8 +132,9 @@ test('a worker that dies fails its in-flight requests cleanly and is restarted',
   const running = scheduler.submit({ params: params({ steps: 5000, sampler: 'ddpm' }), numSamples: 1 });
   await new Promise((resolve) => setTimeout(resolve, 100));
   const restarted = new Promise((resolve) => runtime.once('restarted', resolve));
-  await runtime.terminateWorker(0);
-  await assert.rejects(running, { code: 'worker_crashed' });
+  const failed = assert.rejects(running, { code: 'worker_crashed' });
+  await runtime.recycleWorker(0);
+  await failed;
   await restarted;
   assert.equal((await scheduler.submit({ params: params({ steps: 20 }), numSamples: 1 })).samples.length, 1);
 });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { exportModel } from '../../model/export.js';
+import { exportModel } from '../../model/index.js';
+import { exitOnInterrupt } from '../interrupt.js';
 import { cliInt, parseFlags } from '../options.js';
 import { progressBar } from '../progress.js';
 
@@ -11,6 +12,7 @@ const ExportFlags = z.object({
   dtype: z.enum(['fp32', 'fp16']),
   fused: z.boolean(),
   maskIndex: cliInt(0, 1_048_575).optional(),
+  tokenizer: z.string().min(1).optional(),
 });
 
 export function registerExport(program: Command): void {
@@ -22,8 +24,10 @@ export function registerExport(program: Command): void {
     .option('--head <head>', 'sample: draws tokens for the sampler; logits: raw logits for scoring', 'sample')
     .option('--dtype <dtype>', 'weight and matmul precision: fp32 or fp16', 'fp32')
     .option('--no-fused', "use only standard ONNX operators instead of onnxruntime's fused contrib operators")
+    .option('--tokenizer <dir>', 'directory with tokenizer.json (+ tokenizer_config.json) to ship with the export (default: the checkpoint directory, when it has one)')
     .option('--mask-index <id>', 'mask token id (default: the tokenizer\'s mask id, else vocab_size - 1)')
     .action(async (raw: Record<string, unknown>) => {
+      exitOnInterrupt();
       const flags = parseFlags(ExportFlags, raw);
       const bar = progressBar('export', 'MB');
       const started = Date.now();
@@ -35,6 +39,7 @@ export function registerExport(program: Command): void {
           dtype: flags.dtype,
           fused: flags.fused,
           maskIndex: flags.maskIndex,
+          tokenizerDir: flags.tokenizer,
           onProgress: (done, total) => bar.update(Math.round(done / 1e6), Math.round(total / 1e6)),
         });
         bar.stop();

@@ -4,6 +4,7 @@ import { GENERATION_DEFAULTS, type GenerateResult, GenerationService } from '../
 import { DEFAULT_MODEL, resolveModel } from '../../hub/index.js';
 import { DEVICES, ProviderOptionsSchema } from '../../runtime/index.js';
 import { SAMPLERS, type StepEvent } from '../../sampling/index.js';
+import { exitOnInterrupt } from '../interrupt.js';
 import { cliInt, cliNumber, parseFlags } from '../options.js';
 import { type ProgressReporter, progressBar } from '../progress.js';
 
@@ -52,6 +53,7 @@ export function registerGenerate(program: Command): void {
     .option('--json', 'print token ids and statistics as JSON instead of text')
     .option('--models-dir <dir>', 'conversion cache directory (default: MDLM_MODELS_DIR or ./models)')
     .action(async (raw: Record<string, unknown>) => {
+      exitOnInterrupt();
       const flags = parseFlags(GenerateFlags, raw);
       const service = await openService(flags, flags.numSamples);
       try {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { SYNTH_PRESETS, type SynthPreset, synthesizeCheckpoint } from '../../checkpoint/synth.js';
+import { SYNTH_PRESETS, type SynthPreset, synthesizeCheckpoint } from '../../checkpoint/index.js';
+import { exitOnInterrupt } from '../interrupt.js';
 import { cliInt, parseFlags } from '../options.js';
 
 const SynthFlags = z.object({
@@ -32,6 +33,7 @@ export function registerSynth(program: Command): void {
     .option('--time-conditioning', 'make the network depend on the diffusion time')
     .option('--no-time-conditioning', 'ignore the diffusion time, as mdlm-owt does')
     .action(async (raw: Record<string, unknown>) => {
+      exitOnInterrupt();
       const flags = parseFlags(SynthFlags, raw);
       const preset = SYNTH_PRESETS[flags.preset];
       const shape = {

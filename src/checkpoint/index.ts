@@ -1,0 +1,5 @@
+export { CONFIG_FILE, Checkpoint, WEIGHTS_FILE, checkpointHash } from './checkpoint.js';
+export { type MdlmConfig, MdlmConfigSchema, TIMESTEP_FEATURES, headWidth, parseMdlmConfig, readMdlmConfig } from './config.js';
+export { SafetensorsFile, type SafetensorsDtype, type TensorInfo } from './safetensors.js';
+export { GPT2_MDLM_VOCAB_SIZE, SYNTH_PRESETS, type SynthPreset, type SynthShape, synthConfig, synthesizeCheckpoint } from './synth.js';
+export { expectedTensorShapes } from './tensor-layout.js';
