@@ -1,14 +1,15 @@
 /**
  * Issue 3's sampler figures, all on the CPU provider of this machine:
- *  1. overhead: wall time per request ÷ (forward passes × one forward pass of the same
- *     shape timed directly with onnxruntime), owt width (D 768, 12 blocks, V 50258) at a
- *     reduced window; target ≤ 1.05 for ddpm_cache;
+ *  1. overhead: wall time per request ÷ the same forward passes timed directly with
+ *     onnxruntime on this thread (each batch shape, i.e. positions drawn per row, that the
+ *     requests used), owt width (D 768, 12 blocks, V 50258) at a reduced window; target
+ *     ≤ 1.05 for ddpm_cache;
  *  2. the seed's wall-clock table as ratios: ddpm ÷ ddpm_cache at T = 5000 and 10000,
  *     L = 1024 with a narrow network (what differs between the samplers is the number of
  *     passes), beside the seed's 2.84× and 3.42×;
  *  3. throughput against concurrency: tokens/s and the batch sizes actually formed.
  *
- *   node --import tsx bench/sampler.ts            (≈ 5 min)
+ *   node --import tsx bench/sampler.ts            (≈ 6 min; BENCH_SECTIONS=overhead,seed,throughput picks sections)
  *   BENCH_QUICK=1 node --import tsx bench/sampler.ts   (smaller shapes, a minute)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -46,7 +47,7 @@ function params(length: number, steps: number, sampler: SamplerName, seed: numbe
 }
 
 /** Median time of session.run for one row of `length` tokens drawing `positions` tokens, on this thread. */
-async function directPassMs(exportDir: string, length: number, positions: number): Promise<number> {
+async function directPassMs(exportDir: string, length: number, positions: number, repeats = 15): Promise<number> {
   const session = await ort.InferenceSession.create(join(exportDir, 'model.onnx'), { intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
   const feeds = {
     input_ids: new ort.Tensor('int64', new BigInt64Array(length).fill(50257n), [1, length]),
@@ -56,13 +57,13 @@ async function directPassMs(exportDir: string, length: number, positions: number
   };
   await session.run(feeds);
   const times: number[] = [];
-  for (let i = 0; i < 7; i++) {
+  for (let i = 0; i < repeats; i++) {
     const started = performance.now();
     await session.run(feeds);
     times.push(performance.now() - started);
   }
   await session.release();
-  return times.sort((a, b) => a - b)[3] as number;
+  return times.sort((a, b) => a - b)[Math.floor(repeats / 2)] as number;
 }
 
 const OWT_WIDTH = { vocab_size: 50258, hidden_dim: 768, cond_dim: 128, n_blocks: 12, n_heads: 12, time_conditioning: false };
@@ -73,16 +74,17 @@ async function overhead(): Promise<void> {
   const exportDir = await prepare('owt-width', { ...OWT_WIDTH, model_length: length });
   const { runtime, scheduler } = await engine(exportDir);
   console.log(`\n## 1. Sampler overhead (owt width, L = ${length}, T = ${steps}, batch 1)\n`);
-  console.log('| sampler | forward passes | wall ms | Σ worker compute ms | one direct pass ms | wall ÷ (passes × direct pass) | wall ÷ Σ compute |');
+  console.log('| sampler | forward passes | wall ms | Σ worker compute ms | direct pass ms (same shapes) | wall ÷ Σ direct passes | wall ÷ Σ worker compute |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   await scheduler.submit({ params: params(length, steps, 'ddpm_cache', 99), numSamples: 1 });
   for (const sampler of ['ddpm_cache', 'ddpm'] as SamplerName[]) {
     let passes = 0;
     let wall = 0;
     let compute = 0;
-    let positions = 0;
+    /** How many passes drew K positions per row: the reference times each shape that occurred. */
+    const passesByK = new Map<number, number>();
     const onPass = (report: PassReport) => {
-      positions += report.positionsPerRow;
+      passesByK.set(report.positionsPerRow, (passesByK.get(report.positionsPerRow) ?? 0) + 1);
       compute += report.computeMs;
     };
     scheduler.on('pass', onPass);
@@ -92,9 +94,10 @@ async function overhead(): Promise<void> {
       wall += result.stats.wallMs;
     }
     scheduler.off('pass', onPass);
-    const pass = await directPassMs(exportDir, length, Math.max(1, Math.round(positions / passes)));
+    let reference = 0;
+    for (const [positions, count] of passesByK) reference += count * (await directPassMs(exportDir, length, positions));
     console.log(
-      `| ${sampler} | ${(passes / 3).toFixed(1)} | ${(wall / 3).toFixed(0)} | ${(compute / 3).toFixed(0)} | ${pass.toFixed(1)} | ${(wall / (passes * pass)).toFixed(3)} | ${(wall / compute).toFixed(3)} |`,
+      `| ${sampler} | ${(passes / 3).toFixed(1)} | ${(wall / 3).toFixed(0)} | ${(compute / 3).toFixed(0)} | ${(reference / passes).toFixed(1)} | ${(wall / reference).toFixed(3)} | ${(wall / compute).toFixed(3)} |`,
     );
   }
   await runtime.close();
@@ -147,10 +150,12 @@ async function throughput(): Promise<void> {
   await runtime.close();
 }
 
+/** BENCH_SECTIONS=overhead,seed,throughput picks sections (default: all). */
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'overhead,seed,throughput').split(','));
 try {
-  await overhead();
-  await seedTable();
-  await throughput();
+  if (SECTIONS.has('overhead')) await overhead();
+  if (SECTIONS.has('seed')) await seedTable();
+  if (SECTIONS.has('throughput')) await throughput();
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

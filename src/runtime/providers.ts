@@ -122,6 +122,8 @@ function missingPrerequisite(provider: ExecutionProvider, environment: ProviderE
   if (backend === undefined) {
     return `onnxruntime-node has no ${provider === 'cuda' ? 'CUDA' : 'WebGPU'} provider for ${environment.platform}; use --device cpu${provider === 'cuda' ? ' (the CUDA provider exists for linux/x64 and win32/x64)' : ''}`;
   }
+  // Without the loader, Dawn can only fail, and it prints a warning to stderr while it does.
+  if (provider === 'webgpu' && environment.vulkanLoader === false) return NO_VULKAN_LOADER;
   if (provider === 'cuda' && environment.missingCudaLibraries.length > 0) {
     return (
       `onnxruntime-node was installed without its CUDA provider (${environment.missingCudaLibraries.join(', ')} missing); ` +
@@ -158,10 +160,11 @@ function missingLibraryFix(library: string): string {
   return `the CUDA 12 library ${library} was not found: install the CUDA 12 runtime libraries (cudart, cuBLAS, cuFFT, cuRAND; onnxruntime-node 1.30's CUDA provider needs version 12, a CUDA 13 installation does not provide them) and put them on LD_LIBRARY_PATH`;
 }
 
+const NO_VULKAN_LOADER =
+  "no WebGPU adapter: the Vulkan loader libvulkan.so.1 is not installed (Debian/Ubuntu: apt-get install libvulkan1) and a Vulkan driver is needed too (NVIDIA: the driver's Vulkan ICD; AMD/Intel: mesa-vulkan-drivers)";
+
 function explainWebGpuFailure(message: string, vulkanLoader: boolean | undefined): string {
-  if (vulkanLoader === false) {
-    return `no WebGPU adapter: the Vulkan loader libvulkan.so.1 is not installed (Debian/Ubuntu: apt-get install libvulkan1) and a Vulkan driver is needed too (NVIDIA: the driver's Vulkan ICD; AMD/Intel: mesa-vulkan-drivers) (${message})`;
-  }
+  if (vulkanLoader === false) return `${NO_VULKAN_LOADER} (${message})`;
   if (vulkanLoader === true) {
     return `no WebGPU adapter although the Vulkan loader is installed: install the GPU's Vulkan driver (ICD) or point VK_DRIVER_FILES at its JSON; in Docker add the graphics capability (NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics) (${message})`;
   }
