@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     let wallMs = 0;
     let forwardPasses = 0;
     for (let seed = 1; seed <= samples; seed++) {
-      const { stats } = await service.generate({ length, steps, sampler: 'ddpm_cache', numSamples: 1, seed });
+      const { stats } = await service.generate({ input: { prefix: [], suffix: [] }, length, steps, sampler: 'ddpm_cache', numSamples: 1, seed });
       wallMs += stats.wallMs;
       forwardPasses += stats.forwardPasses;
     }

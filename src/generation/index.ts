@@ -1,5 +1,6 @@
 export { GENERATION_DEFAULTS } from './defaults.js';
 export {
+  type EncodedInput,
   type GenerateHooks,
   type GenerateRequest,
   type GenerateResult,

@@ -17,9 +17,16 @@ export interface ServiceOptions {
   scheduler: SchedulerOptions;
 }
 
+/** A request's fixed text as token ids: encoded once, by encodeInput, and reused by every check. */
+export interface EncodedInput {
+  /** Tokens the output starts with (the prompt). */
+  prefix: number[];
+  /** Tokens the output ends with. */
+  suffix: number[];
+}
+
 export interface GenerateRequest {
-  prompt?: string;
-  suffix?: string;
+  input: EncodedInput;
   /** Window length; default the model's length. */
   length?: number;
   steps?: number;
@@ -96,8 +103,7 @@ export class GenerationService {
   }
 
   async generate(request: GenerateRequest, hooks: GenerateHooks = {}): Promise<GenerateResult> {
-    const prefix = this.encodeText(request.prompt);
-    const suffix = this.encodeText(request.suffix);
+    const { prefix, suffix } = request.input;
     const seed = request.seed ?? randomInt(2 ** 32);
     const params = {
       length: request.length ?? this.facts.modelLength,
@@ -130,7 +136,12 @@ export class GenerationService {
     return this.tokenizer.decode(cut === -1 ? tokenIds : tokenIds.slice(0, cut));
   }
 
-  encodeText(text: string | undefined): number[] {
+  /** The prompt and suffix as token ids, refusing text that spells out the mask token. */
+  encodeInput(prompt: string | undefined, suffix: string | undefined): EncodedInput {
+    return { prefix: this.encodeText(prompt), suffix: this.encodeText(suffix) };
+  }
+
+  private encodeText(text: string | undefined): number[] {
     if (text === undefined || text === '') return [];
     const ids = this.tokenizer.encode(text);
     if (ids.includes(this.facts.maskId)) {

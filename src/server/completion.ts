@@ -3,11 +3,10 @@
  * request, and how a choice's text comes out of the output, at the end or while streaming.
  */
 import { ErrorCodes } from '../errors.js';
-import type { GenerateRequest } from '../generation/index.js';
+import type { EncodedInput, GenerateRequest } from '../generation/index.js';
 import type { SemiArParams, StepEvent } from '../sampling/index.js';
 import type { MdlmTokenizer } from '../tokenizer/index.js';
 import { fieldError } from './errors.js';
-import type { InputTokens } from './generation.js';
 import type { CompletionBody, FinishReason } from './schemas.js';
 
 export interface CompletionPlan {
@@ -25,8 +24,9 @@ export interface CompletionPlan {
  * half of it (or as semi_ar says), as many strides as it takes to cover; the choice is the
  * max_tokens after the prompt, and the suffix (if any) closes the whole output.
  */
-export function planCompletion(body: CompletionBody, prompt: string, input: InputTokens, modelLength: number): CompletionPlan {
-  const needed = input.promptTokens + body.max_tokens + input.suffixTokens;
+export function planCompletion(body: CompletionBody, input: EncodedInput, modelLength: number): CompletionPlan {
+  const promptTokens = input.prefix.length;
+  const needed = promptTokens + body.max_tokens + input.suffix.length;
   const semiAr = body.semi_ar === undefined ? (needed <= modelLength ? undefined : coveringStrides(needed, modelLength)) : { strideLength: body.semi_ar.stride_length, numStrides: body.semi_ar.num_strides };
   const length = semiAr === undefined ? needed : modelLength;
   const outputTokens = length + (semiAr === undefined ? 0 : semiAr.numStrides * semiAr.strideLength);
@@ -35,8 +35,7 @@ export function planCompletion(body: CompletionBody, prompt: string, input: Inpu
   }
   return {
     request: {
-      prompt,
-      suffix: body.suffix,
+      input,
       length,
       steps: body.steps,
       sampler: body.sampler,
@@ -46,8 +45,8 @@ export function planCompletion(body: CompletionBody, prompt: string, input: Inpu
       semiAr,
       stopAtEos: body.stop_at_eos,
     },
-    promptTokens: input.promptTokens,
-    end: input.promptTokens + body.max_tokens,
+    promptTokens,
+    end: promptTokens + body.max_tokens,
     outputTokens,
   };
 }

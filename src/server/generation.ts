@@ -4,16 +4,11 @@
  * WebSocket's final message shares).
  */
 import { ErrorCodes } from '../errors.js';
-import type { GenerateHooks, GenerateRequest, GenerateResult, GenerationService } from '../generation/index.js';
+import type { EncodedInput, GenerateHooks, GenerateRequest, GenerateResult, GenerationService } from '../generation/index.js';
 import type { Limits } from './config.js';
 import { fieldError } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
 import type { GenerateBody, GenerateResponse } from './schemas.js';
-
-export interface InputTokens {
-  promptTokens: number;
-  suffixTokens: number;
-}
 
 export class Generations {
   constructor(
@@ -26,14 +21,15 @@ export class Generations {
     return this.service.manifest.config.model_length;
   }
 
-  /** Token counts of a prompt and suffix; prompt_too_long past the limit. */
-  measureInput(prompt: string | undefined, suffix: string | undefined): InputTokens {
-    const counts = { promptTokens: this.service.encodeText(prompt).length, suffixTokens: this.service.encodeText(suffix).length };
+  /** A prompt and suffix encoded once, for the limit checks and the run alike; prompt_too_long past the limit. */
+  encodeInput(prompt: string | undefined, suffix: string | undefined): EncodedInput {
+    const input = this.service.encodeInput(prompt, suffix);
     const { maxPromptTokens } = this.limits;
-    if (counts.promptTokens + counts.suffixTokens > maxPromptTokens) {
-      throw fieldError(ErrorCodes.promptTooLong, 'prompt', `the prompt and suffix are ${counts.promptTokens + counts.suffixTokens} tokens; this server accepts at most ${maxPromptTokens}`);
+    const tokens = input.prefix.length + input.suffix.length;
+    if (tokens > maxPromptTokens) {
+      throw fieldError(ErrorCodes.promptTooLong, 'prompt', `the prompt and suffix are ${tokens} tokens; this server accepts at most ${maxPromptTokens}`);
     }
-    return counts;
+    return input;
   }
 
   /** `outputTokens`: one sample's whole output (prompt, generated tokens, suffix). */
@@ -57,18 +53,16 @@ export class Generations {
 
   /** A /v1/generate-shaped request (HTTP or WebSocket): checked, then run. */
   async runGenerate(body: GenerateBody, hooks: GenerateHooks): Promise<GenerateResult> {
-    const request = toServiceRequest(body);
-    this.measureInput(request.prompt, request.suffix);
+    const request = toServiceRequest(body, this.encodeInput(body.prompt, body.suffix));
     const rounds = request.semiAr === undefined ? 0 : request.semiAr.numStrides * request.semiAr.strideLength;
     this.checkOutputLength((request.length ?? this.modelLength) + rounds, body.semi_ar === undefined ? 'length' : 'semi_ar');
     return this.run(request, hooks);
   }
 }
 
-export function toServiceRequest(body: GenerateBody): GenerateRequest {
+export function toServiceRequest(body: GenerateBody, input: EncodedInput): GenerateRequest {
   return {
-    prompt: body.prompt,
-    suffix: body.suffix,
+    input,
     length: body.length,
     steps: body.steps,
     sampler: body.sampler,

@@ -60,8 +60,7 @@ export function registerGenerate(program: Command): void {
         const bar = progressBar('denoising', 'steps');
         const result = await service.generate(
           {
-            prompt: flags.prompt,
-            suffix: flags.suffix,
+            input: service.encodeInput(flags.prompt, flags.suffix),
             length: flags.length,
             steps: flags.steps,
             sampler: flags.sampler,

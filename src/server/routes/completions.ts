@@ -43,7 +43,7 @@ export const completionsRoutes: FastifyPluginAsyncZod<ServerContext> = async (ap
       const body = request.body;
       requireModel(body.model, modelId);
       const plans = (typeof body.prompt === 'string' ? [body.prompt] : body.prompt).map((prompt) => {
-        const plan = planCompletion(body, prompt, generations.measureInput(prompt, body.suffix), generations.modelLength);
+        const plan = planCompletion(body, generations.encodeInput(prompt, body.suffix), generations.modelLength);
         generations.checkOutputLength(plan.outputTokens, 'max_tokens');
         return plan;
       });
