@@ -39,6 +39,8 @@ export class Scheduler extends EventEmitter<{ pass: [PassReport] }> {
   private waitTimer: NodeJS.Timeout | undefined;
   private waitDeadline: number | undefined;
   private accepting = true;
+  /** Callers of idle(), released when the last request settles. */
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly runtime: ForwardRuntime,
@@ -103,8 +105,9 @@ export class Scheduler extends EventEmitter<{ pass: [PassReport] }> {
   }
 
   /** Resolves when no request is in progress. */
-  async idle(): Promise<void> {
-    while (this.jobs.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  idle(): Promise<void> {
+    if (this.jobs.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   cancelAll(reason: MdlmError): void {
@@ -222,6 +225,7 @@ export class Scheduler extends EventEmitter<{ pass: [PassReport] }> {
     job.detachAbort();
     this.jobs.delete(job);
     this.admitted -= job.samplers.length;
+    if (this.jobs.size === 0) for (const release of this.idleWaiters.splice(0)) release();
   }
 }
 
