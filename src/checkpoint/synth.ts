@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SeededRandom } from '../random.js';
 import { buildWordLevelTokenizer } from '../tokenizer/index.js';
-import { writeDirAtomically } from '../util/atomic-dir.js';
+import { writeDirAtomically } from '../util/atomic.js';
 import { CONFIG_FILE, WEIGHTS_FILE } from './checkpoint.js';
 import { type MdlmConfig, parseMdlmConfig } from './config.js';
 import { safetensorsTensorList } from './synth-weights.js';

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { BUILDER_VERSION, type ExportKey, type ExportManifest, MANIFEST_FILE, exportModel, readManifest, staleReason } from '../model/index.js';
+import { siblingPath } from '../util/atomic.js';
 
 export interface ConversionRequest {
   exportDir: string;
@@ -97,8 +97,4 @@ async function moveAside(dir: string): Promise<void> {
 function isDirectoryInTheWay(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException).code;
   return code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EPERM';
-}
-
-function siblingPath(dir: string, purpose: string): string {
-  return join(dirname(dir), `.${basename(dir)}.${purpose}-${process.pid}-${randomBytes(4).toString('hex')}`);
 }

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { getRepoFolderName } from '@huggingface/hub';
+import { writeFileAtomically } from '../util/atomic.js';
 
 export const COMMIT_SHA = /^[0-9a-f]{40}$/;
 
@@ -44,7 +43,7 @@ export class RepoCache {
   }
 
   async recordRef(revision: string, commit: string): Promise<void> {
-    if (revision !== commit) await writeFileAtomically(join(this.root, 'refs', revision), commit);
+    if (revision !== commit) await writeFileAtomically(join(this.root, 'refs', revision), (temp) => writeFile(temp, commit));
   }
 
   async fileState(commit: string, path: string): Promise<CachedFileState> {
@@ -68,12 +67,12 @@ export class RepoCache {
    * file never share a half-written file; the rename of identical contents is harmless.
    */
   async addBlob(etag: string, fill: (tempPath: string) => Promise<void>): Promise<void> {
-    await replaceAtomically(this.blobPath(etag), fill);
+    await writeFileAtomically(this.blobPath(etag), fill);
   }
 
   async linkSnapshotFile(commit: string, path: string, etag: string): Promise<void> {
     const pointer = join(this.snapshotDir(commit), path);
-    await replaceAtomically(pointer, (temp) =>
+    await writeFileAtomically(pointer, (temp) =>
       symlink(relative(dirname(pointer), this.blobPath(etag)), temp).catch(() =>
         // Where symlinks are not allowed (Windows without developer mode), Python copies the blob too.
         copyFile(this.blobPath(etag), temp),
@@ -84,32 +83,6 @@ export class RepoCache {
   private blobPath(etag: string): string {
     return join(this.root, 'blobs', etag);
   }
-}
-
-async function writeFileAtomically(path: string, contents: string): Promise<void> {
-  await replaceAtomically(path, (temp) => writeFile(temp, contents));
-}
-
-/** Temporary files not yet renamed into place: removed if the process exits first (the CLI turns Ctrl-C into an exit). */
-const pendingTempFiles = new Set<string>();
-
-async function replaceAtomically(path: string, write: (tempPath: string) => Promise<void>): Promise<void> {
-  const temp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.incomplete`;
-  await mkdir(dirname(path), { recursive: true });
-  if (pendingTempFiles.size === 0) process.once('exit', removePendingTempFiles);
-  pendingTempFiles.add(temp);
-  try {
-    await write(temp);
-    await rename(temp, path);
-  } finally {
-    pendingTempFiles.delete(temp);
-    if (pendingTempFiles.size === 0) process.off('exit', removePendingTempFiles);
-    await rm(temp, { force: true });
-  }
-}
-
-function removePendingTempFiles(): void {
-  for (const temp of pendingTempFiles) rmSync(temp, { force: true });
 }
 
 async function isFile(path: string): Promise<boolean> {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Checkpoint, type MdlmConfig, checkpointHash } from '../checkpoint/index.js';
 import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
 import { MdlmTokenizer, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../tokenizer/index.js';
-import { writeDirAtomically } from '../util/atomic-dir.js';
+import { writeDirAtomically } from '../util/atomic.js';
 import { GraphBuilder } from './graph-builder.js';
 import {
   BUILDER_VERSION,
