@@ -72,6 +72,8 @@ export function registerGenerate(program: Command): void {
           },
           { onStep: stepProgress(bar, flags.steps, flags.numSamples) },
         );
+        // The last steps may unmask nothing and send no event: finish the bar from the totals.
+        bar.update(result.stats.steps, result.stats.steps, ` | ${result.stats.forwardPasses} forward passes`);
         bar.stop();
         process.stdout.write(flags.json ? `${JSON.stringify(jsonReport(result))}\n` : textReport(result));
       } finally {
