@@ -25,7 +25,7 @@ import { resolveModel } from '../src/hub/index.js';
 import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../src/tokenizer/index.js';
 import { createLogger } from '../src/log.js';
 import { DEVICES } from '../src/runtime/index.js';
-import { buildServer, parseServerConfig } from '../src/server/index.js';
+import { buildServer, parseServerConfig, schedulerOptions } from '../src/server/index.js';
 
 const PROBE_FLAG = '--bench-probe';
 const PROBE_INTERVAL_MS = 10;
@@ -130,9 +130,9 @@ async function bench(): Promise<void> {
   try {
     const exportDir = await owtExport(work);
     const config = parseServerConfig({ port: 0, device: args.device, logLevel: 'warn' });
-    const service = await GenerationService.open({ exportDir, device: args.device, providerOptions: config.providerOptions, workers: 1, scheduler: { maxBatch: 16, maxQueue: 16, batchWaitMs: 0 } });
+    const service = await GenerationService.open({ exportDir, device: args.device, providerOptions: config.providerOptions, workers: 1, scheduler: schedulerOptions(config) });
     const passes: number[] = [];
-    service.scheduler.on('pass', (report) => passes.push(report.computeMs));
+    service.onPass((report) => passes.push(report.computeMs));
     const app = buildServer({ service, config, logger: createLogger({ level: 'warn' }), modelId: 'owt-shape' });
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
     const prober = await Prober.start(url);
@@ -143,7 +143,7 @@ async function bench(): Promise<void> {
         const response = await fetch(`${url}/v1/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
         if (response.status !== 200) throw new Error(`generation failed: ${await response.text()}`);
       });
-      console.log(`owt shape (V 50258, L ${LENGTH}, D 768, 12 blocks), fp32, ${service.runtime.provider} execution provider, 1 worker; /healthz every ${PROBE_INTERVAL_MS} ms from another process`);
+      console.log(`owt shape (V 50258, L ${LENGTH}, D 768, 12 blocks), fp32, ${service.status().provider} execution provider, 1 worker; /healthz every ${PROBE_INTERVAL_MS} ms from another process`);
       console.log('| phase | lag p50 ms | lag p99 ms | lag max ms | /healthz p50 ms | /healthz p99 ms | /healthz max ms | probes |');
       console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
       console.log(row(idle));

@@ -39,13 +39,13 @@ async function bench(): Promise<void> {
   try {
     const rows = [
       measure('synth --preset owt', ['synth', '--preset', 'owt', '--seed', '1', '--out', checkpoint]),
-      measure('export --head sample', ['export', '--checkpoint', checkpoint, '--out', join(work, 'owt-sample'), '--head', 'sample']),
+      measure('export --head positions', ['export', '--checkpoint', checkpoint, '--out', join(work, 'owt-positions'), '--head', 'positions']),
       measure('export --head logits', ['export', '--checkpoint', checkpoint, '--out', join(work, 'owt-logits'), '--head', 'logits']),
     ];
     console.log('| step | wall s | peak RSS MB |\n| --- | ---: | ---: |');
     for (const row of rows) console.log(`| ${row.label} | ${row.seconds.toFixed(1)} | ${row.peakMb.toFixed(0)} |`);
     console.log(`\ncheckpoint: ${sizes(checkpoint)}`);
-    for (const head of ['sample', 'logits']) console.log(`${head} export: ${sizes(join(work, `owt-${head}`))}`);
+    for (const head of ['positions', 'logits']) console.log(`${head} export: ${sizes(join(work, `owt-${head}`))}`);
   } finally {
     if (process.argv[2] === undefined) rmSync(work, { recursive: true, force: true });
   }

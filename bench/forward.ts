@@ -6,7 +6,7 @@
  *   node --import tsx bench/forward.ts --export DIR [--export DIR ...] [--device cpu|cuda|webgpu]
  *     [--batch 1,8,32] [--length 1024] [--positions 1] [--repeat 3] [--matmul-size 2048] [--json FILE]
  *
- * --positions is K, the rows per sequence the sample head runs the output layer on (the
+ * --positions is K, the rows per sequence the positions head runs the output layer on (the
  * positions unmasking at a step: ~1.6 on average at L = 1024, T = 1000). --json appends one JSON
  * object per measurement to FILE (bench/gpu/summary.ts reads them).
  */
@@ -15,6 +15,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import { packFeeds } from '../src/runtime/feeds.js';
+import type { PassRow } from '../src/runtime/index.js';
 import { z } from 'zod';
 import type { MdlmConfig } from '../src/checkpoint/config.js';
 import { GraphBuilder } from '../src/model/graph-builder.js';
@@ -72,7 +74,7 @@ export interface MatmulMeasurement {
 /**
  * FLOPs of one forward pass (spec §6, 2 per multiply-add): per token 12·D² in each block
  * (qkv 3D², attn_out D², MLP 8D²), attention 2·L²·D per block and sequence, and the output
- * layer V·D per row it runs on (every position for the logits head, K for the sample head).
+ * layer V·D per row it runs on (every position for the logits head, K for the positions head).
  */
 function forwardFlops(config: Pick<MdlmConfig, 'hidden_dim' | 'n_blocks' | 'vocab_size'>, batch: number, length: number, outputRows: number): number {
   const D = config.hidden_dim;
@@ -129,18 +131,24 @@ async function medianMs(repeat: number, run: () => Promise<unknown>): Promise<nu
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)] as number;
 }
 
+/** `batch` rows of `length` tokens, each drawing at `positions` spread-out positions (what a sampler's pass asks). */
 function forwardFeeds(manifest: ExportManifest, batch: number, length: number, positions: number): Record<string, ort.Tensor> {
   const vocabulary = manifest.config.vocab_size;
-  const ids = BigInt64Array.from({ length: batch * length }, (_, i) => BigInt((i * 7919) % vocabulary));
-  const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, [batch, length]) };
-  if (manifest.config.time_conditioning) feeds.sigma = new ort.Tensor('float32', new Float32Array(batch), [batch]);
-  if (manifest.head === 'sample') {
-    const stride = Math.max(1, Math.floor(length / positions));
-    feeds.positions = new ort.Tensor('int64', BigInt64Array.from({ length: batch * positions }, (_, i) => BigInt(((i % positions) * stride) % length)), [batch, positions]);
-    feeds.uniforms = new ort.Tensor('float64', new Float64Array(batch * positions).fill(0.5), [batch, positions]);
-    feeds.temperature = new ort.Tensor('float32', new Float32Array(batch).fill(1), [batch]);
+  const timeConditioned = manifest.config.time_conditioning;
+  if (manifest.head === 'logits') {
+    const ids = BigInt64Array.from({ length: batch * length }, (_, i) => BigInt((i * 7919) % vocabulary));
+    const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, [batch, length]) };
+    if (timeConditioned) feeds.sigma = new ort.Tensor('float32', new Float32Array(batch), [batch]);
+    return feeds;
   }
-  return feeds;
+  const stride = Math.max(1, Math.floor(length / positions));
+  const rows: PassRow[] = Array.from({ length: batch }, (_, row) => ({
+    tokens: Int32Array.from({ length }, (_, i) => ((row * length + i) * 7919) % vocabulary),
+    sigma: 0,
+    draws: { positions: Int32Array.from({ length: positions }, (_, k) => (k * stride) % length), uniforms: new Float64Array(positions).fill(0.5), temperature: 1, topP: 1, topK: 0 },
+  }));
+  const { feeds } = packFeeds(rows, timeConditioned);
+  return Object.fromEntries(Object.entries(feeds).map(([name, feed]) => [name, new ort.Tensor(feed.type, feed.data, feed.dims)]));
 }
 
 async function benchExport(exportDir: string, args: Args): Promise<(ForwardMeasurement | Skipped)[]> {

@@ -82,7 +82,7 @@ async function bench(): Promise<void> {
     const checkpoint = join(work, 'checkpoint');
     const exportDir = join(work, MODEL_ID);
     await synthesizeCheckpoint({ outDir: checkpoint, shape: SYNTH_PRESETS.tiny, seed: 0 });
-    await exportModel({ checkpointDir: checkpoint, outDir: exportDir, head: 'sample', fused: true });
+    await exportModel({ checkpointDir: checkpoint, outDir: exportDir, head: 'positions', fused: true });
     const server = await startServer(exportDir);
     const bodies = {
       '/v1/generate': { prompt: 'ba be', steps: args.steps },

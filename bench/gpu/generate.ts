@@ -1,6 +1,6 @@
 /**
  * One timed generation through the server's own path (GenerationService: tokenizer, worker
- * thread, continuous-batching scheduler, sample head) on an explicit provider, for run.sh.
+ * thread, continuous-batching scheduler, positions head) on an explicit provider, for run.sh.
  * Appends one JSON line to RESULTS; a provider that cannot start is an `error [code]` line on
  * stderr and exit status 1 (run.sh records it as skipped).
  *
@@ -12,12 +12,15 @@ import { appendFileSync } from 'node:fs';
 import { z } from 'zod';
 import { isMdlmError } from '../../src/errors.js';
 import { GenerationService } from '../../src/generation/index.js';
+import { readManifest } from '../../src/model/index.js';
+import { DEFAULT_BATCH_ENTRIES } from '../../src/server/index.js';
 import { DEVICES, ProviderOptionsSchema, describeProviderChoice } from '../../src/runtime/providers.js';
 
 const Args = z.tuple([z.string(), z.enum(DEVICES).exclude(['auto']), z.coerce.number().int().positive(), z.coerce.number().int().positive(), z.string()]);
 
 async function main(): Promise<void> {
   const [exportDir, device, steps, samples, results] = Args.parse(process.argv.slice(2));
+  const { dtype } = await readManifest(exportDir);
   const record = (line: object) => appendFileSync(results, `${JSON.stringify(line)}\n`);
   let service: GenerationService;
   try {
@@ -26,7 +29,7 @@ async function main(): Promise<void> {
       device,
       providerOptions: ProviderOptionsSchema.parse({}),
       workers: 1,
-      scheduler: { maxBatch: 1, maxQueue: samples, batchWaitMs: 0 },
+      scheduler: { maxBatch: 1, maxBatchEntries: DEFAULT_BATCH_ENTRIES, maxQueue: samples, batchWaitMs: 0 },
     });
   } catch (error) {
     if (!isMdlmError(error)) throw error;
@@ -35,16 +38,17 @@ async function main(): Promise<void> {
     return;
   }
   try {
-    console.error(describeProviderChoice(service.runtime.provider, service.runtime.unavailable));
-    const length = service.manifest.config.model_length;
+    const { provider, unavailable } = service.status();
+    console.error(describeProviderChoice(provider, unavailable));
+    const length = service.model.modelLength;
     let wallMs = 0;
     let forwardPasses = 0;
     for (let seed = 1; seed <= samples; seed++) {
-      const { stats } = await service.generate({ input: { prefix: [], suffix: [] }, length, steps, sampler: 'ddpm_cache', numSamples: 1, seed });
+      const { stats } = await service.generate(service.prepare({ length, steps, sampler: 'ddpm_cache', numSamples: 1, seed }));
       wallMs += stats.wallMs;
       forwardPasses += stats.forwardPasses;
     }
-    record({ kind: 'generate', device, dtype: service.manifest.dtype, steps, length, samples, wallMs, forwardPasses });
+    record({ kind: 'generate', device, dtype, steps, length, samples, wallMs, forwardPasses });
     console.error(`${samples} sample(s), T ${steps}: ${(wallMs / 1000).toFixed(2)} s, ${forwardPasses} forward passes`);
   } finally {
     await service.close();

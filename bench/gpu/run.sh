@@ -119,7 +119,7 @@ step "synth --preset $SHAPE" 20 "${MDLM[@]}" synth --preset "$SHAPE" --out "$CHE
 # GPT-2-vocabulary presets get no tokenizer from synth (mdlm-owt ships none either); the
 # repository's GPT-2 tokenizer fixture stands in for the hub's, which is out of reach here.
 [ -e "$CHECKPOINT/tokenizer.json" ] || cp "$ROOT"/test/fixtures/gpt2/tokenizer.json "$ROOT"/test/fixtures/gpt2/tokenizer_config.json "$CHECKPOINT/"
-for head in sample logits; do
+for head in positions logits; do
   for dtype in fp16 fp32; do
     step "export $head $dtype" 20 "${MDLM[@]}" export --checkpoint "$CHECKPOINT" --out "$WORK/export-$head-$dtype" --head "$head" --dtype "$dtype" || exit 1
   done
@@ -133,8 +133,8 @@ for provider in $PROVIDERS; do
   batches=$BATCHES matmul=4096
   # The CPU is here for the dry run; on a GPU host it gets one small batch.
   [ "$provider" = cpu ] && batches=${BATCHES%% *} matmul=1024
-  step "forward, sample head, $provider" 60 "$NODE" "$APP/bench/forward.js" --device "$provider" \
-    --export "$WORK/export-sample-fp16" --export "$WORK/export-sample-fp32" --batch "${batches// /,}" --matmul-size "$matmul" --json "$RESULTS"
+  step "forward, positions head, $provider" 60 "$NODE" "$APP/bench/forward.js" --device "$provider" \
+    --export "$WORK/export-positions-fp16" --export "$WORK/export-positions-fp32" --batch "${batches// /,}" --matmul-size "$matmul" --json "$RESULTS"
   # All logits of B×L positions leave the device (206 MB per sequence at owt shape): one row.
   step "forward, logits head, $provider" 60 "$NODE" "$APP/bench/forward.js" --device "$provider" \
     --export "$WORK/export-logits-fp16" --export "$WORK/export-logits-fp32" --batch 1 --matmul-size 0 --json "$RESULTS"
@@ -144,7 +144,7 @@ done
 generate() {
   local provider=$1 dtype=$2 steps=$3
   step "generate ddpm_cache T=$steps, $provider, $dtype" 30 \
-    "$NODE" "$APP/bench/gpu/generate.js" "$WORK/export-sample-$dtype" "$provider" "$steps" "$SAMPLES" "$RESULTS"
+    "$NODE" "$APP/bench/gpu/generate.js" "$WORK/export-positions-$dtype" "$provider" "$steps" "$SAMPLES" "$RESULTS"
 }
 for provider in $PROVIDERS; do
   generated=yes

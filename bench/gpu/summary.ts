@@ -11,7 +11,7 @@ import { z } from 'zod';
 const Forward = z.object({
   kind: z.literal('forward'),
   device: z.string(),
-  head: z.enum(['sample', 'logits']),
+  head: z.enum(['positions', 'logits']),
   dtype: z.string(),
   fused: z.boolean(),
   batch: z.number(),
@@ -23,7 +23,7 @@ const Forward = z.object({
 const Matmul = z.object({ kind: z.literal('matmul'), device: z.string(), dtype: z.string(), size: z.number(), ms: z.number(), gflop: z.number() });
 const Torch = z.object({
   kind: z.literal('torch'),
-  mode: z.enum(['sample', 'logits', 'matmul']),
+  mode: z.enum(['positions', 'logits', 'matmul']),
   gpu: z.string(),
   batch: z.number(),
   length: z.number(),

@@ -8,8 +8,8 @@ conditioning vector and every adaLN modulation are constants, computed once.
 
 Two modes, matching the two export heads:
   logits  all B x L x V logits, left on the GPU;
-  sample  the output layer on K rows per sequence, float64 softmax, one token drawn per row by
-          inverse CDF, tokens copied to the host (what the sample head does per step).
+  positions  the output layer on K rows per sequence, float64 softmax, one token drawn per row by
+          inverse CDF, tokens copied to the host (what the positions head does per step).
 Plus one bf16 MatMul as the GPU's reachable rate. Prints one JSON object per line to --json.
 
   python3 bench/gpu/torch_reference.py --config CKPT/config.json --batch 1,8,32 --json out.jsonl
@@ -176,7 +176,7 @@ def main():
             ms = timed_ms(lambda: model.logits(ids), args.repeat)
             emit(mode="logits", batch=batch, length=length, outputRows=length, ms=ms, gflop=forward_gflop(config, batch, length, length))
             ms = timed_ms(lambda: model.sample(ids, positions, uniforms), args.repeat)
-            emit(mode="sample", batch=batch, length=length, outputRows=args.positions, ms=ms, gflop=forward_gflop(config, batch, length, args.positions))
+            emit(mode="positions", batch=batch, length=length, outputRows=args.positions, ms=ms, gflop=forward_gflop(config, batch, length, args.positions))
             torch.cuda.empty_cache()
 
 

@@ -5,5 +5,7 @@ export const GENERATION_DEFAULTS = {
   steps: 1000,
   sampler: 'ddpm_cache' as SamplerName,
   temperature: 1,
+  topP: 1,
+  topK: 0,
   numSamples: 1,
 } as const;

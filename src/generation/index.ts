@@ -1,11 +1,15 @@
 export { GENERATION_DEFAULTS } from './defaults.js';
+export { EngineCore } from './engine-core.js';
+export { type SpanText, type TextSpan, eosCut, spanText } from './output-text.js';
+export type { FixedInput, GenerateRequest, PreparedGeneration } from './prepare.js';
 export {
-  type EncodedInput,
   type GenerateHooks,
-  type GenerateRequest,
   type GenerateResult,
   type GeneratedSample,
   type GenerationStart,
+  type GenerationStats,
   GenerationService,
+  type ModelInfo,
   type ServiceOptions,
+  type ServiceStatus,
 } from './service.js';

@@ -1,12 +1,14 @@
-import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { ErrorCodes, MdlmError } from '../errors.js';
 import { type ExportManifest, readManifest } from '../model/index.js';
-import { type Device, ForwardRuntime, type ProviderOptions } from '../runtime/index.js';
-import type { ModelFacts, SamplerName, SemiArParams, StepEvent } from '../sampling/index.js';
-import { type JobStats, Scheduler, type SchedulerOptions } from '../scheduler/index.js';
-import { MdlmTokenizer } from '../tokenizer/index.js';
-import { GENERATION_DEFAULTS } from './defaults.js';
+import { SeededRandom } from '../random.js';
+import { type Device, type ExecutionProvider, ForwardRuntime, type ProviderAttempt, type ProviderOptions } from '../runtime/index.js';
+import { type ModelFacts, SequenceSampler, type StepEvent } from '../sampling/index.js';
+import { type PassReport, Scheduler, type SchedulerOptions } from '../scheduler/index.js';
+import { type DecodeOptions, MdlmTokenizer } from '../tokenizer/index.js';
+import { EngineCore } from './engine-core.js';
+import { type SpanText, type TextSpan, spanText } from './output-text.js';
+import { type GenerateRequest, type PreparedGeneration, prepareGeneration } from './prepare.js';
 
 export interface ServiceOptions {
   exportDir: string;
@@ -17,48 +19,35 @@ export interface ServiceOptions {
   scheduler: SchedulerOptions;
 }
 
-/** A request's fixed text as token ids: encoded once, by encodeInput, and reused by every check. */
-export interface EncodedInput {
-  /** Tokens the output starts with (the prompt). */
-  prefix: number[];
-  /** Tokens the output ends with. */
-  suffix: number[];
-}
-
-export interface GenerateRequest {
-  input: EncodedInput;
-  /** Window length; default the model's length. */
-  length?: number;
-  steps?: number;
-  sampler?: SamplerName;
-  numSamples?: number;
-  seed?: number;
-  temperature?: number;
-  semiAr?: SemiArParams;
-  /** Cut each sample's text at the first end-of-text token after the prompt. */
-  stopAtEos?: boolean;
-}
-
 export interface GeneratedSample {
   /** The whole output: prompt, generated tokens and suffix. */
-  text: string;
   tokenIds: number[];
+  /** The model's log-probability of each token when it was drawn (NaN for fixed tokens). */
+  logprobs: Float32Array;
+  /** The most likely alternatives at each position when its token was drawn, topWidth per position. */
+  topTokens: Int32Array;
+  topLogprobs: Float32Array;
+  topWidth: number;
   forwardPasses: number;
+}
+
+export interface GenerationStats {
+  /** Reverse-process steps per sample (T per round, over all rounds). */
+  steps: number;
+  forwardPasses: number;
+  wallMs: number;
+  queuedMs: number;
 }
 
 export interface GenerateResult {
   samples: GeneratedSample[];
   seed: number;
-  promptTokens: number;
-  suffixTokens: number;
-  stats: JobStats;
+  stats: GenerationStats;
 }
 
 /** What a stream needs before the first step: the output as it starts (prompt, masks, suffix). */
 export interface GenerationStart {
   seed: number;
-  promptTokens: number;
-  suffixTokens: number;
   initialTokenIds: number[];
 }
 
@@ -68,23 +57,56 @@ export interface GenerateHooks {
   signal?: AbortSignal;
 }
 
+/** The loaded model as clients see it. */
+export interface ModelInfo {
+  modelLength: number;
+  vocabSize: number;
+  timeConditioned: boolean;
+  maskId: number;
+  eosId: number | undefined;
+  /** When the export was made (ISO 8601). */
+  createdAt: string;
+}
+
+export interface ServiceStatus {
+  readyWorkers: number;
+  provider: ExecutionProvider;
+  /** The providers passed over at start-up, with why. */
+  unavailable: ProviderAttempt[];
+  activeSequences: number;
+  queueDepth: number;
+}
+
 /**
- * A loaded model ready to generate: the tokenizer, the inference workers and the
- * continuous-batching scheduler, behind a text-level API.
+ * A loaded model ready to generate: the tokenizer, the inference workers, the scheduler and
+ * the loop between them, behind one façade. Callers prepare a request (encode, fill defaults,
+ * lay out the canvas), check it against their own limits, and run it.
  */
 export class GenerationService {
+  readonly model: ModelInfo;
+
   private constructor(
-    readonly manifest: ExportManifest,
-    readonly tokenizer: MdlmTokenizer,
-    readonly runtime: ForwardRuntime,
-    readonly scheduler: Scheduler,
-    readonly facts: ModelFacts,
-  ) {}
+    private readonly tokenizer: MdlmTokenizer,
+    private readonly runtime: ForwardRuntime,
+    private readonly scheduler: Scheduler,
+    private readonly engine: EngineCore,
+    private readonly facts: ModelFacts,
+    manifest: ExportManifest,
+  ) {
+    this.model = {
+      modelLength: manifest.config.model_length,
+      vocabSize: manifest.config.vocab_size,
+      timeConditioned: manifest.config.time_conditioning,
+      maskId: manifest.maskIndex,
+      eosId: tokenizer.eosId,
+      createdAt: manifest.createdAt,
+    };
+  }
 
   static async open(options: ServiceOptions): Promise<GenerationService> {
     const manifest = await readManifest(options.exportDir);
-    if (manifest.head !== 'sample') {
-      throw new MdlmError(ErrorCodes.invalidArgument, `${options.exportDir} is a ${manifest.head}-head export; generation needs the sample head`);
+    if (manifest.head !== 'positions') {
+      throw new MdlmError(ErrorCodes.invalidArgument, `${options.exportDir} is a ${manifest.head}-head export; serving needs the positions head (mdlm export --head positions)`);
     }
     if (!manifest.tokenizer) {
       throw new MdlmError(ErrorCodes.tokenizerError, `${options.exportDir} has no tokenizer; export it with --tokenizer or load it by hub id`);
@@ -99,55 +121,77 @@ export class GenerationService {
       intraOpThreads: options.intraOpThreads,
     });
     const facts: ModelFacts = { maskId: manifest.maskIndex, modelLength: manifest.config.model_length, timeConditioned: manifest.config.time_conditioning };
-    return new GenerationService(manifest, tokenizer, runtime, new Scheduler(runtime, facts, options.scheduler), facts);
+    const scheduler = new Scheduler(options.scheduler);
+    return new GenerationService(tokenizer, runtime, scheduler, new EngineCore(scheduler, runtime), facts, manifest);
   }
 
-  async generate(request: GenerateRequest, hooks: GenerateHooks = {}): Promise<GenerateResult> {
-    const { prefix, suffix } = request.input;
-    const seed = request.seed ?? randomInt(2 ** 32);
-    const params = {
-      length: request.length ?? this.facts.modelLength,
-      steps: request.steps ?? GENERATION_DEFAULTS.steps,
-      sampler: request.sampler ?? GENERATION_DEFAULTS.sampler,
-      temperature: request.temperature ?? GENERATION_DEFAULTS.temperature,
-      semiAr: request.semiAr,
-      prefix,
-      suffix,
-      seed,
+  /** Encodes the text, fills in the defaults and lays out the canvas, once; throws errors that name the field. */
+  prepare(request: GenerateRequest): PreparedGeneration {
+    return prepareGeneration(request, this.tokenizer, { ...this.facts, vocabSize: this.model.vocabSize });
+  }
+
+  async generate(prepared: PreparedGeneration, hooks: GenerateHooks = {}): Promise<GenerateResult> {
+    const samplers = SeededRandom.streams(prepared.seed, prepared.numSamples).map(
+      (random, sample) => new SequenceSampler(prepared.sampling, this.facts, random, (event) => hooks.onStep?.(sample, event)),
+    );
+    const job = this.engine.submit(samplers, hooks.signal);
+    hooks.onStart?.({ seed: prepared.seed, initialTokenIds: Array.from(prepared.sampling.initial) });
+    const stats = await job.done;
+    return {
+      samples: samplers.map((sampler) => ({
+        tokenIds: Array.from(sampler.canvas),
+        logprobs: sampler.logprobs,
+        topTokens: sampler.topTokens,
+        topLogprobs: sampler.topLogprobs,
+        topWidth: sampler.topWidth,
+        forwardPasses: sampler.forwardPasses,
+      })),
+      seed: prepared.seed,
+      stats: { ...stats, steps: prepared.sampling.steps * prepared.layout.rounds },
     };
-    const result = await this.scheduler.submit({
-      params,
-      numSamples: request.numSamples ?? GENERATION_DEFAULTS.numSamples,
-      onAdmitted: (initial) => hooks.onStart?.({ seed, promptTokens: prefix.length, suffixTokens: suffix.length, initialTokenIds: Array.from(initial) }),
-      onStep: hooks.onStep,
-      signal: hooks.signal,
-    });
-    const samples = result.samples.map((sample) => {
-      const tokenIds = Array.from(sample.tokens);
-      return { text: this.decodeOutput(tokenIds, prefix.length, request.stopAtEos ?? false), tokenIds, forwardPasses: sample.forwardPasses };
-    });
-    return { samples, seed, promptTokens: prefix.length, suffixTokens: suffix.length, stats: result.stats };
   }
 
-  /** Text of an output, optionally cut at the first end-of-text token after the prompt. */
-  decodeOutput(tokenIds: readonly number[], promptTokens: number, stopAtEos: boolean): string {
-    const eos = this.tokenizer.eosId;
-    const cut = stopAtEos && eos !== undefined ? tokenIds.indexOf(eos, promptTokens) : -1;
-    return this.tokenizer.decode(cut === -1 ? tokenIds : tokenIds.slice(0, cut));
+  /** The text of part of an output, decoded once, cut at the first end-of-text token when asked. */
+  text(tokenIds: readonly number[], span: TextSpan): SpanText {
+    return spanText(this.tokenizer, tokenIds, span);
   }
 
-  /** The prompt and suffix as token ids, refusing text that spells out the mask token. */
-  encodeInput(prompt: string | undefined, suffix: string | undefined): EncodedInput {
-    return { prefix: this.encodeText(prompt), suffix: this.encodeText(suffix) };
+  decode(tokenIds: readonly number[], options: DecodeOptions = {}): string {
+    return this.tokenizer.decode(tokenIds, options);
   }
 
-  private encodeText(text: string | undefined): number[] {
-    if (text === undefined || text === '') return [];
-    const ids = this.tokenizer.encode(text);
-    if (ids.includes(this.facts.maskId)) {
-      throw new MdlmError(ErrorCodes.invalidArgument, 'the prompt contains the mask token, which only the sampler may place');
-    }
-    return ids;
+  status(): ServiceStatus {
+    return {
+      readyWorkers: this.runtime.readyWorkers,
+      provider: this.runtime.provider,
+      unavailable: this.runtime.unavailable,
+      activeSequences: this.scheduler.activeSequences,
+      queueDepth: this.scheduler.queueDepth,
+    };
+  }
+
+  onPass(listener: (report: PassReport) => void): () => void {
+    this.engine.on('pass', listener);
+    return () => this.engine.off('pass', listener);
+  }
+
+  /** Stops admitting work; running requests carry on. */
+  stopAccepting(): void {
+    this.scheduler.stopAccepting();
+  }
+
+  /** Resolves when no request is in progress. */
+  idle(): Promise<void> {
+    return this.scheduler.idle();
+  }
+
+  cancelAll(reason: MdlmError): void {
+    this.scheduler.cancelAll(reason);
+  }
+
+  /** Replaces inference worker `index` as if it had crashed: its in-flight pass fails with worker_crashed. */
+  restartWorker(index: number): Promise<void> {
+    return this.runtime.recycleWorker(index);
   }
 
   async close(): Promise<void> {

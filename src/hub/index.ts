@@ -4,12 +4,12 @@
  * into the conversion cache as needed.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { CONFIG_FILE, WEIGHTS_FILE, checkpointHash } from '../checkpoint/index.js';
 import { describeZodIssues } from '../util/zod.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
-import { BUILDER_VERSION, type ExportKey, type ExportManifest, MANIFEST_FILE, readManifest } from '../model/index.js';
+import { BUILDER_VERSION, EXPORT_HEADS, type ExportHead, type ExportKey, type ExportManifest, MANIFEST_FILE, readManifest } from '../model/index.js';
 import { conversionDir, ensureConverted } from './conversion-cache.js';
 import { parseReference } from './reference.js';
 import { type HubOptions, defaultModelsDir, hubSettings } from './settings.js';
@@ -19,6 +19,11 @@ import { TOKENIZER_FILES, tokenizerDirFor } from './tokenizer-source.js';
 export type { CacheOnlyReason } from './snapshot.js';
 
 export const DEFAULT_MODEL = 'kuleshov-group/mdlm-owt';
+
+/** The id clients know a model by: its repository id for a hub model, else its directory's name. */
+export function modelIdOf(resolved: ResolvedModel): string {
+  return resolved.source.kind === 'hub' ? resolved.source.reference : basename(resolve(resolved.source.reference));
+}
 
 export interface ResolveProgress {
   phase: 'download' | 'convert';
@@ -32,8 +37,8 @@ export interface ResolveProgress {
 export interface ResolveOptions extends HubOptions {
   /** Conversion cache root; default: env MDLM_MODELS_DIR, else <package root>/models */
   modelsDir?: string;
-  /** Default 'sample'. */
-  head?: 'sample' | 'logits';
+  /** Default 'positions'. */
+  head?: ExportHead;
   /** Default 'fp32'. */
   dtype?: 'fp32' | 'fp16';
   /** Default true. */
@@ -57,7 +62,7 @@ export interface ResolvedModel {
 }
 
 const VariantSchema = z.object({
-  head: z.enum(['sample', 'logits']).default('sample'),
+  head: z.enum(EXPORT_HEADS).default('positions'),
   dtype: z.enum(['fp32', 'fp16']).default('fp32'),
   fused: z.boolean().default(true),
 });

@@ -14,7 +14,8 @@ import {
   MODEL_FILE,
   OPSETS,
 } from './manifest.js';
-import { type ExportHead, type WeightDtype, buildMdlmGraph } from './mdlm-graph.js';
+import type { ExportHead } from './heads.js';
+import { MdlmModel, type WeightDtype } from './mdlm-graph.js';
 
 export interface ExportOptions {
   checkpointDir: string;
@@ -55,7 +56,7 @@ export async function exportModel(options: ExportOptions): Promise<ExportManifes
       const builder = new GraphBuilder(join(dir, DATA_FILE), DATA_FILE, (done) => options.onProgress?.(Math.min(done, expectedBytes), expectedBytes));
       let modelBytes: Uint8Array;
       try {
-        buildMdlmGraph(builder, checkpoint, { head: options.head, dtype, fused, maskIndex });
+        new MdlmModel(builder, checkpoint, { head: options.head, dtype, fused, maskIndex }).build();
         modelBytes = builder.finish(OPSETS, BUILDER_VERSION);
       } catch (error) {
         builder.abandon();
@@ -63,6 +64,7 @@ export async function exportModel(options: ExportOptions): Promise<ExportManifes
       }
       const manifest: ExportManifest = {
         format: 'mdlm-serve-onnx',
+        architecture: 'mdlm',
         builderVersion: BUILDER_VERSION,
         head: options.head,
         dtype,

@@ -141,6 +141,11 @@ export class GraphBuilder {
     return this.sharedConstant(name, 'float', dims, Array.from(values), () => Float32Array.from(values));
   }
 
+  /** A float64 constant, shared like int64s. */
+  doubles(name: string, values: number[], dims: number[] = [values.length]): string {
+    return this.sharedConstant(name, 'double', dims, values, () => Float64Array.from(values));
+  }
+
   private sharedConstant(name: string, type: OnnxDataTypeName, dims: number[], values: number[], data: () => TensorData): string {
     const key = `${type}|${dims.join(',')}|${values.join(',')}`;
     const existing = this.constants.get(key);

@@ -8,4 +8,5 @@ export {
   readManifest,
   staleReason,
 } from './manifest.js';
-export type { ExportHead, WeightDtype } from './mdlm-graph.js';
+export { EXPORT_HEADS, type ExportHead, MAX_TOP_LOGPROBS, topWidth } from './heads.js';
+export type { WeightDtype } from './mdlm-graph.js';

@@ -2,11 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { MdlmConfigSchema } from '../checkpoint/index.js';
+import { EXPORT_HEADS } from './heads.js';
 import { describeZodIssues } from '../util/zod.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
 
 /** Bumped whenever the graph the builder emits changes: older exports are then stale. */
-export const BUILDER_VERSION = '2';
+export const BUILDER_VERSION = '3';
 export const OPSETS = { '': 20, 'com.microsoft': 1 } as const;
 export const MANIFEST_FILE = 'manifest.json';
 export const MODEL_FILE = 'model.onnx';
@@ -15,7 +16,9 @@ export const DATA_FILE = 'model.onnx.data';
 export const ExportManifestSchema = z.object({
   format: z.literal('mdlm-serve-onnx'),
   builderVersion: z.string(),
-  head: z.enum(['sample', 'logits']),
+  /** The network: 'mdlm' is the seed's DIT (spec §2). */
+  architecture: z.literal('mdlm'),
+  head: z.enum(EXPORT_HEADS),
   dtype: z.enum(['fp32', 'fp16']),
   fused: z.boolean(),
   opsets: z.record(z.string(), z.number()),

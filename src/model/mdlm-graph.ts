@@ -1,13 +1,13 @@
 import { type Checkpoint, type MdlmConfig, TIMESTEP_FEATURES, headWidth } from '../checkpoint/index.js';
 import { type GraphBuilder, float } from './graph-builder.js';
+import { type ExportHead, buildHead } from './heads.js';
 import { OnnxDataType } from './onnx-proto.js';
 import { rotaryTables } from './rotary.js';
 import { chunks, linear, silu, toFloat32, transposeForMatMul } from './weight-math.js';
 
-export type ExportHead = 'sample' | 'logits';
 export type WeightDtype = 'fp32' | 'fp16';
 
-export interface MdlmGraphOptions {
+export interface ModelGraphOptions {
   head: ExportHead;
   dtype: WeightDtype;
   /** onnxruntime's contrib operators (MultiHeadAttention, RotaryEmbedding, SkipLayerNormalization, FastGelu). */
@@ -30,12 +30,8 @@ interface Residual {
   pending?: { delta: string; bias?: string };
 }
 
-/** Builds the MDLM network of spec §2 into `builder`, reading weights from `checkpoint` as it goes. */
-export function buildMdlmGraph(builder: GraphBuilder, checkpoint: Checkpoint, options: MdlmGraphOptions): void {
-  new MdlmGraph(builder, checkpoint, options).build();
-}
-
-class MdlmGraph {
+/** The MDLM network of spec §2 (the seed's DIT), built into a GraphBuilder from a checkpoint's named weights. */
+export class MdlmModel {
   private readonly config: MdlmConfig;
   private readonly D: number;
   private conditioning: { kind: 'constant'; c: Float64Array } | { kind: 'graph'; c: string } = { kind: 'constant', c: new Float64Array(0) };
@@ -46,7 +42,7 @@ class MdlmGraph {
   constructor(
     private readonly b: GraphBuilder,
     private readonly checkpoint: Checkpoint,
-    private readonly options: MdlmGraphOptions,
+    private readonly options: ModelGraphOptions,
   ) {
     this.config = checkpoint.config;
     this.D = this.config.hidden_dim;
@@ -66,8 +62,13 @@ class MdlmGraph {
       residual = b.scoped(`blocks.${i}`, () => this.block(i, residual, rotary));
     }
     const features = b.scoped('output_layer', () => this.finalNorm(residual));
-    if (this.options.head === 'logits') this.logitsHead(features);
-    else this.sampleHead(features);
+    buildHead(b, this.options.head, {
+      features,
+      width: this.D,
+      vocabSize: config.vocab_size,
+      maskIndex: this.options.maskIndex,
+      project: (rows) => b.scoped('output_layer', () => this.outputProjection(rows)),
+    });
   }
 
   // --- conditioning ---------------------------------------------------------------------
@@ -158,65 +159,10 @@ class MdlmGraph {
     return this.modulatedNorm(residual, this.checkpoint.weight('output_layer.norm_final.weight'), mod, 0, 1).normed;
   }
 
-  // --- heads ----------------------------------------------------------------------------
-
   private outputProjection(features: string): string {
     const { b, config } = this;
     const logits = this.toFloat(this.matmul(this.toCompute(features), 'linear', this.checkpoint.weight('output_layer.linear.weight'), this.D));
     return b.op('Add', [logits, b.initializer('output_layer.linear.bias', 'float', [config.vocab_size], this.checkpoint.weight('output_layer.linear.bias'))]);
-  }
-
-  private logitsHead(features: string): void {
-    const { b } = this;
-    const logits = this.outputProjection(features);
-    b.node('Identity', [logits], { outputs: ['logits'] });
-    b.output('logits', 'float', ['batch', 'length', this.config.vocab_size]);
-  }
-
-  /**
-   * Runs the output layer on the K requested rows only and draws one token per row from
-   * p_x0 (SUBS: the mask token has probability zero) by inverse CDF in float64, or takes the
-   * argmax for rows whose temperature is 0.
-   */
-  private sampleHead(features: string): void {
-    const { b, config } = this;
-    const positions = b.input('positions', 'int64', ['batch', 'positions']);
-    const uniforms = b.input('uniforms', 'double', ['batch', 'positions']);
-    const temperature = b.input('temperature', 'float', ['batch']);
-    b.scoped('sample', () => {
-      const gatherIndex = b.op('Expand', [
-        b.op('Unsqueeze', [positions, b.int64s('axis2', [2])]),
-        b.op('Concat', [b.op('Shape', [positions]), b.int64s('width', [this.D])], { attributes: { axis: 0 } }),
-      ]);
-      const rows = b.op('GatherElements', [features, gatherIndex], { attributes: { axis: 1 } });
-      const maskBias = new Float32Array(config.vocab_size);
-      maskBias[this.options.maskIndex] = -Infinity;
-      const logits = b.op('Add', [this.outputProjection(rows), b.floats('mask_bias', maskBias)]);
-
-      const rowTemperature = b.op('Unsqueeze', [temperature, b.int64s('axes12', [1, 2])]);
-      const greedy = b.op('Not', [b.op('Greater', [rowTemperature, b.floats('zero', [0], [])])]);
-      const safeTemperature = b.op('Where', [greedy, b.floats('one', [1], []), rowTemperature]);
-      const scaled = b.op('Div', [logits, safeTemperature]);
-
-      const lastAxis = b.int64s('last_axis', [-1]);
-      const wide = b.op('Cast', [scaled], { attributes: { to: OnnxDataType.double } });
-      const weights = b.op('Exp', [b.op('Sub', [wide, b.op('ReduceMax', [wide, lastAxis], { attributes: { keepdims: 1 } })])]);
-      const cdf = b.op('CumSum', [weights, b.int64s('cumsum_axis', [-1], [])]);
-      const total = b.op('Slice', [cdf, lastAxis, b.int64s('end', [Number.MAX_SAFE_INTEGER]), lastAxis]);
-      const target = b.op('Mul', [b.op('Unsqueeze', [uniforms, b.int64s('axis2b', [2])]), total]);
-      // The drawn index is the number of CDF entries strictly below u·total: a zero-weight token can never be it.
-      const below = b.op('Cast', [b.op('Less', [cdf, target])], { attributes: { to: OnnxDataType.float } });
-      const drawn = b.op('Cast', [b.op('ReduceSum', [below, lastAxis], { attributes: { keepdims: 0 } })], { attributes: { to: OnnxDataType.int64 } });
-      const argmax = b.op('ArgMax', [scaled], { attributes: { axis: -1, keepdims: 0 } });
-      const tokens = b.op('Where', [b.op('Squeeze', [greedy, b.int64s('axis2c', [2])]), argmax, drawn]);
-
-      const chosenWeight = b.op('GatherElements', [weights, b.op('Unsqueeze', [tokens, b.int64s('axis2d', [2])])], { attributes: { axis: 2 } });
-      const logprob = b.op('Squeeze', [b.op('Sub', [b.op('Log', [chosenWeight]), b.op('Log', [total])]), b.int64s('axis2e', [2])]);
-      b.node('Identity', [tokens], { outputs: ['tokens'] });
-      b.node('Cast', [logprob], { outputs: ['logprobs'], attributes: { to: OnnxDataType.float } });
-    });
-    b.output('tokens', 'int64', ['batch', 'positions']);
-    b.output('logprobs', 'float', ['batch', 'positions']);
   }
 
   // --- layers ---------------------------------------------------------------------------

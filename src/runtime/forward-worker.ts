@@ -1,11 +1,11 @@
 /**
- * Worker thread entry: owns one onnxruntime session of the sample head. session.run
+ * Worker thread entry: owns one onnxruntime session and runs the feeds it is sent. session.run
  * computes on the calling thread, so it must never run on the server's event loop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { MdlmError } from '../errors.js';
-import type { ForwardBatch } from './batch.js';
+import type { Feeds, TensorData } from './feeds.js';
 import { type ExecutionProvider, type ProviderAttempt, executionProviderConfig, probeProviderEnvironment, selectProvider } from './providers.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 
@@ -30,7 +30,7 @@ async function openSession(): Promise<ort.InferenceSession | undefined> {
   const environment = probeProviderEnvironment(ort.listSupportedBackends());
   try {
     const { provider, session, unavailable } = await selectProvider(init.device, environment, createSession);
-    post({ type: 'ready', provider, unavailable });
+    post({ type: 'ready', provider, unavailable, inputNames: [...session.inputNames] });
     return session;
   } catch (error) {
     // selectProvider fails only with provider_unavailable, whose details hold every reason.
@@ -40,28 +40,23 @@ async function openSession(): Promise<ort.InferenceSession | undefined> {
   }
 }
 
-function feeds(batch: ForwardBatch): Record<string, ort.Tensor> {
-  const { rows, length, positionsPerRow } = batch;
-  const result: Record<string, ort.Tensor> = {
-    input_ids: new ort.Tensor('int64', batch.inputIds, [rows, length]),
-    positions: new ort.Tensor('int64', batch.positions, [rows, positionsPerRow]),
-    uniforms: new ort.Tensor('float64', batch.uniforms, [rows, positionsPerRow]),
-    temperature: new ort.Tensor('float32', batch.temperature, [rows]),
-  };
-  if (batch.sigma !== undefined) result.sigma = new ort.Tensor('float32', batch.sigma, [rows]);
-  return result;
+function tensors(feeds: Feeds): Record<string, ort.Tensor> {
+  return Object.fromEntries(Object.entries(feeds).map(([name, feed]) => [name, new ort.Tensor(feed.type, feed.data, feed.dims)]));
+}
+
+/** Copies: onnxruntime's output buffers are not ours to transfer. */
+function copyOutputs(output: ort.InferenceSession.OnnxValueMapType): Record<string, TensorData> {
+  return Object.fromEntries(Object.entries(output).map(([name, tensor]) => [name, (tensor.data as TensorData).slice()]));
 }
 
 async function serve(session: ort.InferenceSession): Promise<void> {
   port?.on('message', async (message: ToWorker) => {
     try {
       const started = performance.now();
-      const output = await session.run(feeds(message.batch));
+      const output = await session.run(tensors(message.feeds));
       const computeMs = performance.now() - started;
-      // Copies: onnxruntime's output buffers are not ours to transfer.
-      const tokens = new BigInt64Array(output.tokens?.data as BigInt64Array);
-      const logprobs = new Float32Array(output.logprobs?.data as Float32Array);
-      post({ type: 'result', id: message.id, tokens, logprobs, computeMs }, [tokens.buffer, logprobs.buffer]);
+      const outputs = copyOutputs(output);
+      post({ type: 'result', id: message.id, outputs, computeMs }, Object.values(outputs).map((data) => data.buffer as ArrayBuffer));
     } catch (error) {
       post({ type: 'error', id: message.id, message: error instanceof Error ? error.message : String(error) });
     }

@@ -1,4 +1,4 @@
-export type { ForwardBatch, ForwardResult } from './batch.js';
+export type { DrawRequest, EntryDistribution, PassOutput, PassRow, RowResult, ScoreRequest } from './pass.js';
 export {
   DEVICES,
   type Device,

@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ErrorCodes, MdlmError } from '../errors.js';
-import { type ForwardBatch, type ForwardResult, transferList } from './batch.js';
+import { type HeadOutputs, packFeeds, transferList, unpackResults } from './feeds.js';
+import type { PassOutput, PassRow } from './pass.js';
 import type { Device, ExecutionProvider, ProviderAttempt, ProviderOptions } from './providers.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 
@@ -22,10 +23,15 @@ interface Slot {
   ready: boolean;
   /** The session could not be created: restarting would fail the same way. */
   initFailed: boolean;
-  pending: { id: number; resolve: (result: ForwardResult) => void; reject: (error: Error) => void } | undefined;
+  pending: { id: number; resolve: (result: WorkerResult) => void; reject: (error: Error) => void } | undefined;
   /** Resolves when the worker answers the pass it was last given, whether or not anyone still waits for it. */
   answered: Promise<void>;
   markAnswered: () => void;
+}
+
+interface WorkerResult {
+  outputs: Record<string, unknown>;
+  computeMs: number;
 }
 
 /** Crashes tolerated per slot before the runtime stops restarting it: a model that kills every worker. */
@@ -44,12 +50,16 @@ function spawn(init: WorkerInit): Worker {
 }
 
 /**
- * The onnxruntime sessions, one per worker thread. A pass that throws fails only its own
- * promise; a worker that dies fails its in-flight pass and is replaced.
+ * The onnxruntime sessions, one per worker thread: executes passes and nothing else (what to
+ * run, and when, is the scheduler's). A pass that throws fails only its own promise; a worker
+ * that dies fails its in-flight pass and is replaced. Events say when a worker becomes ready
+ * (at start or after a restart) and when one could not be brought back.
  */
-export class ForwardRuntime extends EventEmitter<{ idle: []; restarted: [index: number]; failed: [index: number, reason: string] }> {
+export class ForwardRuntime extends EventEmitter<{ ready: [index: number]; failed: [index: number, reason: string] }> {
   provider: ExecutionProvider = 'cpu';
   unavailable: ProviderAttempt[] = [];
+  /** Whether the model takes sigma (time-conditioned). */
+  private takesSigma = false;
   private readonly slots: Slot[] = [];
   private readonly restarts = new Map<number, number>();
   private nextId = 0;
@@ -84,18 +94,22 @@ export class ForwardRuntime extends EventEmitter<{ idle: []; restarted: [index: 
     return this.slots.filter((slot) => slot.ready).length;
   }
 
-  /** Runs a batch on an idle worker; the caller checks idleWorkers first. */
-  run(batch: ForwardBatch): Promise<ForwardResult> {
+  /** Runs one pass on an idle worker; the caller checks idleWorkers first. */
+  async execute(rows: readonly PassRow[]): Promise<PassOutput> {
+    const { feeds, layout } = packFeeds(rows, this.takesSigma);
+    const { outputs, computeMs } = await this.post({ type: 'run', id: this.nextId++, feeds }, transferList(feeds));
+    return { results: unpackResults(outputs as unknown as HeadOutputs, layout), computeMs };
+  }
+
+  private post(message: ToWorker, transfer: ArrayBuffer[]): Promise<WorkerResult> {
     const slot = this.slots.find((candidate) => candidate.ready && candidate.pending === undefined);
     if (slot === undefined) return Promise.reject(new Error('no idle worker'));
-    const id = this.nextId++;
     slot.answered = new Promise<void>((resolve) => {
       slot.markAnswered = resolve;
     });
-    return new Promise<ForwardResult>((resolve, reject) => {
-      slot.pending = { id, resolve, reject };
-      const message: ToWorker = { type: 'run', id, batch };
-      slot.worker.postMessage(message, transferList(batch));
+    return new Promise<WorkerResult>((resolve, reject) => {
+      slot.pending = { id: message.id, resolve, reject };
+      slot.worker.postMessage(message, transfer);
     });
   }
 
@@ -130,9 +144,10 @@ export class ForwardRuntime extends EventEmitter<{ idle: []; restarted: [index: 
         if (message.type === 'ready') {
           this.provider = message.provider;
           this.unavailable = message.unavailable;
+          this.takesSigma = message.inputNames.includes('sigma');
           slot.ready = true;
           resolve();
-          this.emit('idle');
+          this.emit('ready', index);
         } else if (message.type === 'init-failed') {
           slot.initFailed = true;
           void worker.terminate();
@@ -154,11 +169,8 @@ export class ForwardRuntime extends EventEmitter<{ idle: []; restarted: [index: 
     const pending = slot.pending;
     if (pending === undefined || pending.id !== message.id) return;
     slot.pending = undefined;
-    if (message.type === 'result') pending.resolve({ tokens: message.tokens, logprobs: message.logprobs, computeMs: message.computeMs });
+    if (message.type === 'result') pending.resolve({ outputs: message.outputs, computeMs: message.computeMs });
     else pending.reject(new MdlmError(ErrorCodes.inferenceFailed, `forward pass failed: ${message.message}`));
-    // After the caller's continuation: it puts the finished sequences back in line, so the
-    // next batch can include them instead of leaving with whatever else was waiting.
-    queueMicrotask(() => this.emit('idle'));
   }
 
   private onExit(slot: Slot): void {
@@ -173,10 +185,7 @@ export class ForwardRuntime extends EventEmitter<{ idle: []; restarted: [index: 
       this.emit('failed', slot.index, `worker ${slot.index} crashed ${restarts} times; not restarting it`);
       return;
     }
-    this.startSlot(slot.index).then(
-      () => this.emit('restarted', slot.index),
-      (error: Error) => this.emit('failed', slot.index, error.message),
-    );
+    this.startSlot(slot.index).catch((error: Error) => this.emit('failed', slot.index, error.message));
   }
 }
 

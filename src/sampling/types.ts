@@ -1,28 +1,24 @@
+import type { CanvasLayout } from './canvas-layout.js';
+
 export const SAMPLERS = ['ddpm', 'ddpm_cache'] as const;
 export type SamplerName = (typeof SAMPLERS)[number];
 
 /** The seed's default eps for plain sampling; semi-autoregressive rounds use 0. */
 export const DEFAULT_EPS = 1e-5;
 
-export interface SemiArParams {
-  strideLength: number;
-  numStrides: number;
-}
-
-/** What one sample of a request asks for, in tokens. */
+/** How one sample of a request is drawn, on a canvas laid out once by the request's preparation. */
 export interface SamplingParams {
-  /** Window length L: the sequence the network sees (≤ the model's length). */
-  length: number;
   steps: number;
   sampler: SamplerName;
   /** 1 reproduces the paper; 0 is greedy (argmax at every unmasking). */
   temperature: number;
-  semiAr?: SemiArParams;
-  /** Fixed tokens at the start of the output. */
-  prefix: readonly number[];
-  /** Fixed tokens at the end of the output (infilling between prefix and suffix). */
-  suffix: readonly number[];
-  seed: number;
+  /** Nucleus mass kept at each draw; 1 is off. */
+  topP: number;
+  /** Most likely tokens kept at each draw; 0 is off. */
+  topK: number;
+  layout: CanvasLayout;
+  /** The output as it starts: fixed tokens (prompt, suffix) and masks. */
+  initial: Int32Array;
   /**
    * End of the time grid for plain sampling (default 1e-5, the seed's); positions still
    * masked at t = eps take the argmax. Semi-autoregressive rounds always use 0.
@@ -37,30 +33,26 @@ export interface ModelFacts {
   timeConditioned: boolean;
 }
 
-/** One forward pass one sequence needs: its window, and the positions to draw. */
-export interface PassRequest {
-  windowStart: number;
-  windowLength: number;
-  /** Window-relative positions to draw this pass; empty for a ddpm step that unmasks nothing. */
-  positions: Int32Array;
-  uniforms: Float64Array;
-  /** 0 asks for the argmax (noise removal). */
-  temperature: number;
-  /** sigma(t) for time-conditioned models, else 0. */
-  sigma: number;
-  round: number;
-  step: number;
-  t: number;
-}
-
 /** A step that changed the sequence: enough for a consumer to rebuild every intermediate state. */
 export interface StepEvent {
   round: number;
   step: number;
   t: number;
-  /** Forward passes this sample has run so far, this one included. */
+  /** Forward passes this sample has run so far. */
   forwardPasses: number;
-  /** Positions in the whole output (not the window). */
+  /** Positions in the whole output (not the window) that took a token at this step. */
   positions: number[];
   tokens: number[];
+  /** The model's log-probability of each token, at the step it was drawn (before temperature or truncation). */
+  logprobs: number[];
+  /** Positions that went back to the mask at this step. */
+  remasked: number[];
+}
+
+/** Applies a step to an output's token ids: the one way every consumer rebuilds a state. */
+export function applyStepEvent(tokens: number[] | Int32Array, event: StepEvent, maskId: number): void {
+  for (const position of event.remasked) tokens[position] = maskId;
+  event.positions.forEach((position, k) => {
+    tokens[position] = event.tokens[k] as number;
+  });
 }

@@ -1,2 +1,2 @@
-export { Scheduler } from './scheduler.js';
-export type { JobResult, JobSpec, JobStats, PassReport, SampleResult, SchedulerOptions } from './types.js';
+export { type Decision, type ScheduledPass, Scheduler } from './scheduler.js';
+export type { JobHandle, JobStats, PassReport, SchedulerOptions, Sequence } from './types.js';

@@ -1,112 +1,120 @@
-import { EventEmitter } from 'node:events';
 import { ErrorCodes, MdlmError } from '../errors.js';
-import { SeededRandom } from '../random.js';
-import type { ForwardResult, ForwardRuntime } from '../runtime/index.js';
-import { type ModelFacts, type PassRequest, SequenceSampler } from '../sampling/index.js';
-import { buildBatch, rowTokens } from './batch-builder.js';
-import type { JobResult, JobSpec, PassReport, SchedulerOptions } from './types.js';
+import type { PassOutput, PassRow } from '../runtime/index.js';
+import type { JobHandle, JobStats, SchedulerOptions, Sequence } from './types.js';
 
 interface Job {
-  spec: JobSpec;
-  samplers: SequenceSampler[];
-  remaining: number;
-  submittedAt: number;
+  sequences: Sequence[];
+  /** The sequence this job offers a row from next: its sequences take turns. */
+  turn: number;
+  forwardPasses: number;
+  admittedAt: number;
   firstPassAt: number | undefined;
   settled: boolean;
   detachAbort: () => void;
-  resolve: (result: JobResult) => void;
+  resolve: (stats: JobStats) => void;
   reject: (error: Error) => void;
 }
 
-interface Sequence {
-  job: Job;
-  sample: number;
-  sampler: SequenceSampler;
-  pass: PassRequest;
+/** A pass the scheduler chose: its rows, and whose each one is. */
+export interface ScheduledPass {
+  rows: PassRow[];
+  owners: { job: Job; sequence: Sequence }[];
 }
 
+/** What schedule() decided: a pass to run now, a wait for a fuller batch, or nothing to do. */
+export type Decision = { pass: ScheduledPass } | { waitMs: number } | undefined;
+
 /**
- * Continuous batching. Every sequence (each sample of each request) waits in one FIFO for
- * its next forward pass; whenever a worker is free, the oldest waiting sequence and the
- * next ones that share its window length form a batch. A sequence goes to the back of the
- * queue after each pass, so a request with many samples cannot starve a newer one, and new
- * requests join the very next batch instead of waiting for running ones to finish.
+ * Continuous batching, as decisions only: admission, which rows form the next pass, and the
+ * bookkeeping when its results come back. It never runs anything; the engine loop does.
+ *
+ * Fairness: jobs (requests) take turns, each offering one row per turn from its sequences in
+ * rotation, until the pass is full; the job served first moves on with every pass. So a
+ * scoring job with thousands of independent rows shares each pass with the samples of a
+ * generation request instead of queueing ahead of them, and a request with many samples
+ * cannot starve one with a few. A pass holds rows of one window length only.
  */
-export class Scheduler extends EventEmitter<{ pass: [PassReport] }> {
-  private readonly ready: Sequence[] = [];
-  private readonly jobs = new Set<Job>();
+export class Scheduler {
+  private readonly jobs: Job[] = [];
+  private cursor = 0;
   private admitted = 0;
-  private waitTimer: NodeJS.Timeout | undefined;
-  private waitDeadline: number | undefined;
   private accepting = true;
-  /** Callers of idle(), released when the last request settles. */
+  private waitDeadline: number | undefined;
+  /** Callers of idle(), released when the last job settles. */
   private idleWaiters: (() => void)[] = [];
 
-  constructor(
-    private readonly runtime: ForwardRuntime,
-    private readonly facts: ModelFacts,
-    private readonly options: SchedulerOptions,
-  ) {
-    super();
-    runtime.on('idle', () => this.pump());
-  }
+  constructor(private readonly options: SchedulerOptions) {}
 
   /** Sequences admitted and not yet finished. */
   get activeSequences(): number {
     return this.admitted;
   }
 
-  /** Sequences waiting for a forward pass right now. */
+  /** Sequences with a row ready for a pass right now. */
   get queueDepth(): number {
-    return this.ready.length;
+    return this.jobs.reduce((sum, job) => sum + job.sequences.filter((sequence) => sequence.peekRow() !== undefined).length, 0);
   }
 
-  submit(spec: JobSpec): Promise<JobResult> {
-    if (!this.accepting) return Promise.reject(new MdlmError(ErrorCodes.shuttingDown, 'the server is shutting down'));
-    if (this.admitted + spec.numSamples > this.options.maxQueue) {
-      return Promise.reject(new MdlmError(ErrorCodes.overloaded, `the queue is full (${this.admitted} of ${this.options.maxQueue} sequences in progress); retry later`));
+  /** Admits a job or throws (overloaded, shutting down, already cancelled); its rows join the next pass. */
+  admit(sequences: Sequence[], signal?: AbortSignal): JobHandle {
+    if (!this.accepting) throw new MdlmError(ErrorCodes.shuttingDown, 'the server is shutting down');
+    if (this.admitted + sequences.length > this.options.maxQueue) {
+      throw new MdlmError(ErrorCodes.overloaded, `the queue is full (${this.admitted} of ${this.options.maxQueue} sequences in progress); retry later`);
     }
-    if (spec.signal?.aborted) return Promise.reject(cancelledError());
-    let samplers: SequenceSampler[];
-    try {
-      samplers = SeededRandom.streams(spec.params.seed, spec.numSamples).map((random) => new SequenceSampler(spec.params, this.facts, random));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return new Promise<JobResult>((resolve, reject) => {
-      const job: Job = {
-        spec,
-        samplers,
-        remaining: samplers.length,
-        submittedAt: performance.now(),
-        firstPassAt: undefined,
-        settled: false,
-        detachAbort: () => undefined,
-        resolve,
-        reject,
-      };
-      this.jobs.add(job);
-      this.admitted += samplers.length;
-      if (spec.signal !== undefined) {
-        const signal = spec.signal;
-        const onAbort = () => this.fail(job, cancelledError());
-        signal.addEventListener('abort', onAbort, { once: true });
-        job.detachAbort = () => signal.removeEventListener('abort', onAbort);
-      }
-      spec.onAdmitted?.((samplers[0] as SequenceSampler).canvas.slice());
-      samplers.forEach((sampler, sample) => this.enqueue(job, sample, sampler));
-      this.pump();
+    if (signal?.aborted) throw cancelledError();
+    let job!: Job;
+    const done = new Promise<JobStats>((resolve, reject) => {
+      job = { sequences, turn: 0, forwardPasses: 0, admittedAt: performance.now(), firstPassAt: undefined, settled: false, detachAbort: () => undefined, resolve, reject };
     });
+    this.jobs.push(job);
+    this.admitted += sequences.length;
+    if (signal !== undefined) {
+      const onAbort = () => this.fail(job, cancelledError());
+      signal.addEventListener('abort', onAbort, { once: true });
+      job.detachAbort = () => signal.removeEventListener('abort', onAbort);
+    }
+    this.settleIfFinished(job);
+    return { done };
   }
 
-  /** Stops admitting work; running requests carry on. */
+  /** The next pass to run on a free worker, a wait for more rows, or undefined when no row is ready. */
+  schedule(): Decision {
+    const ready = this.rotation().filter((job) => job.sequences.some((sequence) => sequence.peekRow() !== undefined));
+    if (ready.length === 0) return undefined;
+    const waitMs = this.batchWait(ready);
+    if (waitMs > 0) return { waitMs };
+    const first = ready[0] as Job;
+    const length = (first.sequences.find((sequence) => sequence.peekRow() !== undefined) as Sequence).windowLength;
+    const pass = this.fill(ready, length);
+    this.cursor = (this.jobs.indexOf(first) + 1) % this.jobs.length;
+    const now = performance.now();
+    for (const { job } of pass.owners) job.firstPassAt ??= now;
+    return { pass };
+  }
+
+  /** Hands each row's result to its sequence and settles the jobs that are complete. */
+  update(pass: ScheduledPass, output: PassOutput): void {
+    pass.owners.forEach(({ job, sequence }, row) => {
+      if (job.settled) return;
+      job.forwardPasses += 1;
+      sequence.apply(pass.rows[row] as PassRow, output.results[row] as PassOutput['results'][number]);
+    });
+    for (const job of new Set(pass.owners.map((owner) => owner.job))) this.settleIfFinished(job);
+  }
+
+  /** A pass that failed fails every job with a row in it. */
+  failPass(pass: ScheduledPass, error: Error): void {
+    for (const job of new Set(pass.owners.map((owner) => owner.job))) this.fail(job, error);
+  }
+
+  /** Stops admitting work; running jobs carry on. */
   stopAccepting(): void {
     this.accepting = false;
   }
 
-  /** Resolves when no request is in progress. */
+  /** Resolves when no job is in progress. */
   idle(): Promise<void> {
-    if (this.jobs.size === 0) return Promise.resolve();
+    if (this.jobs.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -114,119 +122,95 @@ export class Scheduler extends EventEmitter<{ pass: [PassReport] }> {
     for (const job of [...this.jobs]) this.fail(job, reason);
   }
 
-  private enqueue(job: Job, sample: number, sampler: SequenceSampler): void {
-    const pass = sampler.nextPass();
-    if (pass === undefined) {
-      this.finishSample(job);
-      return;
-    }
-    this.ready.push({ job, sample, sampler, pass });
+  /** The jobs in the order they are served this time: from the cursor on, wrapping round. */
+  private rotation(): Job[] {
+    const start = this.cursor % Math.max(1, this.jobs.length);
+    return [...this.jobs.slice(start), ...this.jobs.slice(0, start)];
   }
 
-  private pump(): void {
-    while (this.ready.length > 0 && this.runtime.idleWorkers > 0) {
-      if (this.shouldWaitForMore()) return;
-      this.dispatch(this.takeBatch());
+  /** Jobs take turns offering one row each, until the pass is full or nobody has a fitting row left. */
+  private fill(ready: Job[], length: number): ScheduledPass {
+    const pass: ScheduledPass = { rows: [], owners: [] };
+    let entries = 0;
+    let offering = ready;
+    while (offering.length > 0 && pass.rows.length < this.options.maxBatch) {
+      const next: Job[] = [];
+      for (const job of offering) {
+        if (pass.rows.length >= this.options.maxBatch) break;
+        const sequence = this.nextSequence(job, length, pass.rows.length === 0 ? Infinity : this.options.maxBatchEntries - entries);
+        if (sequence === undefined) continue;
+        const row = sequence.takeRow();
+        entries += rowEntries(row);
+        pass.rows.push(row);
+        pass.owners.push({ job, sequence });
+        next.push(job);
+      }
+      offering = next;
     }
+    return pass;
+  }
+
+  /** The job's next sequence, in rotation, with a row of this length that fits the entries left. */
+  private nextSequence(job: Job, length: number, entriesLeft: number): Sequence | undefined {
+    const count = job.sequences.length;
+    for (let i = 0; i < count; i++) {
+      const index = (job.turn + i) % count;
+      const sequence = job.sequences[index] as Sequence;
+      const row = sequence.windowLength === length ? sequence.peekRow() : undefined;
+      if (row !== undefined && rowEntries(row) <= entriesLeft) {
+        job.turn = (index + 1) % count;
+        return sequence;
+      }
+    }
+    return undefined;
   }
 
   /**
-   * With batchWaitMs set, a free worker facing a partial batch waits that long for more
-   * sequences before running it: a little latency traded for fuller passes.
+   * With batchWaitMs set, a free worker facing a partial batch waits that long for more rows
+   * before running it: a little latency traded for fuller passes.
    */
-  private shouldWaitForMore(): boolean {
-    if (this.options.batchWaitMs <= 0 || this.ready.length >= this.options.maxBatch) {
+  private batchWait(ready: Job[]): number {
+    const rows = ready.reduce((sum, job) => sum + job.sequences.filter((sequence) => sequence.peekRow() !== undefined).length, 0);
+    if (this.options.batchWaitMs <= 0 || rows >= this.options.maxBatch) {
       this.waitDeadline = undefined;
-      return false;
+      return 0;
     }
     const now = performance.now();
     this.waitDeadline ??= now + this.options.batchWaitMs;
     if (now >= this.waitDeadline) {
       this.waitDeadline = undefined;
-      return false;
+      return 0;
     }
-    clearTimeout(this.waitTimer);
-    this.waitTimer = setTimeout(() => this.pump(), Math.ceil(this.waitDeadline - now));
-    return true;
+    return this.waitDeadline - now;
   }
 
-  /** The oldest waiting sequence and the next ones with the same window length. */
-  private takeBatch(): Sequence[] {
-    const length = (this.ready[0] as Sequence).pass.windowLength;
-    const batch: Sequence[] = [];
-    for (let i = 0; i < this.ready.length && batch.length < this.options.maxBatch; ) {
-      const sequence = this.ready[i] as Sequence;
-      if (sequence.pass.windowLength === length) {
-        batch.push(sequence);
-        this.ready.splice(i, 1);
-      } else {
-        i++;
-      }
-    }
-    return batch;
-  }
-
-  private dispatch(batch: Sequence[]): void {
-    const now = performance.now();
-    for (const { job } of batch) job.firstPassAt ??= now;
-    const forward = buildBatch(batch.map(({ pass, sampler }) => ({ pass, canvas: sampler.canvas })), this.facts.timeConditioned);
-    const report = { rows: forward.rows, positionsPerRow: forward.positionsPerRow, length: forward.length };
-    this.runtime.run(forward).then(
-      (result) => {
-        this.emit('pass', { ...report, computeMs: result.computeMs, ok: true });
-        this.apply(batch, result, forward.positionsPerRow);
-      },
-      (error: Error) => {
-        this.emit('pass', { ...report, computeMs: 0, ok: false });
-        for (const { job } of batch) this.fail(job, error);
-      },
-    );
-  }
-
-  private apply(batch: Sequence[], result: ForwardResult, positionsPerRow: number): void {
-    batch.forEach(({ job, sample, sampler, pass }, row) => {
-      if (job.settled) return;
-      const count = pass.positions.length;
-      const tokens = rowTokens(result.tokens, row, positionsPerRow, count);
-      const logprobs = result.logprobs.subarray(row * positionsPerRow, row * positionsPerRow + count);
-      const event = sampler.applyPass(tokens, logprobs);
-      if (event !== undefined) job.spec.onStep?.(sample, event);
-      this.enqueue(job, sample, sampler);
-    });
-  }
-
-  private finishSample(job: Job): void {
-    job.remaining -= 1;
-    if (job.remaining > 0 || job.settled) return;
+  private settleIfFinished(job: Job): void {
+    if (job.settled || !job.sequences.every((sequence) => sequence.finished)) return;
     this.settle(job);
-    const stats = {
-      steps: (job.samplers[0] as SequenceSampler).totalSteps,
-      forwardPasses: job.samplers.reduce((sum, sampler) => sum + sampler.forwardPasses, 0),
-      wallMs: performance.now() - job.submittedAt,
-      queuedMs: (job.firstPassAt ?? job.submittedAt) - job.submittedAt,
-    };
-    job.resolve({
-      samples: job.samplers.map((sampler) => ({ tokens: sampler.canvas, logprobs: sampler.logprobs, forwardPasses: sampler.forwardPasses })),
-      stats,
-    });
+    const now = performance.now();
+    job.resolve({ forwardPasses: job.forwardPasses, wallMs: now - job.admittedAt, queuedMs: (job.firstPassAt ?? now) - job.admittedAt });
   }
 
-  /** Fails a request and drops its waiting sequences; sequences in a running pass are ignored when it returns. */
+  /** Fails a job; rows of it still in a running pass are ignored when the pass returns. */
   private fail(job: Job, error: Error): void {
     if (job.settled) return;
     this.settle(job);
-    for (let i = this.ready.length - 1; i >= 0; i--) if ((this.ready[i] as Sequence).job === job) this.ready.splice(i, 1);
     job.reject(error);
-    this.pump();
   }
 
   private settle(job: Job): void {
     job.settled = true;
     job.detachAbort();
-    this.jobs.delete(job);
-    this.admitted -= job.samplers.length;
-    if (this.jobs.size === 0) for (const release of this.idleWaiters.splice(0)) release();
+    const index = this.jobs.indexOf(job);
+    this.jobs.splice(index, 1);
+    if (index < this.cursor) this.cursor -= 1;
+    this.admitted -= job.sequences.length;
+    if (this.jobs.length === 0) for (const release of this.idleWaiters.splice(0)) release();
   }
+}
+
+function rowEntries(row: PassRow): number {
+  return (row.draws?.positions.length ?? 0) + (row.scores?.positions.length ?? 0);
 }
 
 function cancelledError(): MdlmError {

@@ -1,50 +1,54 @@
-import type { SamplingParams, StepEvent } from '../sampling/index.js';
+import type { PassRow, RowResult } from '../runtime/index.js';
 
 export interface SchedulerOptions {
-  /** Most sequences in one forward pass. */
+  /** Most rows in one forward pass. */
   maxBatch: number;
-  /** Most sequences (samples of all requests) admitted at once; more is refused as overloaded. */
+  /** Most draw and score entries in one pass: what bounds the memory of its output layer. */
+  maxBatchEntries: number;
+  /** Most sequences (samples and scored items of all requests) admitted at once; more is refused as overloaded. */
   maxQueue: number;
   /** How long a free worker waits for a batch to fill before running a partial one. */
   batchWaitMs: number;
 }
 
-export interface JobSpec {
-  /** Every sample shares these; sample j gets random stream j of params.seed. */
-  params: SamplingParams;
-  numSamples: number;
-  /** Called once the request is admitted, before its first pass, with the output as it starts (prompt, masks, suffix). */
-  onAdmitted?: (initialTokens: Int32Array) => void;
-  onStep?: (sample: number, event: StepEvent) => void;
-  signal?: AbortSignal;
-}
-
-export interface SampleResult {
-  tokens: Int32Array;
-  logprobs: Float32Array;
-  forwardPasses: number;
+/**
+ * Something that needs forward passes: one sample being generated, or one item being
+ * scored. The scheduler knows nothing else about it: it takes the rows a sequence offers,
+ * batches them with other sequences' rows, and hands each result back.
+ */
+export interface Sequence {
+  /** The length of every row it offers: only rows of one length share a pass. */
+  readonly windowLength: number;
+  /** True once it needs nothing more and has nothing in flight. */
+  readonly finished: boolean;
+  /** The row it would offer now, or undefined (a sampler has none while its row is in flight). */
+  peekRow(): PassRow | undefined;
+  /** Takes the row peekRow showed; called only when there is one. */
+  takeRow(): PassRow;
+  /** The result of a row takeRow gave. */
+  apply(row: PassRow, result: RowResult): void;
 }
 
 export interface JobStats {
-  /** Reverse-process steps per sample (T per round). */
-  steps: number;
-  /** Forward passes summed over the samples. */
+  /** Forward passes summed over the job's sequences (a pass counts once for each sequence with a row in it). */
   forwardPasses: number;
   wallMs: number;
-  /** From submission to the first forward pass that included this request. */
+  /** From admission to the first forward pass that included this job. */
   queuedMs: number;
 }
 
-export interface JobResult {
-  samples: SampleResult[];
-  stats: JobStats;
+/** A job admitted to the scheduler: settles when every sequence has finished, or on the first failure. */
+export interface JobHandle {
+  done: Promise<JobStats>;
 }
 
-/** What the scheduler reports about each batched pass (for metrics). */
+/** What the engine reports about each forward pass (for metrics). */
 export interface PassReport {
   rows: number;
-  positionsPerRow: number;
   length: number;
+  /** Tokens drawn and scored in the pass. */
+  draws: number;
+  scores: number;
   computeMs: number;
   ok: boolean;
 }

@@ -8,7 +8,6 @@ import { STREAM_SUBPROTOCOL, installAuth } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { Lifecycle, type ServerContext } from './context.js';
 import { installErrorHandling } from './errors.js';
-import { Generations } from './generation.js';
 import { ServerMetrics, metricsRoutes } from './metrics.js';
 import { installOpenApi } from './openapi.js';
 import { installRequestLog } from './request-log.js';
@@ -54,8 +53,7 @@ export function buildServer({ service, config, logger, modelId }: BuildServerOpt
     config,
     modelId,
     metrics,
-    generations: new Generations(service, config.limits, metrics),
-    bounds: { limits: config.limits, modelLength: service.manifest.config.model_length },
+    bounds: { limits: config.limits, modelLength: service.model.modelLength },
     lifecycle: new Lifecycle(),
   };
   app.decorate('mdlm', context);

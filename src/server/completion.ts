@@ -1,60 +1,28 @@
 /**
  * OpenAI completions on a diffusion model: how a prompt and max_tokens become a generation
- * request, and how a choice's text comes out of the output, at the end or while streaming.
+ * request (the service lays it out), and how a choice's text comes out of the output, at the
+ * end or while streaming.
  */
-import { ErrorCodes } from '../errors.js';
-import type { EncodedInput, GenerateRequest } from '../generation/index.js';
-import type { SemiArParams, StepEvent } from '../sampling/index.js';
-import type { MdlmTokenizer } from '../tokenizer/index.js';
-import { fieldError } from './errors.js';
+import type { GenerateRequest, GenerationService, PreparedGeneration, TextSpan } from '../generation/index.js';
+import { type StepEvent, applyStepEvent } from '../sampling/index.js';
 import type { CompletionBody, FinishReason } from './schemas.js';
 
-export interface CompletionPlan {
-  request: GenerateRequest;
-  promptTokens: number;
-  /** Output position just past the choice: prompt tokens + max_tokens. */
-  end: number;
-  /** One sample's whole output, in tokens. */
-  outputTokens: number;
-}
-
-/**
- * When prompt + max_tokens + suffix fits the model's length, the window is exactly that.
- * Otherwise generation is semi-autoregressive: windows of the model's length advancing by
- * half of it (or as semi_ar says), as many strides as it takes to cover; the choice is the
- * max_tokens after the prompt, and the suffix (if any) closes the whole output.
- */
-export function planCompletion(body: CompletionBody, input: EncodedInput, modelLength: number): CompletionPlan {
-  const promptTokens = input.prefix.length;
-  const needed = promptTokens + body.max_tokens + input.suffix.length;
-  const semiAr = body.semi_ar === undefined ? (needed <= modelLength ? undefined : coveringStrides(needed, modelLength)) : { strideLength: body.semi_ar.stride_length, numStrides: body.semi_ar.num_strides };
-  const length = semiAr === undefined ? needed : modelLength;
-  const outputTokens = length + (semiAr === undefined ? 0 : semiAr.numStrides * semiAr.strideLength);
-  if (outputTokens < needed) {
-    throw fieldError(ErrorCodes.invalidArgument, 'semi_ar', `semi_ar gives ${outputTokens} tokens of output, but the prompt, max_tokens and suffix need ${needed}`);
-  }
+export function completionRequest(body: CompletionBody, prompt: string): GenerateRequest {
   return {
-    request: {
-      input,
-      length,
-      steps: body.steps,
-      sampler: body.sampler,
-      numSamples: body.n,
-      seed: body.seed,
-      temperature: body.temperature,
-      semiAr,
-      stopAtEos: body.stop_at_eos,
-    },
-    promptTokens,
-    end: promptTokens + body.max_tokens,
-    outputTokens,
+    prompt,
+    suffix: body.suffix,
+    newTokens: body.max_tokens,
+    steps: body.steps,
+    sampler: body.sampler,
+    numSamples: body.n,
+    seed: body.seed,
+    temperature: body.temperature,
+    semiAr: body.semi_ar === undefined ? undefined : { strideLength: body.semi_ar.stride_length, numStrides: body.semi_ar.num_strides },
   };
 }
 
-function coveringStrides(needed: number, modelLength: number): SemiArParams {
-  const strideLength = Math.max(1, Math.floor(modelLength / 2));
-  return { strideLength, numStrides: Math.ceil((needed - modelLength) / strideLength) };
-}
+/** What a choice needs of the service: the mask and end-of-text ids, and decoding a span of an output. */
+export type ChoiceDecoder = Pick<GenerationService, 'model' | 'text'>;
 
 export interface ChoiceText {
   text: string;
@@ -63,12 +31,16 @@ export interface ChoiceText {
   tokens: number;
 }
 
-/** The choice in a finished output: the tokens after the prompt, up to max_tokens or the first end-of-text. */
-export function choiceText(tokenizer: MdlmTokenizer, output: readonly number[], plan: CompletionPlan, stopAtEos: boolean): ChoiceText {
-  const generated = output.slice(plan.promptTokens, plan.end);
-  const eos = stopAtEos && tokenizer.eosId !== undefined ? generated.indexOf(tokenizer.eosId) : -1;
-  const kept = eos === -1 ? generated : generated.slice(0, eos);
-  return { text: tokenizer.decode(kept), finishReason: eos === -1 ? 'length' : 'stop', tokens: kept.length };
+/** The part of the output a choice is: the generated tokens after the prompt, up to max_tokens. */
+function choiceSpan(prepared: PreparedGeneration, stopAtEos: boolean): TextSpan {
+  const { start, end } = prepared.generated;
+  return { start, end, cutAtEosFrom: stopAtEos ? start : undefined };
+}
+
+/** The choice in a finished output, ended at the first end-of-text when stop_at_eos is set. */
+export function choiceText(service: ChoiceDecoder, output: readonly number[], prepared: PreparedGeneration, stopAtEos: boolean): ChoiceText {
+  const { text, tokens, cut } = service.text(output, choiceSpan(prepared, stopAtEos));
+  return { text, tokens, finishReason: cut ? 'stop' : 'length' };
 }
 
 /**
@@ -84,36 +56,32 @@ export class StreamedChoice {
   private sent = '';
 
   constructor(
-    private readonly tokenizer: MdlmTokenizer,
+    private readonly service: ChoiceDecoder,
     initialOutput: readonly number[],
-    private readonly plan: CompletionPlan,
-    private readonly maskId: number,
+    private readonly prepared: PreparedGeneration,
     private readonly stopAtEos: boolean,
   ) {
     this.output = [...initialOutput];
-    this.runEnd = plan.promptTokens;
+    this.runEnd = prepared.generated.start;
   }
 
   /** Applies a step; returns the text that became final (possibly ''). */
   apply(event: StepEvent): string {
-    event.positions.forEach((position, k) => {
-      this.output[position] = event.tokens[k] as number;
-    });
+    const { maskId, eosId } = this.service.model;
+    applyStepEvent(this.output, event, maskId);
     const start = this.runEnd;
-    while (this.runEnd < this.plan.end && this.isFinalText(this.output[this.runEnd] as number)) this.runEnd++;
+    const { end } = this.prepared.generated;
+    const isFinalText = (token: number) => token !== maskId && !(this.stopAtEos && token === eosId);
+    while (this.runEnd < end && isFinalText(this.output[this.runEnd] as number)) this.runEnd++;
     if (this.runEnd === start) return '';
-    const text = this.tokenizer.decode(this.output.slice(this.plan.promptTokens, this.runEnd)).replace(/\uFFFD+$/, '');
+    const text = this.service.text(this.output, { start: this.prepared.generated.start, end: this.runEnd }).text.replace(/\uFFFD+$/, '');
     return this.advanceTo(text);
   }
 
   /** The rest of the text once the output is complete, and why the choice ended. */
   finish(output: readonly number[]): ChoiceText & { delta: string } {
-    const final = choiceText(this.tokenizer, output, this.plan, this.stopAtEos);
+    const final = choiceText(this.service, output, this.prepared, this.stopAtEos);
     return { ...final, delta: this.advanceTo(final.text) };
-  }
-
-  private isFinalText(token: number): boolean {
-    return token !== this.maskId && !(this.stopAtEos && token === this.tokenizer.eosId);
   }
 
   /** Decoding more tokens only appends to the text of fewer, so the new text extends what was sent. */

@@ -4,8 +4,12 @@ import { ErrorCodes, MdlmError } from '../errors.js';
 import { DEFAULT_MODEL } from '../hub/index.js';
 import { LogLevelSchema } from '../log.js';
 import { DEVICES, ProviderOptionsSchema } from '../runtime/index.js';
+import type { SchedulerOptions } from '../scheduler/index.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
+
+/** 512 positions through the output layer of a 50k vocabulary is about 100 MB per float64 tensor of the draw. */
+export const DEFAULT_BATCH_ENTRIES = 512;
 
 /** What one request, message or socket may ask of the server. */
 export const LimitsSchema = z
@@ -32,6 +36,9 @@ export const ServerConfigSchema = z
     providerOptions: ProviderOptionsSchema.prefault({}).describe('onnxruntime provider options as JSON, e.g. {"cuda":{"deviceId":1}}'),
     workers: int(1, 256).default(1).describe('inference worker threads, each with its own session'),
     maxBatch: int(1, 4096).default(16).describe('most sequences in one forward pass'),
+    maxBatchEntries: int(1, 1_048_576)
+      .default(DEFAULT_BATCH_ENTRIES)
+      .describe('most positions drawn or scored in one forward pass: bounds the memory of its output layer (each costs vocab_size × 16 bytes)'),
     maxQueue: int(1).default(256).describe('most sequences admitted at once; more is refused with 503'),
     batchWaitMs: z.number().min(0).max(60_000).default(0).describe('how long a free worker waits for a fuller batch'),
     apiKey: z.string().min(1).optional().describe('when set, requests need Authorization: Bearer <key> or x-api-key'),
@@ -51,4 +58,9 @@ export function parseServerConfig(input: ServerConfigInput): ServerConfig {
   const parsed = ServerConfigSchema.safeParse(input);
   if (!parsed.success) throw new MdlmError(ErrorCodes.invalidArgument, `server config: ${describeZodIssues(parsed.error)}`, { details: parsed.error.issues });
   return parsed.data;
+}
+
+/** The scheduler's share of the configuration. */
+export function schedulerOptions(config: ServerConfig): SchedulerOptions {
+  return { maxBatch: config.maxBatch, maxBatchEntries: config.maxBatchEntries, maxQueue: config.maxQueue, batchWaitMs: config.batchWaitMs };
 }

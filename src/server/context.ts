@@ -1,6 +1,5 @@
 import type { GenerationService } from '../generation/index.js';
 import type { ServerConfig } from './config.js';
-import type { Generations } from './generation.js';
 import type { ServerMetrics } from './metrics.js';
 import type { SchemaBounds } from './schemas.js';
 
@@ -16,7 +15,6 @@ export interface ServerContext {
   /** The id clients name in /v1/completions and see in /v1/models. */
   modelId: string;
   metrics: ServerMetrics;
-  generations: Generations;
   bounds: SchemaBounds;
   lifecycle: Lifecycle;
 }

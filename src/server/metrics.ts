@@ -1,6 +1,6 @@
 /**
- * Prometheus metrics: one registry per server, fed by the scheduler's pass reports, the
- * generation bridge (tokens) and the request summaries (requests by outcome).
+ * Prometheus metrics: one registry per server, fed by the service's pass reports (passes,
+ * batch sizes, tokens drawn) and the request summaries (requests by outcome).
  */
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -10,16 +10,17 @@ import type { PassReport } from '../scheduler/index.js';
 export class ServerMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'endpoint' | 'outcome'>;
-  readonly generatedTokens: Counter;
+  private readonly generatedTokens: Counter;
   private readonly batchRows: Histogram;
   private readonly passSeconds: Histogram;
   private readonly passes: Counter<'status'>;
 
-  constructor(private readonly service: GenerationService) {
+  private readonly detachPasses: () => void;
+
+  constructor(service: GenerationService) {
     const registers = [this.registry];
-    const scheduler = service.scheduler;
-    new Gauge({ name: 'mdlm_queue_depth', help: 'Sequences waiting for a forward pass', registers, collect() { this.set(scheduler.queueDepth); } });
-    new Gauge({ name: 'mdlm_active_sequences', help: 'Sequences admitted and not finished', registers, collect() { this.set(scheduler.activeSequences); } });
+    new Gauge({ name: 'mdlm_queue_depth', help: 'Sequences waiting for a forward pass', registers, collect() { this.set(service.status().queueDepth); } });
+    new Gauge({ name: 'mdlm_active_sequences', help: 'Sequences admitted and not finished', registers, collect() { this.set(service.status().activeSequences); } });
     this.batchRows = new Histogram({ name: 'mdlm_batch_rows', help: 'Sequences per forward pass', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers });
     this.passSeconds = new Histogram({
       name: 'mdlm_forward_pass_seconds',
@@ -31,11 +32,11 @@ export class ServerMetrics {
     this.generatedTokens = new Counter({ name: 'mdlm_generated_tokens_total', help: 'Tokens unmasked by the sampler (rate() gives tokens/s)', registers });
     this.requests = new Counter({ name: 'mdlm_requests_total', help: 'Requests by endpoint and outcome (ok, cancelled or an error code)', labelNames: ['endpoint', 'outcome'], registers });
     collectDefaultMetrics({ register: this.registry });
-    service.scheduler.on('pass', this.observePass);
+    this.detachPasses = service.onPass(this.observePass);
   }
 
   detach(): void {
-    this.service.scheduler.off('pass', this.observePass);
+    this.detachPasses();
   }
 
   private readonly observePass = (report: PassReport): void => {
@@ -43,6 +44,7 @@ export class ServerMetrics {
     if (!report.ok) return;
     this.batchRows.observe(report.rows);
     this.passSeconds.observe(report.computeMs / 1000);
+    this.generatedTokens.inc(report.draws);
   };
 }
 

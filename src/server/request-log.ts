@@ -5,12 +5,10 @@
  * one per generate message, by the stream route.
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import type { GenerateResult } from '../generation/index.js';
+import type { GenerationStats } from '../generation/index.js';
 import { REQUEST_ID_HEADER } from '../log.js';
 import type { ServerContext } from './context.js';
 import type { ServerMetrics } from './metrics.js';
-
-export type GenerationStats = GenerateResult['stats'];
 
 export interface RequestOutcome {
   /** The error code the request ended with; absent when it succeeded. */

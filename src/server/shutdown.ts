@@ -15,14 +15,14 @@ const CONNECTION_POLL_MS = 20;
 export async function shutdownGracefully(app: FastifyInstance, timeoutMs = app.mdlm.config.shutdownTimeoutMs): Promise<boolean> {
   const { service, lifecycle } = app.mdlm;
   lifecycle.draining = true;
-  service.scheduler.stopAccepting();
+  service.stopAccepting();
   const connectionsClosed = new Promise<void>((resolve) => app.server.once('close', resolve));
   // Fastify's close() below finds the listener closed already, which it accepts.
   app.server.close();
-  const finished = await within(service.scheduler.idle(), timeoutMs);
+  const finished = await within(service.idle(), timeoutMs);
   if (!finished) {
     app.log.warn({ timeout_ms: timeoutMs }, 'shutdown deadline passed: cancelling the requests still running');
-    service.scheduler.cancelAll(new MdlmError(ErrorCodes.shuttingDown, `the server shut down before this request finished (deadline ${timeoutMs} ms)`));
+    service.cancelAll(new MdlmError(ErrorCodes.shuttingDown, `the server shut down before this request finished (deadline ${timeoutMs} ms)`));
   }
   await app.close();
   await closeConnections(app, connectionsClosed);

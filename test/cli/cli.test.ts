@@ -32,7 +32,7 @@ test('usage errors exit 2 and name the flag', async () => {
   assert.match(badSeed.stderr, /error \[invalid_argument\]: --seed: Too small/);
   const badHead = await runCli(['export', '--checkpoint', 'a', '--out', 'b', '--head', 'both']);
   assert.equal(badHead.code, 2);
-  assert.match(badHead.stderr, /--head: Invalid option: expected one of "sample"\|"logits"/);
+  assert.match(badHead.stderr, /--head: Invalid option: expected one of "positions"\|"logits"/);
   assert.equal((await runCli(['frobnicate'])).code, 2);
   assert.equal((await runCli(['export'])).code, 2, 'a missing required option is a usage error');
 });

@@ -1,17 +1,43 @@
 import { join } from 'node:path';
 import { after } from 'node:test';
+import { EngineCore } from '../../src/generation/index.js';
 import { readManifest } from '../../src/model/manifest.js';
+import { SeededRandom } from '../../src/random.js';
 import { ForwardRuntime, ProviderOptionsSchema } from '../../src/runtime/index.js';
-import type { ModelFacts } from '../../src/sampling/index.js';
-import { Scheduler, type SchedulerOptions } from '../../src/scheduler/index.js';
+import { type ModelFacts, type SamplerName, type SemiArParams, SequenceSampler, type StepEvent, initialCanvas, layoutCanvas } from '../../src/sampling/index.js';
+import { type JobStats, type PassReport, Scheduler, type SchedulerOptions } from '../../src/scheduler/index.js';
+
+/** One sampling request in tokens, with the engine's defaults for what it leaves out. */
+export interface SampleRequest {
+  length: number;
+  steps: number;
+  sampler?: SamplerName;
+  seed: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  eps?: number;
+  prefix?: number[];
+  suffix?: number[];
+  semiAr?: SemiArParams;
+}
+
+export interface SampleRun {
+  samplers: SequenceSampler[];
+  stats: JobStats;
+}
 
 export interface TestEngine {
   runtime: ForwardRuntime;
   scheduler: Scheduler;
+  engine: EngineCore;
   facts: ModelFacts;
+  /** Every pass report from now on. */
+  passes: PassReport[];
+  sample(request: SampleRequest, numSamples: number, options?: { signal?: AbortSignal; onStep?: (sample: number, event: StepEvent) => void }): Promise<SampleRun>;
 }
 
-/** The real runtime (worker threads, CPU provider) and scheduler over an exported sample head. */
+/** The real runtime (worker threads, CPU provider), scheduler and engine loop over an exported positions head. */
 export async function startEngine(exportDir: string, options: Partial<SchedulerOptions> & { workers?: number } = {}): Promise<TestEngine> {
   const manifest = await readManifest(exportDir);
   const runtime = await ForwardRuntime.start({
@@ -22,6 +48,42 @@ export async function startEngine(exportDir: string, options: Partial<SchedulerO
   });
   after(() => runtime.close());
   const facts = { maskId: manifest.maskIndex, modelLength: manifest.config.model_length, timeConditioned: manifest.config.time_conditioning };
-  const scheduler = new Scheduler(runtime, facts, { maxBatch: options.maxBatch ?? 64, maxQueue: options.maxQueue ?? 10_000, batchWaitMs: options.batchWaitMs ?? 0 });
-  return { runtime, scheduler, facts };
+  const scheduler = new Scheduler({
+    maxBatch: options.maxBatch ?? 64,
+    maxBatchEntries: options.maxBatchEntries ?? 4096,
+    maxQueue: options.maxQueue ?? 10_000,
+    batchWaitMs: options.batchWaitMs ?? 0,
+  });
+  const engine = new EngineCore(scheduler, runtime);
+  const passes: PassReport[] = [];
+  engine.on('pass', (report) => passes.push(report));
+  return {
+    runtime,
+    scheduler,
+    engine,
+    facts,
+    passes,
+    async sample(request, numSamples, { signal, onStep } = {}) {
+      const samplers = samplersFor(request, numSamples, facts, onStep);
+      const stats = await engine.submit(samplers, signal).done;
+      return { samplers, stats };
+    },
+  };
+}
+
+export function samplersFor(request: SampleRequest, numSamples: number, facts: ModelFacts, onStep?: (sample: number, event: StepEvent) => void): SequenceSampler[] {
+  const head = request.prefix ?? [];
+  const tail = request.suffix ?? [];
+  const layout = layoutCanvas({ head, tail, windowLength: request.length, semiAr: request.semiAr }, facts.modelLength);
+  const params = {
+    steps: request.steps,
+    sampler: request.sampler ?? 'ddpm_cache',
+    temperature: request.temperature ?? 1,
+    topP: request.topP ?? 1,
+    topK: request.topK ?? 0,
+    eps: request.eps,
+    layout,
+    initial: initialCanvas(layout, head, tail, facts.maskId),
+  };
+  return SeededRandom.streams(request.seed, numSamples).map((random, sample) => new SequenceSampler(params, facts, random, (event) => onStep?.(sample, event)));
 }

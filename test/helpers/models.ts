@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { type SynthShape, SYNTH_PRESETS, synthesizeCheckpoint } from '../../src/checkpoint/synth.js';
 import { exportModel } from '../../src/model/export.js';
-import type { ExportHead } from '../../src/model/mdlm-graph.js';
+import type { ExportHead } from '../../src/model/index.js';
 import { tempDir } from './tmp.js';
 
 export const TINY_SHAPE: SynthShape = { ...SYNTH_PRESETS.tiny };

@@ -47,3 +47,30 @@ export function softmax(logits: ArrayLike<number>, temperature = 1, excluded?: n
   const total = weights.reduce((s, v) => s + v, 0);
   return weights.map((v) => v / total);
 }
+
+/**
+ * The reference for truncated sampling, written from the definition: keep the top_k most
+ * likely tokens (0: all), renormalise, keep the shortest prefix by probability whose mass
+ * stays within top_p (at least the most likely token), renormalise again. Every token tied
+ * with the last one kept is kept too.
+ */
+export function truncated(probabilities: Float64Array, topK: number, topP: number): Float64Array {
+  const order = Array.from(probabilities.keys()).sort((a, b) => (probabilities[b] as number) - (probabilities[a] as number));
+  const ranked = topK > 0 ? order.slice(0, topK) : order;
+  const mass = ranked.reduce((sum, token) => sum + (probabilities[token] as number), 0);
+  let kept = ranked.length;
+  if (topP < 1) {
+    let cumulative = 0;
+    kept = 0;
+    for (const token of ranked) {
+      cumulative += (probabilities[token] as number) / mass;
+      if (cumulative > topP * (1 + 1e-12)) break;
+      kept += 1;
+    }
+    kept = Math.max(1, kept);
+  }
+  const cut = probabilities[ranked[kept - 1] as number] as number;
+  const weights = probabilities.map((p) => (p >= cut ? p : 0));
+  const total = weights.reduce((sum, p) => sum + p, 0);
+  return weights.map((p) => p / total);
+}

@@ -136,7 +136,7 @@ test('the conversion cache is keyed by head, dtype and fused', async () => {
   ]);
   assert.deepEqual(
     variants.map((resolved) => resolved.exportDir.split('/').at(-1)),
-    [`${mdlmCommit.slice(0, 12)}-sample-fp32-fused-b${BUILDER_VERSION}`, `${mdlmCommit.slice(0, 12)}-logits-fp16-unfused-b${BUILDER_VERSION}`],
+    [`${mdlmCommit.slice(0, 12)}-positions-fp32-fused-b${BUILDER_VERSION}`, `${mdlmCommit.slice(0, 12)}-logits-fp16-unfused-b${BUILDER_VERSION}`],
   );
   assert.equal(variants[1]?.manifest.dtype, 'fp16');
 });

@@ -27,7 +27,7 @@ test('a checkpoint directory with its own tokenizer converts into models/local/<
   const options = { ...world.freshOptions(), hubUrl: await closedPortUrl() };
   const resolved = await resolveModel(checkpointDir, options);
   const hash = await checkpointHash(checkpointDir);
-  assert.equal(resolved.exportDir, join(options.modelsDir ?? '', 'local', `${hash.slice(0, 12)}-sample-fp32-fused-b${BUILDER_VERSION}`));
+  assert.equal(resolved.exportDir, join(options.modelsDir ?? '', 'local', `${hash.slice(0, 12)}-positions-fp32-fused-b${BUILDER_VERSION}`));
   assert.equal(resolved.source.kind, 'checkpoint');
   assert.equal(resolved.manifest.tokenizer, true);
   await InferenceSession.create(join(resolved.exportDir, 'model.onnx'));
@@ -84,7 +84,7 @@ test('an export directory is returned as it is, if it was built for what is aske
   assert.equal(resolved.exportDir, exportDir);
   assert.equal(resolved.source.kind, 'export');
 
-  await assert.rejects(resolveModel(exportDir, options), { code: ErrorCodes.invalidArgument, message: new RegExp(`^${exportDir} is an export with head logits, but head sample was asked for`) });
+  await assert.rejects(resolveModel(exportDir, options), { code: ErrorCodes.invalidArgument, message: new RegExp(`^${exportDir} is an export with head logits, but head positions was asked for`) });
   await assert.rejects(resolveModel(exportDir, { ...options, head: 'logits', dtype: 'fp16' }), { code: ErrorCodes.invalidArgument, message: /dtype fp32, but dtype fp16 was asked for/ });
 
   const manifest = JSON.parse(await readFile(join(exportDir, MANIFEST_FILE), 'utf8'));

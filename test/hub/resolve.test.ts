@@ -13,7 +13,7 @@ const { hub, mdlmCommit } = world;
 const options = world.freshOptions();
 const files = await checkpointFiles();
 const repoCache = join(options.cacheDir ?? '', 'models--kuleshov-group--mdlm-owt');
-const expectedExportDir = join(options.modelsDir ?? '', 'kuleshov-group--mdlm-owt', `${mdlmCommit.slice(0, 12)}-sample-fp32-fused-b${BUILDER_VERSION}`);
+const expectedExportDir = join(options.modelsDir ?? '', 'kuleshov-group--mdlm-owt', `${mdlmCommit.slice(0, 12)}-positions-fp32-fused-b${BUILDER_VERSION}`);
 
 test('the first resolve downloads into the HF cache, converts, and the export loads in onnxruntime', async () => {
   const events: ResolveProgress[] = [];

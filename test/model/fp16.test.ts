@@ -4,9 +4,9 @@ import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { readManifest } from '../../src/model/manifest.js';
 import { exportModel } from '../../src/model/export.js';
-import type { ExportHead, WeightDtype } from '../../src/model/mdlm-graph.js';
+import type { ExportHead, WeightDtype } from '../../src/model/index.js';
 import { PARITY_FIXTURES, type ParityCase, fixtureDir, parityCases } from '../helpers/fixtures.js';
-import { assertDrawsFollowSoftmax, drawFromSampleHead } from '../helpers/sample-head.js';
+import { assertDrawsFollowSoftmax, drawFromHead } from '../helpers/positions-head.js';
 import { softmax } from '../helpers/stats.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -104,13 +104,13 @@ for (const name of PARITY_FIXTURES) {
 
 const FIXTURE = 'tiny-uncond';
 
-test('fp16 sample head at temperature 0 returns the argmax of the fp16 logits (mask excluded) and their log-probabilities', async () => {
+test('fp16 positions head at temperature 0 returns the argmax of the fp16 logits (mask excluded) and their log-probabilities', async () => {
   const testCase = parityCases(FIXTURE)[0] as ParityCase;
   const ids = testCase.input_ids[0] as number[];
   const logits = await logitsOf(await exportFixture(FIXTURE, 'logits', 'fp16', true), { ...testCase, input_ids: [ids] });
-  const session = await ort.InferenceSession.create(join(await exportFixture(FIXTURE, 'sample', 'fp16', true), 'model.onnx'));
+  const session = await ort.InferenceSession.create(join(await exportFixture(FIXTURE, 'positions', 'fp16', true), 'model.onnx'));
   const positions = ids.map((_, p) => p);
-  const greedy = await drawFromSampleHead(session, ids, positions, new Float64Array(positions.length).fill(0.5), 0);
+  const greedy = await drawFromHead(session, ids, positions, new Float64Array(positions.length).fill(0.5), 0);
   const vocab = logits.length / ids.length;
   positions.forEach((p, k) => {
     const row = Array.from(logits.subarray(p * vocab, (p + 1) * vocab));
@@ -123,8 +123,8 @@ test('fp16 sample head at temperature 0 returns the argmax of the fp16 logits (m
 });
 
 for (const temperature of [1, 0.6]) {
-  test(`fp16 sample head draws from softmax(reference logits / ${temperature}), mask at probability 0 (the fp32 chi-square test)`, async (t) => {
-    const session = await ort.InferenceSession.create(join(await exportFixture(FIXTURE, 'sample', 'fp16', true), 'model.onnx'));
+  test(`fp16 positions head draws from softmax(reference logits / ${temperature}), mask at probability 0 (the fp32 chi-square test)`, async (t) => {
+    const session = await ort.InferenceSession.create(join(await exportFixture(FIXTURE, 'positions', 'fp16', true), 'model.onnx'));
     const testCase = parityCases(FIXTURE)[0] as ParityCase;
     const ids = testCase.input_ids[0] as number[];
     for (const position of [0, 5]) {

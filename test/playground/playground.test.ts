@@ -177,10 +177,10 @@ test('Stop cancels a long request: the page says so and the server frees its seq
   await fill(page, { steps: String(LONG_REQUEST.steps), sampler: LONG_REQUEST.sampler, seed: String(LONG_REQUEST.seed) });
   await page.getByRole('button', { name: 'Generate' }).click();
   await page.locator('.fresh').first().waitFor({ timeout: 20_000 });
-  assert.ok(server.service.scheduler.activeSequences > 0, 'still running when Stop is pressed');
+  assert.ok(server.service.status().activeSequences > 0, 'still running when Stop is pressed');
   await page.getByRole('button', { name: 'Stop' }).click();
   await status(page, /^Cancelled\.$/);
-  await waitFor(() => server.service.scheduler.activeSequences === 0, 'the cancelled request to leave the scheduler');
+  await waitFor(() => server.service.status().activeSequences === 0, 'the cancelled request to leave the scheduler');
   assert.ok((await page.locator('.mask').count()) > 0, 'the canvas keeps its partly decoded state');
   assert.ok(Number(await page.locator('#passes').textContent()) > 0);
   assert.equal(await page.getByRole('button', { name: 'Generate' }).isEnabled(), true);

@@ -10,7 +10,7 @@ import { exportHead, synthCheckpoint } from '../helpers/models.js';
 /** What this machine offers: the tests below expect what it implies, so they hold on a GPU host too. */
 const environment = probeProviderEnvironment(ort.listSupportedBackends());
 const cudaInstalled = environment.backends.some((backend) => backend.name === 'cuda') && environment.missingCudaLibraries.length === 0;
-const exportDir = exportHead(await synthCheckpoint(), 'sample');
+const exportDir = exportHead(await synthCheckpoint(), 'positions');
 
 async function start(device: 'auto' | 'cuda' | 'webgpu'): Promise<ForwardRuntime> {
   return ForwardRuntime.start({ modelPath: join(await exportDir, 'model.onnx'), device, providerOptions: ProviderOptionsSchema.parse({}), workers: 1, intraOpThreads: 1 });
@@ -27,17 +27,9 @@ test('a real worker with --device auto names each provider it passed over, with 
     if (!cudaInstalled) assert.match(cuda?.reason ?? '', /reinstall it with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci`/);
     const webgpu = runtime.unavailable.find((entry) => entry.provider === 'webgpu');
     if (webgpu !== undefined) assert.match(webgpu.reason, environment.vulkanLoader === false ? /libvulkan\.so\.1 is not installed.*libvulkan1/ : /WebGPU adapter/);
-    const ids = BigInt64Array.from({ length: 32 }, () => 63n);
-    const result = await runtime.run({
-      rows: 1,
-      length: 32,
-      positionsPerRow: 2,
-      inputIds: ids,
-      positions: BigInt64Array.of(0n, 31n),
-      uniforms: Float64Array.of(0.25, 0.75),
-      temperature: Float32Array.of(1),
-    });
-    assert.equal(result.tokens.length, 2);
+    const draws = { positions: Int32Array.of(0, 31), uniforms: Float64Array.of(0.25, 0.75), temperature: 1, topP: 1, topK: 0 };
+    const { results } = await runtime.execute([{ tokens: new Int32Array(32).fill(63), sigma: 0, draws }]);
+    assert.equal(results[0]?.draws.tokens.length, 2);
   } finally {
     await runtime.close();
   }

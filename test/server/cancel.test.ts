@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { LONG_REQUEST, MODEL_ID, metric, postJson, startServer, waitFor } from './helpers.js';
 
 const server = await startServer();
-const running = () => waitFor(() => server.service.scheduler.activeSequences === 2, 'the request to run');
+const running = () => waitFor(() => server.service.status().activeSequences === 2, 'the request to run');
 
 /**
  * `start` sends a long two-sample request and resolves once it runs; then the client hangs
@@ -16,7 +16,7 @@ async function assertDisconnectCancels(endpoint: string, start: (signal: AbortSi
   const client = new AbortController();
   await start(client.signal);
   client.abort();
-  await waitFor(() => server.service.scheduler.activeSequences === 0, 'the disconnect to cancel the work');
+  await waitFor(() => server.service.status().activeSequences === 0, 'the disconnect to cancel the work');
   await waitFor(async () => (await metric(server, 'mdlm_requests_total', { endpoint, outcome: 'cancelled' })) === before + 1, 'the cancelled outcome');
   const passes = (await metric(server, 'mdlm_forward_passes_total', { status: 'ok' })) - passesBefore;
   assert.ok(passes < LONG_REQUEST.steps, `stopped after ${passes} passes, long before the ${LONG_REQUEST.steps + 1} it needed`);

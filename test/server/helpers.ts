@@ -10,7 +10,7 @@ import { WebSocket } from 'ws';
 import { type SynthShape } from '../../src/checkpoint/synth.js';
 import { GenerationService } from '../../src/generation/index.js';
 import { createLogger } from '../../src/log.js';
-import { type MdlmServer, type ServerConfigInput, buildServer, parseServerConfig } from '../../src/server/index.js';
+import { type MdlmServer, type ServerConfigInput, buildServer, parseServerConfig, schedulerOptions } from '../../src/server/index.js';
 import { exportHead, synthCheckpoint } from '../helpers/models.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -21,12 +21,12 @@ export const LONG_REQUEST = { steps: 10_000, sampler: 'ddpm', seed: 1 } as const
 
 const builtExports = new Map<string, Promise<string>>();
 
-/** A sample-head export of a synthetic model, built once per test file and shape. */
+/** A positions-head export of a synthetic model, built once per test file and shape. */
 export function tinyExport(shape: Partial<SynthShape> = {}): Promise<string> {
   const key = JSON.stringify(shape);
   let built = builtExports.get(key);
   if (built === undefined) {
-    built = synthCheckpoint(shape).then((checkpoint) => exportHead(checkpoint, 'sample'));
+    built = synthCheckpoint(shape).then((checkpoint) => exportHead(checkpoint, 'positions'));
     builtExports.set(key, built);
   }
   return built;
@@ -62,8 +62,8 @@ export interface StartOptions {
   modelId?: string;
 }
 
-/** A server listening on a free loopback port, closed when the test file ends. */
-export async function startServer(options: StartOptions = {}): Promise<TestServer> {
+/** A server built but not listening, for Fastify's inject: request handling without a transport. Closed when the test file ends. */
+export async function buildTestApp(options: StartOptions = {}): Promise<Omit<TestServer, 'url'>> {
   const config = parseServerConfig({ port: 0, ...options.config });
   const service = await GenerationService.open({
     exportDir: options.exportDir ?? (await tinyExport()),
@@ -71,7 +71,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     providerOptions: config.providerOptions,
     workers: config.workers,
     intraOpThreads: 1,
-    scheduler: { maxBatch: config.maxBatch, maxQueue: config.maxQueue, batchWaitMs: config.batchWaitMs },
+    scheduler: schedulerOptions(config),
   });
   const logs: Record<string, unknown>[] = [];
   const destination = new Writable({
@@ -81,12 +81,19 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     },
   });
   const app = buildServer({ service, config, logger: createLogger({ level: 'info', destination }), modelId: options.modelId ?? MODEL_ID });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
   after(async () => {
     await app.close();
     await service.close();
   });
-  return { url, app, service, logs };
+  await app.ready();
+  return { app, service, logs };
+}
+
+/** A server listening on a free loopback port, closed when the test file ends. */
+export async function startServer(options: StartOptions = {}): Promise<TestServer> {
+  const built = await buildTestApp(options);
+  const url = await built.app.listen({ host: '127.0.0.1', port: 0 });
+  return { url, ...built };
 }
 
 export function postJson(url: string, body: unknown, init: RequestInit = {}): Promise<Response> {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { MdlmTokenizer } from '../../src/tokenizer/index.js';
 import { MODEL_ID, metric, postJson, sseData, startServer, tinyExport, withEosToken } from './helpers.js';
 
 const server = await startServer();
-const { tokenizer } = server.service;
+const tokenizer = await MdlmTokenizer.fromFiles(await tinyExport());
 const MASK_ID = 63;
 /** The tiny model's end-of-text token in the eos variant: a word the random model writes often. */
 const EOS_WORD = 'me';
@@ -70,7 +71,7 @@ test('the same seed gives the same output; length, suffix and semi_ar shape it',
 
 test('stop_at_eos cuts the text at the first end-of-text token after the prompt', async () => {
   const eosServer = await startServer({ exportDir: await withEosToken(await tinyExport(), EOS_WORD) });
-  const eos = eosServer.service.tokenizer.eosId as number;
+  const eos = eosServer.service.model.eosId as number;
   const request = { prompt: 'ba', steps: 10, seed: 5 };
   const [whole, cut] = [await generate(request, eosServer.url), await generate({ ...request, stop_at_eos: true }, eosServer.url)];
   const ids = whole.samples[0]?.token_ids as number[];

@@ -29,7 +29,7 @@ test('draining: running requests finish, new ones get shutting_down, /readyz say
   let received = '';
   socket.on('data', (chunk) => (received += chunk.toString()));
   socket.write(rawRequest('POST', '/v1/generate', MEDIUM_REQUEST));
-  await waitFor(() => server.service.scheduler.activeSequences === 2, 'both requests to run');
+  await waitFor(() => server.service.status().activeSequences === 2, 'both requests to run');
 
   const shutdown = shutdownGracefully(server.app, 30_000);
   socket.write(rawRequest('GET', '/readyz') + rawRequest('POST', '/v1/generate', { steps: 2 }));
@@ -93,8 +93,8 @@ test('mdlm serve: flags win over environment variables; SIGTERM lets the running
   const startup = serving.logs.find((line) => line.address !== undefined) as Record<string, unknown>;
   assert.equal(startup.provider, 'cpu');
   assert.deepEqual(startup.fallbacks, []);
-  assert.equal((startup.model as { id: string }).id, 'export-sample');
-  assert.match(startup.msg as string, /^serving .*export-sample .*listening on http:\/\/127\.0\.0\.1:\d+; execution provider: cpu/);
+  assert.equal((startup.model as { id: string }).id, 'export-positions');
+  assert.match(startup.msg as string, /^serving .*export-positions .*listening on http:\/\/127\.0\.0\.1:\d+; execution provider: cpu/);
 
   const generate = (key: string) => postJson(`${serving.url}/v1/generate`, MEDIUM_REQUEST, { headers: { authorization: `Bearer ${key}` } });
   assert.equal((await generate('from-env')).status, 401, 'the flag replaced the variable');

@@ -70,7 +70,7 @@ test('a cancel message ends one request with cancelled; the others on the socket
   client.send({ type: 'cancel', id: 'never-sent' });
   assert.deepEqual(await client.final('long'), { type: 'cancelled', id: 'long' });
   assert.equal((await client.final('short')).type, 'done');
-  await waitFor(() => server.service.scheduler.activeSequences === 0, 'the cancelled request to leave the scheduler');
+  await waitFor(() => server.service.status().activeSequences === 0, 'the cancelled request to leave the scheduler');
   assert.equal(await metric(server, 'mdlm_requests_total', { endpoint: '/v1/stream', outcome: 'cancelled' }), cancelledBefore + 1);
   assert.equal(client.of('never-sent').length, 0, 'cancelling an unknown id is ignored');
 });
@@ -113,7 +113,7 @@ test('a socket holds at most maxSocketRequests requests; more are refused as ove
   assert.equal(refused.type, 'error');
   assert.equal((refused.error as { code: string }).code, 'overloaded');
   client.socket.close();
-  await waitFor(() => server.service.scheduler.activeSequences === 0, 'the socket close to cancel its requests');
+  await waitFor(() => server.service.status().activeSequences === 0, 'the socket close to cancel its requests');
 });
 
 test('closing the socket cancels its requests', async () => {
@@ -121,9 +121,9 @@ test('closing the socket cancels its requests', async () => {
   const cancelledBefore = await metric(server, 'mdlm_requests_total', { endpoint: '/v1/stream', outcome: 'cancelled' });
   client.send({ type: 'generate', id: 'gone', ...LONG_REQUEST, num_samples: 2 });
   await client.next((message) => message.id === 'gone' && message.type === 'step');
-  assert.equal(server.service.scheduler.activeSequences, 2);
+  assert.equal(server.service.status().activeSequences, 2);
   client.socket.terminate();
-  await waitFor(() => server.service.scheduler.activeSequences === 0, 'the closed socket to cancel its request');
+  await waitFor(() => server.service.status().activeSequences === 0, 'the closed socket to cancel its request');
   await waitFor(async () => (await metric(server, 'mdlm_requests_total', { endpoint: '/v1/stream', outcome: 'cancelled' })) === cancelledBefore + 1, `the cancelled outcome ${cancelledBefore} ${await metric(server, 'mdlm_requests_total', { endpoint: '/v1/stream', outcome: 'cancelled' })}`);
 });
 
@@ -142,7 +142,7 @@ test('a slow reader gets merged step updates and every final message, and the re
   client.send({ ...request, id: 'slow' });
   await client.next((message) => message.type === 'started');
   socket.pause();
-  await waitFor(() => slow.service.scheduler.activeSequences === 0, 'the generation to finish while the client does not read', 60_000);
+  await waitFor(() => slow.service.status().activeSequences === 0, 'the generation to finish while the client does not read', 60_000);
   socket.resume();
   const final = await client.final('slow', 60_000);
   assert.equal(final.type, 'done');

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { GENERATION_DEFAULTS, type GenerateResult, GenerationService } from '../../generation/index.js';
-import { DEFAULT_MODEL, resolveModel } from '../../hub/index.js';
+import { randomUUID } from 'node:crypto';
+import { GENERATION_DEFAULTS, GenerationService } from '../../generation/index.js';
+import { DEFAULT_MODEL, modelIdOf, resolveModel } from '../../hub/index.js';
 import { DEVICES, ProviderOptionsSchema } from '../../runtime/index.js';
 import { SAMPLERS, type StepEvent } from '../../sampling/index.js';
+import { DEFAULT_BATCH_ENTRIES, generateResponse } from '../../server/index.js';
 import { exitOnInterrupt } from '../interrupt.js';
 import { cliInt, cliNumber, parseFlags } from '../options.js';
 import { type ProgressReporter, progressBar } from '../progress.js';
@@ -55,27 +57,27 @@ export function registerGenerate(program: Command): void {
     .action(async (raw: Record<string, unknown>) => {
       exitOnInterrupt();
       const flags = parseFlags(GenerateFlags, raw);
-      const service = await openService(flags, flags.numSamples);
+      const { service, modelId } = await openService(flags, flags.numSamples);
       try {
+        const prepared = service.prepare({
+          prompt: flags.prompt,
+          suffix: flags.suffix,
+          length: flags.length,
+          steps: flags.steps,
+          sampler: flags.sampler,
+          numSamples: flags.numSamples,
+          seed: flags.seed,
+          temperature: flags.temperature,
+          semiAr: flags.strideLength === undefined ? undefined : { strideLength: flags.strideLength, numStrides: flags.numStrides ?? 0 },
+        });
         const bar = progressBar('denoising', 'steps');
-        const result = await service.generate(
-          {
-            input: service.encodeInput(flags.prompt, flags.suffix),
-            length: flags.length,
-            steps: flags.steps,
-            sampler: flags.sampler,
-            numSamples: flags.numSamples,
-            seed: flags.seed,
-            temperature: flags.temperature,
-            semiAr: flags.strideLength === undefined ? undefined : { strideLength: flags.strideLength, numStrides: flags.numStrides ?? 0 },
-            stopAtEos: flags.stopAtEos,
-          },
-          { onStep: stepProgress(bar, flags.steps, flags.numSamples) },
-        );
+        const result = await service.generate(prepared, { onStep: stepProgress(bar, flags.steps, flags.numSamples) });
         // The last steps may unmask nothing and send no event: finish the bar from the totals.
         bar.update(result.stats.steps, result.stats.steps, ` | ${result.stats.forwardPasses} forward passes`);
         bar.stop();
-        process.stdout.write(flags.json ? `${JSON.stringify(jsonReport(result))}\n` : textReport(result));
+        // --json prints exactly what POST /v1/generate answers.
+        const response = generateResponse(`gen-${randomUUID()}`, modelId, service, prepared, result, flags.stopAtEos);
+        process.stdout.write(flags.json ? `${JSON.stringify(response)}\n` : textReport(response.samples.map((sample) => sample.text)));
       } finally {
         await service.close();
       }
@@ -89,7 +91,7 @@ interface ModelChoice {
   modelsDir?: string;
 }
 
-async function openService({ model, device, dtype, modelsDir }: ModelChoice, numSamples: number): Promise<GenerationService> {
+async function openService({ model, device, dtype, modelsDir }: ModelChoice, numSamples: number): Promise<{ service: GenerationService; modelId: string }> {
   const download = progressBar('preparing model', 'MB');
   const resolved = await resolveModel(model, {
     modelsDir,
@@ -98,13 +100,14 @@ async function openService({ model, device, dtype, modelsDir }: ModelChoice, num
   });
   download.stop();
   for (const notice of resolved.notices) process.stderr.write(`note: ${notice}\n`);
-  return GenerationService.open({
+  const service = await GenerationService.open({
     exportDir: resolved.exportDir,
     device,
     providerOptions: ProviderOptionsSchema.parse({}),
     workers: 1,
-    scheduler: { maxBatch: Math.min(numSamples, 64), maxQueue: numSamples, batchWaitMs: 0 },
+    scheduler: { maxBatch: Math.min(numSamples, 64), maxBatchEntries: DEFAULT_BATCH_ENTRIES, maxQueue: numSamples, batchWaitMs: 0 },
   });
+  return { service, modelId: modelIdOf(resolved) };
 }
 
 /** The bar follows the slowest sample: steps reached over all rounds, and forward passes summed. */
@@ -120,22 +123,7 @@ function stepProgress(bar: ProgressReporter, steps: number, samples: number): (s
   };
 }
 
-function textReport(result: GenerateResult): string {
-  if (result.samples.length === 1) return `${result.samples[0]?.text ?? ''}\n`;
-  return result.samples.map((sample, index) => `--- sample ${index} ---\n${sample.text}\n`).join('');
-}
-
-function jsonReport(result: GenerateResult): object {
-  return {
-    seed: result.seed,
-    samples: result.samples.map((sample) => ({ text: sample.text, token_ids: sample.tokenIds, forward_passes: sample.forwardPasses })),
-    stats: {
-      steps: result.stats.steps,
-      forward_passes: result.stats.forwardPasses,
-      wall_ms: Math.round(result.stats.wallMs),
-      queued_ms: Math.round(result.stats.queuedMs),
-      prompt_tokens: result.promptTokens,
-      suffix_tokens: result.suffixTokens,
-    },
-  };
+function textReport(texts: readonly string[]): string {
+  if (texts.length === 1) return `${texts[0] ?? ''}\n`;
+  return texts.map((text, index) => `--- sample ${index} ---\n${text}\n`).join('');
 }

@@ -1,11 +1,10 @@
-import { basename, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
 import { GenerationService } from '../../generation/index.js';
-import { type ResolvedModel, resolveModel } from '../../hub/index.js';
+import { type ResolvedModel, modelIdOf, resolveModel } from '../../hub/index.js';
 import { type Logger, createLogger } from '../../log.js';
 import { describeProviderChoice } from '../../runtime/index.js';
-import { LimitsSchema, type ServerConfig, ServerConfigSchema, buildServer, parseServerConfig, shutdownGracefully } from '../../server/index.js';
+import { LimitsSchema, type ServerConfig, ServerConfigSchema, buildServer, parseServerConfig, schedulerOptions, shutdownGracefully } from '../../server/index.js';
 import { parseFlags } from '../options.js';
 import { progressBar } from '../progress.js';
 
@@ -33,6 +32,7 @@ const FLAGS: { name: FlagName; value: string; parse?: (value: string) => unknown
   { name: 'providerOptions', value: '<json>', parse: toJson },
   { name: 'workers', value: '<n>', parse: toNumber },
   { name: 'maxBatch', value: '<n>', parse: toNumber },
+  { name: 'maxBatchEntries', value: '<n>', parse: toNumber },
   { name: 'maxQueue', value: '<n>', parse: toNumber },
   { name: 'batchWaitMs', value: '<ms>', parse: toNumber },
   { name: 'apiKey', value: '<key>' },
@@ -97,9 +97,9 @@ async function serve(config: ServerConfig): Promise<void> {
     device: config.device,
     providerOptions: config.providerOptions,
     workers: config.workers,
-    scheduler: { maxBatch: config.maxBatch, maxQueue: config.maxQueue, batchWaitMs: config.batchWaitMs },
+    scheduler: schedulerOptions(config),
   });
-  const app = buildServer({ service, config, logger, modelId: modelId(resolved) });
+  const app = buildServer({ service, config, logger, modelId: modelIdOf(resolved) });
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
@@ -132,17 +132,12 @@ async function resolveWithProgress(config: ServerConfig): Promise<ResolvedModel>
   }
 }
 
-/** A hub model is known by its repository id; a local one by its directory's name. */
-function modelId(resolved: ResolvedModel): string {
-  return resolved.source.kind === 'hub' ? resolved.source.reference : basename(resolve(resolved.source.reference));
-}
-
 function logStartup(logger: Logger, resolved: ResolvedModel, service: GenerationService, origin: string): void {
-  const { provider, unavailable } = service.runtime;
+  const { provider, unavailable } = service.status();
   const commit = resolved.source.commit === undefined ? '' : ` @ ${resolved.source.commit}`;
   logger.info(
     {
-      model: { id: modelId(resolved), reference: resolved.source.reference, kind: resolved.source.kind, commit: resolved.source.commit, export_dir: resolved.exportDir },
+      model: { id: modelIdOf(resolved), reference: resolved.source.reference, kind: resolved.source.kind, commit: resolved.source.commit, export_dir: resolved.exportDir },
       provider,
       fallbacks: unavailable,
       address: origin,

@@ -1,10 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { GenerateHooks, GenerateResult } from '../../generation/index.js';
-import { type CompletionPlan, StreamedChoice, choiceText, planCompletion } from '../completion.js';
+import type { GenerateHooks, GenerateResult, PreparedGeneration } from '../../generation/index.js';
+import { StreamedChoice, choiceText, completionRequest } from '../completion.js';
 import type { ServerContext } from '../context.js';
 import { disconnectSignal } from '../disconnect.js';
 import { envelope, toApiError } from '../errors.js';
+import { prepareWithinLimits } from '../limits.js';
 import { combineStats } from '../request-log.js';
 import { type CompletionBody, type CompletionResponse, CompletionResponseSchema, ERROR_RESPONSES, type FinishReason, type Usage, completionBodySchema } from '../schemas.js';
 import { EventStream } from '../sse.js';
@@ -23,11 +24,12 @@ interface Completion {
   created: number;
   model: string;
   body: CompletionBody;
-  plans: CompletionPlan[];
+  /** One per prompt. */
+  plans: PreparedGeneration[];
 }
 
 export const completionsRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, context) => {
-  const { generations, modelId, bounds } = context;
+  const { service, config, modelId, bounds } = context;
   app.post(
     '/v1/completions',
     {
@@ -42,11 +44,9 @@ export const completionsRoutes: FastifyPluginAsyncZod<ServerContext> = async (ap
     async (request, reply) => {
       const body = request.body;
       requireModel(body.model, modelId);
-      const plans = (typeof body.prompt === 'string' ? [body.prompt] : body.prompt).map((prompt) => {
-        const plan = planCompletion(body, generations.encodeInput(prompt, body.suffix), generations.modelLength);
-        generations.checkOutputLength(plan.outputTokens, 'max_tokens');
-        return plan;
-      });
+      const plans = (typeof body.prompt === 'string' ? [body.prompt] : body.prompt).map((prompt) =>
+        prepareWithinLimits(service, completionRequest(body, prompt), config.limits, 'max_tokens'),
+      );
       const completion: Completion = { id: `cmpl-${request.id}`, created: Math.floor(Date.now() / 1000), model: modelId, body, plans };
       return body.stream ? streamCompletion(context, completion, request, reply) : complete(context, completion, request, reply);
     },
@@ -56,9 +56,8 @@ export const completionsRoutes: FastifyPluginAsyncZod<ServerContext> = async (ap
 async function complete(context: ServerContext, completion: Completion, request: FastifyRequest, reply: FastifyReply): Promise<CompletionResponse> {
   const results = await runPlans(context, completion.plans, disconnectSignal(reply), () => ({}));
   request.outcome.stats = combineStats(results.map((result) => result.stats));
-  const { tokenizer } = context.service;
   const choices = results.flatMap((result, p) =>
-    result.samples.map((sample, j) => ({ index: p * completion.body.n + j, ...choiceText(tokenizer, sample.tokenIds, completion.plans[p] as CompletionPlan, completion.body.stop_at_eos) })),
+    result.samples.map((sample, j) => ({ index: p * completion.body.n + j, ...choiceText(context.service, sample.tokenIds, completion.plans[p] as PreparedGeneration, completion.body.stop_at_eos) })),
   );
   return {
     id: completion.id,
@@ -76,7 +75,7 @@ async function complete(context: ServerContext, completion: Completion, request:
  */
 async function streamCompletion(context: ServerContext, completion: Completion, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const { body, plans } = completion;
-  const { tokenizer, manifest } = context.service;
+  const { service } = context;
   const events = new EventStream();
   const choices: StreamedChoice[] = [];
   const send = (fields: object) => events.send({ id: completion.id, object: 'text_completion', created: completion.created, model: completion.model, ...fields });
@@ -87,7 +86,7 @@ async function streamCompletion(context: ServerContext, completion: Completion, 
 
   const finished = runPlans(context, plans, disconnectSignal(reply), (p) => ({
     onStart: ({ initialTokenIds }) => {
-      for (let j = 0; j < body.n; j++) choices[p * body.n + j] = new StreamedChoice(tokenizer, initialTokenIds, plans[p] as CompletionPlan, manifest.maskIndex, body.stop_at_eos);
+      for (let j = 0; j < body.n; j++) choices[p * body.n + j] = new StreamedChoice(service, initialTokenIds, plans[p] as PreparedGeneration, body.stop_at_eos);
       if (++admitted === plans.length) markAllAdmitted();
     },
     onStep: (sample, event) => {
@@ -127,15 +126,15 @@ async function streamCompletion(context: ServerContext, completion: Completion, 
 }
 
 /** Runs every prompt of a request together; one failure cancels the others. */
-function runPlans(context: ServerContext, plans: readonly CompletionPlan[], disconnected: AbortSignal, hooksFor: (prompt: number) => GenerateHooks): Promise<GenerateResult[]> {
+function runPlans(context: ServerContext, plans: readonly PreparedGeneration[], disconnected: AbortSignal, hooksFor: (prompt: number) => GenerateHooks): Promise<GenerateResult[]> {
   const failed = new AbortController();
   const signal = AbortSignal.any([disconnected, failed.signal]);
-  const runs = plans.map((plan, p) => context.generations.run(plan.request, { ...hooksFor(p), signal }));
+  const runs = plans.map((plan, p) => context.service.generate(plan, { ...hooksFor(p), signal }));
   for (const run of runs) run.catch(() => failed.abort());
   return Promise.all(runs);
 }
 
-function usage(plans: readonly CompletionPlan[], completionTokens: number): Usage {
+function usage(plans: readonly PreparedGeneration[], completionTokens: number): Usage {
   const promptTokens = plans.reduce((sum, plan) => sum + plan.promptTokens, 0);
   return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
 }

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ServerContext } from '../context.js';
 import { disconnectSignal } from '../disconnect.js';
-import { generateResponse } from '../generation.js';
+import { generateRequest, generateResponse, outputParam } from '../generate-body.js';
+import { prepareWithinLimits } from '../limits.js';
 import { ERROR_RESPONSES, GenerateResponseSchema, generateBodySchema } from '../schemas.js';
 
-export const generateRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, { generations, modelId, bounds }) => {
+export const generateRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, { service, config, modelId, bounds }) => {
   app.post(
     '/v1/generate',
     {
@@ -17,9 +18,11 @@ export const generateRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, 
       },
     },
     async (request, reply) => {
-      const result = await generations.runGenerate(request.body, { signal: disconnectSignal(reply) });
+      const body = request.body;
+      const prepared = prepareWithinLimits(service, generateRequest(body), config.limits, outputParam(body));
+      const result = await service.generate(prepared, { signal: disconnectSignal(reply) });
       request.outcome.stats = result.stats;
-      return generateResponse(`gen-${request.id}`, modelId, result);
+      return generateResponse(`gen-${request.id}`, modelId, service, prepared, result, body.stop_at_eos ?? false);
     },
   );
 };

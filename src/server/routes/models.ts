@@ -9,12 +9,12 @@ export const modelsRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, { 
   const entry = (): ModelEntry => ({
     id: modelId,
     object: 'model',
-    created: Math.floor(Date.parse(service.manifest.createdAt) / 1000),
+    created: Math.floor(Date.parse(service.model.createdAt) / 1000),
     owned_by: modelId.includes('/') ? (modelId.split('/')[0] as string) : 'local',
-    model_length: service.manifest.config.model_length,
-    vocab_size: service.manifest.config.vocab_size,
-    time_conditioning: service.manifest.config.time_conditioning,
-    provider: service.runtime.provider,
+    model_length: service.model.modelLength,
+    vocab_size: service.model.vocabSize,
+    time_conditioning: service.model.timeConditioned,
+    provider: service.status().provider,
   });
 
   app.get('/v1/models', { schema: { summary: 'List the served models', tags: ['openai'], response: { 200: ModelListSchema, ...ERROR_RESPONSES } } }, async () => ({

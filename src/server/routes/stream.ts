@@ -9,13 +9,14 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { RawData, WebSocket } from 'ws';
 import { ErrorCodes, MdlmError } from '../../errors.js';
-import type { GenerateResult, GenerationStart } from '../../generation/index.js';
-import type { StepEvent } from '../../sampling/index.js';
+import type { GenerateResult, GenerationStart, GenerationStats, PreparedGeneration } from '../../generation/index.js';
+import { type StepEvent, applyStepEvent } from '../../sampling/index.js';
 import type { ServerContext } from '../context.js';
 import { envelope, fieldError, toApiError, validationError } from '../errors.js';
-import { generateResponse } from '../generation.js';
+import { generateRequest, generateResponse, outputParam } from '../generate-body.js';
+import { prepareWithinLimits } from '../limits.js';
 import { Outbox, type PendingStep } from '../outbox.js';
-import { type GenerationStats, recordRequest } from '../request-log.js';
+import { recordRequest } from '../request-log.js';
 import { type StreamGenerateMessage, streamClientMessageSchema } from '../schemas.js';
 
 const ENDPOINT = '/v1/stream';
@@ -121,13 +122,15 @@ class StreamSession {
     let stats: GenerationStats | undefined;
     let final: object;
     try {
-      const result = await this.context.generations.runGenerate(message, {
+      const { service, config } = this.context;
+      const prepared = prepareWithinLimits(service, generateRequest(message), config.limits, outputParam(message));
+      const result = await service.generate(prepared, {
         signal: state.controller.signal,
-        onStart: (start) => this.started(message, state, start),
+        onStart: (start) => this.started(message, state, prepared, start),
         onStep: (sample, event) => this.step(message, state, sample, event),
       });
       stats = result.stats;
-      final = this.done(id, result);
+      final = this.done(id, prepared, result, message.stop_at_eos ?? false);
     } catch (error) {
       const api = toApiError(error);
       outcome = api.code;
@@ -137,17 +140,17 @@ class StreamSession {
     recordRequest(this.log.child({ stream_id: id }), this.context.metrics, { endpoint: ENDPOINT, outcome, durationMs: performance.now() - began, stats });
   }
 
-  private started(message: StreamGenerateMessage, state: StreamRequest, start: GenerationStart): void {
+  private started(message: StreamGenerateMessage, state: StreamRequest, prepared: PreparedGeneration, start: GenerationStart): void {
     state.start = start;
     const tokens = start.initialTokenIds;
     this.outbox.push({
       type: 'started',
       id: message.id,
       seed: start.seed,
-      prompt_tokens: start.promptTokens,
-      suffix_tokens: start.suffixTokens,
+      prompt_tokens: prepared.promptTokens,
+      suffix_tokens: prepared.suffixTokens,
       output_length: tokens.length,
-      mask_id: this.context.service.manifest.maskIndex,
+      mask_id: this.context.service.model.maskId,
       token_ids: tokens,
       ...this.text(message, tokens),
     });
@@ -155,9 +158,7 @@ class StreamSession {
 
   private step(message: StreamGenerateMessage, state: StreamRequest, sample: number, event: StepEvent): void {
     const output = (state.outputs[sample] ??= [...(state.start as GenerationStart).initialTokenIds]);
-    event.positions.forEach((position, k) => {
-      output[position] = event.tokens[k] as number;
-    });
+    applyStepEvent(output, event, this.context.service.model.maskId);
     this.outbox.pushStep(`${sample}:${message.id}`, event, (step: PendingStep) => ({
       type: 'step',
       id: message.id,
@@ -172,13 +173,13 @@ class StreamSession {
     }));
   }
 
-  private done(id: string, result: GenerateResult): object {
-    const { samples, stats } = generateResponse(id, this.context.modelId, result);
+  private done(id: string, prepared: PreparedGeneration, result: GenerateResult, stopAtEos: boolean): object {
+    const { samples, stats } = generateResponse(id, this.context.modelId, this.context.service, prepared, result, stopAtEos);
     return { type: 'done', id, samples, stats };
   }
 
   private text(message: StreamGenerateMessage, tokens: readonly number[]): { text?: string } {
-    return message.decode_text ? { text: this.context.service.tokenizer.decode(tokens, { maskText: message.mask_text }) } : {};
+    return message.decode_text ? { text: this.context.service.decode(tokens, { maskText: message.mask_text }) } : {};
   }
 
   private sendError(id: string | null, error: MdlmError): void {

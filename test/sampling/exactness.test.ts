@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import type { SamplerName, SamplingParams } from '../../src/sampling/index.js';
+import type { SamplerName } from '../../src/sampling/index.js';
 import { startEngine } from '../helpers/engine.js';
 import { exactDistribution } from '../helpers/exact-ddpm.js';
 import { exportHead, synthCheckpoint } from '../helpers/models.js';
@@ -20,7 +20,7 @@ const DRAWS = 4000;
 async function tinyModel(timeConditioning: boolean, length: number) {
   const checkpoint = await synthCheckpoint({ vocab_size: VOCAB, model_length: length, hidden_dim: 16, cond_dim: 8, n_blocks: 2, n_heads: 2, time_conditioning: timeConditioning }, 11);
   const logits = await ort.InferenceSession.create(join(await exportHead(checkpoint, 'logits'), 'model.onnx'));
-  const engine = await startEngine(await exportHead(checkpoint, 'sample'), { maxBatch: 256 });
+  const engine = await startEngine(await exportHead(checkpoint, 'positions'), { maxBatch: 256 });
   return { logits, engine };
 }
 
@@ -63,31 +63,31 @@ for (const testCase of CASES) {
       const total1 = [...exact.values()].reduce((sum, p) => sum + p, 0);
       assert.ok(Math.abs(total1 - 1) < 1e-9, `exact distribution sums to ${total1}`);
 
-      const params: SamplingParams = {
-        length: testCase.length,
-        steps: testCase.steps,
-        sampler,
-        temperature: 1,
-        eps: testCase.eps,
-        semiAr: testCase.semiAr,
-        prefix: testCase.prefix,
-        suffix: [],
-        // Different seeds: the two samplers share the first-hitting plan, so one seed would give identical draws.
-        seed: sampler === 'ddpm' ? 20241128 : 20241129,
-      };
-      const result = await engine.scheduler.submit({ params, numSamples: DRAWS });
+      const result = await engine.sample(
+        {
+          length: testCase.length,
+          steps: testCase.steps,
+          sampler,
+          eps: testCase.eps,
+          semiAr: testCase.semiAr,
+          prefix: testCase.prefix,
+          // Different seeds: the two samplers share the first-hitting plan, so one seed would give identical draws.
+          seed: sampler === 'ddpm' ? 20241128 : 20241129,
+        },
+        DRAWS,
+      );
       const outcomes = [...exact.keys()];
       const counts = new Array<number>(outcomes.length).fill(0);
-      for (const sample of result.samples) {
-        const index = outcomes.indexOf(Array.from(sample.tokens).join(','));
-        assert.ok(index >= 0, `outcome ${Array.from(sample.tokens)} has probability 0 under the seed's sampler`);
+      for (const sample of result.samplers) {
+        const index = outcomes.indexOf(Array.from(sample.canvas).join(','));
+        assert.ok(index >= 0, `outcome ${Array.from(sample.canvas)} has probability 0 under the seed's sampler`);
         counts[index] = (counts[index] as number) + 1;
       }
       const fit = chiSquare(counts, outcomes.map((key) => exact.get(key) as number));
       t.diagnostic(`${outcomes.length} outcomes, chi-square ${fit.statistic.toFixed(1)} on ${fit.degreesOfFreedom} df, threshold ${fit.threshold.toFixed(1)} (alpha 1e-4, n ${DRAWS})`);
       assert.ok(fit.statistic < fit.threshold, `chi-square ${fit.statistic} ≥ ${fit.threshold}`);
 
-      const passes = result.samples.map((sample) => sample.forwardPasses);
+      const passes = result.samplers.map((sample) => sample.forwardPasses);
       if (sampler === 'ddpm') {
         const perRound = testCase.steps + 1;
         assert.ok(passes.every((count) => count === perRound * (strides + 1)), 'ddpm runs T + 1 passes per round');

@@ -1,0 +1,83 @@
+import { randomInt } from 'node:crypto';
+import { ErrorCodes, MdlmError } from '../errors.js';
+import { type CanvasLayout, type ModelFacts, type SamplerName, type SamplingParams, type SemiArParams, initialCanvas, layoutCanvas } from '../sampling/index.js';
+import type { MdlmTokenizer } from '../tokenizer/index.js';
+import { GENERATION_DEFAULTS } from './defaults.js';
+
+/** Text to encode, or token ids as they are. */
+export type FixedInput = string | readonly number[];
+
+/** A generation request as the service takes it: text or token ids, defaults left out. */
+export interface GenerateRequest {
+  /** Fixed at the start of the output: text, or token ids. */
+  prompt?: FixedInput;
+  /** Fixed at the end of the output: text, or token ids. */
+  suffix?: FixedInput;
+  /** Window length; default the model's length. */
+  length?: number;
+  /**
+   * Instead of a length: how many tokens to generate after the prompt (a completion's
+   * max_tokens). The window then fits exactly, or turns semi-autoregressive past the model's
+   * length (see layoutCanvas).
+   */
+  newTokens?: number;
+  steps?: number;
+  sampler?: SamplerName;
+  numSamples?: number;
+  seed?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  semiAr?: SemiArParams;
+}
+
+/** A request encoded, completed with defaults and laid out: what limits are checked on and what runs. */
+export interface PreparedGeneration {
+  sampling: SamplingParams;
+  numSamples: number;
+  seed: number;
+  layout: CanvasLayout;
+  /** Tokens of the prompt and of the suffix, as fixed at the start and end of the output. */
+  promptTokens: number;
+  suffixTokens: number;
+  /** Output positions of the generated tokens a completion returns: [prompt end, prompt end + newTokens), or up to the suffix. */
+  generated: { start: number; end: number };
+}
+
+export function prepareGeneration(request: GenerateRequest, tokenizer: MdlmTokenizer, facts: ModelFacts & { vocabSize: number }): PreparedGeneration {
+  const head = encodeFixed(tokenizer, request.prompt, 'prompt', facts);
+  const tail = encodeFixed(tokenizer, request.suffix, 'suffix', facts);
+  const layout = layoutCanvas({ head, tail, windowLength: request.length, semiAr: request.semiAr, generate: request.newTokens }, facts.modelLength);
+  const end = request.newTokens === undefined ? layout.totalLength - tail.length : head.length + request.newTokens;
+  return {
+    sampling: {
+      steps: request.steps ?? GENERATION_DEFAULTS.steps,
+      sampler: request.sampler ?? GENERATION_DEFAULTS.sampler,
+      temperature: request.temperature ?? GENERATION_DEFAULTS.temperature,
+      topP: request.topP ?? GENERATION_DEFAULTS.topP,
+      topK: request.topK ?? GENERATION_DEFAULTS.topK,
+      layout,
+      initial: initialCanvas(layout, head, tail, facts.maskId),
+    },
+    numSamples: request.numSamples ?? GENERATION_DEFAULTS.numSamples,
+    seed: request.seed ?? randomInt(2 ** 32),
+    layout,
+    promptTokens: head.length,
+    suffixTokens: tail.length,
+    generated: { start: head.length, end },
+  };
+}
+
+/** Fixed tokens, refusing ids outside the vocabulary and the mask token (only the sampler may place it). */
+function encodeFixed(tokenizer: MdlmTokenizer, input: FixedInput | undefined, param: string, facts: { maskId: number; vocabSize: number }): number[] {
+  if (input === undefined || input === '') return [];
+  const ids = typeof input === 'string' ? tokenizer.encode(input) : [...input];
+  const outside = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= facts.vocabSize);
+  if (outside !== -1) {
+    throw new MdlmError(ErrorCodes.invalidArgument, `${param}: token id ${ids[outside]} at index ${outside} is outside the vocabulary [0, ${facts.vocabSize})`, { details: { param } });
+  }
+  if (ids.includes(facts.maskId)) {
+    throw new MdlmError(ErrorCodes.invalidArgument, `the ${param} contains the mask token, which only the sampler may place`, { details: { param } });
+  }
+  return ids;
+}
