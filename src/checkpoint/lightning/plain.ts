@@ -62,7 +62,8 @@ function omegaConfContent(instance: PyInstance): PyValue | undefined {
 /** An object of an unknown class, or a global, found inside the weights. */
 export interface ForeignValue {
   path: string;
-  global: string;
+  /** e.g. `an object of class mdlm_evil.Tensor`, `the global posix.system`. */
+  value: string;
 }
 
 /**
@@ -73,8 +74,7 @@ export function findForeign(value: PyValue, path: string, source: string): Forei
   const found: ForeignValue[] = [];
   const visit = (item: PyValue, at: string, depth: number): void => {
     if (depth > MAX_DEPTH) throw tooDeep(source);
-    if (item instanceof PyInstance) found.push({ path: at, global: item.cls.qualifiedName });
-    else if (item instanceof PyGlobal) found.push({ path: at, global: item.qualifiedName });
+    if (item instanceof PyInstance || item instanceof PyGlobal) found.push({ path: at, value: describe(item) });
     else if (item instanceof Map) for (const [key, child] of item) visit(child, `${at}[${JSON.stringify(plainKey(key))}]`, depth + 1);
     else if (Array.isArray(item) || item instanceof PyTuple || item instanceof Set) {
       [...(item instanceof PyTuple ? item.items : item)].forEach((child, i) => visit(child, `${at}[${i}]`, depth + 1));
