@@ -34,7 +34,6 @@ the order of parameters()) are meant to be exact.
 import collections
 import dataclasses
 import hashlib
-import io
 import json
 import math
 import os
