@@ -30,6 +30,8 @@ export const ErrorCodes = {
   notFound: 'not_found',
   shuttingDown: 'shutting_down',
   internal: 'internal_error',
+  /** A checkpoint whose pickle would run code (a non-allow-listed callable) or hides an unknown object among the weights. */
+  unsafeCheckpoint: 'unsafe_checkpoint',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -3,3 +3,15 @@ export { type MdlmConfig, MdlmConfigSchema, TIMESTEP_FEATURES, headWidth, parseM
 export { SafetensorsFile, type SafetensorsDtype, type TensorInfo } from './safetensors.js';
 export { GPT2_MDLM_VOCAB_SIZE, SYNTH_PRESETS, type SynthPreset, type SynthShape, synthConfig, synthesizeCheckpoint } from './synth.js';
 export { expectedTensorShapes } from './tensor-layout.js';
+export {
+  LIGHTNING_BACKBONES,
+  LIGHTNING_PARAMETERIZATIONS,
+  type LightningBackbone,
+  LightningCheckpoint,
+  type LightningOpenOptions,
+  type LightningParameterization,
+  type LightningWeights,
+  type PlainObject,
+  type PlainValue,
+  backboneShapes,
+} from './lightning/index.js';
