@@ -31,6 +31,12 @@ export const ErrorCodes = {
   shuttingDown: 'shutting_down',
   internal: 'internal_error',
   /** A checkpoint whose pickle would run code (a non-allow-listed callable) or hides an unknown object among the weights. */
+  /** An item to score does not fit the model's window. */
+  sequenceTooLong: 'sequence_too_long',
+  /** An OpenAI parameter this server accepts only at its neutral value (penalties, best_of, logit_bias). */
+  unsupportedParameter: 'unsupported_parameter',
+  /** The scoring method cannot be used with this model (ar on a time-conditioned checkpoint). */
+  unsupportedMethod: 'unsupported_method',
   unsafeCheckpoint: 'unsafe_checkpoint',
 } as const;
 

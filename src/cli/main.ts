@@ -3,6 +3,8 @@ import { isMdlmError } from '../errors.js';
 import { registerExport } from './commands/export.js';
 import { registerServe } from './commands/serve.js';
 import { registerGenerate } from './commands/generate.js';
+import { registerEval } from './commands/eval.js';
+import { registerScore } from './commands/score.js';
 import { registerSynth } from './commands/synth.js';
 
 export const EXIT_FAILURE = 1;
@@ -17,6 +19,8 @@ function buildProgram(): Command {
   registerExport(program);
   registerServe(program);
   registerGenerate(program);
+  registerScore(program);
+  registerEval(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -1,6 +1,7 @@
 export { GENERATION_DEFAULTS } from './defaults.js';
 export { EngineCore } from './engine-core.js';
 export { type SpanText, type TextSpan, eosCut, spanText } from './output-text.js';
+export { type PreparedScore, SCORE_DEFAULTS, type ScoreItemRequest, type ScoreRequest } from './prepare-score.js';
 export type { FixedInput, GenerateRequest, PreparedGeneration } from './prepare.js';
 export {
   type GenerateHooks,
@@ -10,6 +11,9 @@ export {
   type GenerationStats,
   GenerationService,
   type ModelInfo,
+  type ScoreResult,
+  type ScoredItem,
   type ServiceOptions,
   type ServiceStatus,
+  type TokenizerInfo,
 } from './service.js';

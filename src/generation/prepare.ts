@@ -29,6 +29,8 @@ export interface GenerateRequest {
   topP?: number;
   topK?: number;
   semiAr?: SemiArParams;
+  /** Frame the prompt with BOS and the suffix with EOS, as every training row is (spec §7). Default true. */
+  addSpecialTokens?: boolean;
 }
 
 /** A request encoded, completed with defaults and laid out: what limits are checked on and what runs. */
@@ -37,16 +39,32 @@ export interface PreparedGeneration {
   numSamples: number;
   seed: number;
   layout: CanvasLayout;
-  /** Tokens of the prompt and of the suffix, as fixed at the start and end of the output. */
+  /** Tokens of the prompt and of the suffix, framing tokens not counted. */
   promptTokens: number;
   suffixTokens: number;
+  /** Every fixed token of the output: prompt, suffix and framing. */
+  fixedTokens: number;
   /** Output positions of the generated tokens a completion returns: [prompt end, prompt end + newTokens), or up to the suffix. */
   generated: { start: number; end: number };
 }
 
+/** The ids framing adds: BOS before a prompt, EOS after a suffix, when the tokenizer has them and the request allows it. */
+export interface Framing {
+  bos: number | undefined;
+  eos: number | undefined;
+}
+
+export function framingOf(tokenizer: MdlmTokenizer, addSpecialTokens: boolean | undefined): Framing {
+  return addSpecialTokens === false ? { bos: undefined, eos: undefined } : { bos: tokenizer.bosId, eos: tokenizer.eosId };
+}
+
 export function prepareGeneration(request: GenerateRequest, tokenizer: MdlmTokenizer, facts: ModelFacts & { vocabSize: number }): PreparedGeneration {
-  const head = encodeFixed(tokenizer, request.prompt, 'prompt', facts);
-  const tail = encodeFixed(tokenizer, request.suffix, 'suffix', facts);
+  const prompt = encodeFixed(tokenizer, request.prompt, 'prompt', facts);
+  const suffix = encodeFixed(tokenizer, request.suffix, 'suffix', facts);
+  // Unconditional generation stays the seed's: nothing is framed when there is nothing to frame.
+  const { bos, eos } = framingOf(tokenizer, request.addSpecialTokens);
+  const head = prompt.length > 0 && bos !== undefined ? [bos, ...prompt] : prompt;
+  const tail = suffix.length > 0 && eos !== undefined ? [...suffix, eos] : suffix;
   const layout = layoutCanvas({ head, tail, windowLength: request.length, semiAr: request.semiAr, generate: request.newTokens }, facts.modelLength);
   const end = request.newTokens === undefined ? layout.totalLength - tail.length : head.length + request.newTokens;
   return {
@@ -62,14 +80,15 @@ export function prepareGeneration(request: GenerateRequest, tokenizer: MdlmToken
     numSamples: request.numSamples ?? GENERATION_DEFAULTS.numSamples,
     seed: request.seed ?? randomInt(2 ** 32),
     layout,
-    promptTokens: head.length,
-    suffixTokens: tail.length,
+    promptTokens: prompt.length,
+    suffixTokens: suffix.length,
+    fixedTokens: head.length + tail.length,
     generated: { start: head.length, end },
   };
 }
 
 /** Fixed tokens, refusing ids outside the vocabulary and the mask token (only the sampler may place it). */
-function encodeFixed(tokenizer: MdlmTokenizer, input: FixedInput | undefined, param: string, facts: { maskId: number; vocabSize: number }): number[] {
+export function encodeFixed(tokenizer: MdlmTokenizer, input: FixedInput | undefined, param: string, facts: { maskId: number; vocabSize: number }): number[] {
   if (input === undefined || input === '') return [];
   const ids = typeof input === 'string' ? tokenizer.encode(input) : [...input];
   const outside = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= facts.vocabSize);

@@ -1,14 +1,16 @@
 import { join } from 'node:path';
-import { ErrorCodes, MdlmError } from '../errors.js';
+import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
 import { type ExportManifest, readManifest } from '../model/index.js';
 import { SeededRandom } from '../random.js';
 import { type Device, type ExecutionProvider, ForwardRuntime, type ProviderAttempt, type ProviderOptions } from '../runtime/index.js';
 import { type ModelFacts, SequenceSampler, type StepEvent } from '../sampling/index.js';
 import { type PassReport, Scheduler, type SchedulerOptions } from '../scheduler/index.js';
+import { ArScorer, ElboScorer, type ItemScore, type ScoreWindow, drawTimes } from '../scoring/index.js';
 import { type DecodeOptions, MdlmTokenizer } from '../tokenizer/index.js';
 import { EngineCore } from './engine-core.js';
 import { type SpanText, type TextSpan, spanText } from './output-text.js';
-import { type GenerateRequest, type PreparedGeneration, prepareGeneration } from './prepare.js';
+import { type PreparedScore, type ScoreRequest, prepareScore } from './prepare-score.js';
+import { type GenerateRequest, type PreparedGeneration, framingOf, prepareGeneration } from './prepare.js';
 
 export interface ServiceOptions {
   exportDir: string;
@@ -45,6 +47,17 @@ export interface GenerateResult {
   stats: GenerationStats;
 }
 
+export interface ScoredItem extends ItemScore {
+  /** The ids scored, in order (what tokenNll is about). */
+  tokenIds: number[];
+}
+
+export interface ScoreResult {
+  items: ScoredItem[];
+  seed: number;
+  stats: Omit<GenerationStats, 'steps'>;
+}
+
 /** What a stream needs before the first step: the output as it starts (prompt, masks, suffix). */
 export interface GenerationStart {
   seed: number;
@@ -64,8 +77,17 @@ export interface ModelInfo {
   timeConditioned: boolean;
   maskId: number;
   eosId: number | undefined;
+  /** The token framing puts before a prompt or a scored text, when the tokenizer has one. */
+  bosId: number | undefined;
   /** When the export was made (ISO 8601). */
   createdAt: string;
+}
+
+export interface TokenizerInfo {
+  tokenizerClass: string | undefined;
+  specialTokens: MdlmTokenizer['specialTokens'];
+  maskId: number;
+  vocabSize: number;
 }
 
 export interface ServiceStatus {
@@ -99,6 +121,7 @@ export class GenerationService {
       timeConditioned: manifest.config.time_conditioning,
       maskId: manifest.maskIndex,
       eosId: tokenizer.eosId,
+      bosId: tokenizer.bosId,
       createdAt: manifest.createdAt,
     };
   }
@@ -151,6 +174,26 @@ export class GenerationService {
     };
   }
 
+  /** Encodes, frames and lays out what is to be scored; throws errors that name the field. */
+  prepareScore(request: ScoreRequest): PreparedScore {
+    return prepareScore(request, this.tokenizer, { ...this.facts, vocabSize: this.model.vocabSize });
+  }
+
+  /** Likelihood estimates of every item, their rows batched with everything else running. */
+  async score(prepared: PreparedScore, hooks: Pick<GenerateHooks, 'signal'> = {}): Promise<ScoreResult> {
+    const streams = SeededRandom.streams(prepared.seed, prepared.items.length);
+    const times = prepared.method === 'elbo' ? groupTimes(prepared, streams) : [];
+    const scorers = prepared.items.map((window, index) =>
+      prepared.method === 'ar' ? new ArScorer(window, this.facts.maskId) : new ElboScorer(window, times[index] as Float64Array, streams[index] as SeededRandom, this.facts),
+    );
+    const stats = await this.engine.submit(scorers, hooks.signal).done;
+    return {
+      items: scorers.map((scorer, index) => ({ ...scorer.result(), tokenIds: scoredIds(prepared.items[index] as ScoreWindow) })),
+      seed: prepared.seed,
+      stats,
+    };
+  }
+
   /** The text of part of an output, decoded once, cut at the first end-of-text token when asked. */
   text(tokenIds: readonly number[], span: TextSpan): SpanText {
     return spanText(this.tokenizer, tokenIds, span);
@@ -158,6 +201,32 @@ export class GenerationService {
 
   decode(tokenIds: readonly number[], options: DecodeOptions = {}): string {
     return this.tokenizer.decode(tokenIds, options);
+  }
+
+  /** Each id's text decoded alone, and its character offset in the text of them all. */
+  pieces(tokenIds: readonly number[]): { pieces: string[]; offsets: number[] } {
+    return this.tokenizer.pieces(tokenIds);
+  }
+
+  /** Text of token ids; ids outside the vocabulary are refused naming `param`. */
+  detokenize(tokenIds: readonly number[], param = 'tokens'): string {
+    try {
+      return this.tokenizer.decode(tokenIds);
+    } catch (error) {
+      throw isMdlmError(error) ? new MdlmError(error.code, `${param}: ${error.message}`, { details: { param } }) : error;
+    }
+  }
+
+  /** Text as ids, after the tokenizer's BOS when framing applies, exactly as a prompt is fed. */
+  tokenize(text: string, addSpecialTokens: boolean): number[] {
+    const ids = this.tokenizer.encode(text);
+    const { bos } = framingOf(this.tokenizer, addSpecialTokens);
+    return bos === undefined ? ids : [bos, ...ids];
+  }
+
+  get tokenizerInfo(): TokenizerInfo {
+    const { tokenizer } = this;
+    return { tokenizerClass: tokenizer.tokenizerClass, specialTokens: tokenizer.specialTokens, maskId: tokenizer.maskId, vocabSize: this.model.vocabSize };
   }
 
   status(): ServiceStatus {
@@ -197,6 +266,21 @@ export class GenerationService {
   async close(): Promise<void> {
     await this.runtime.close();
   }
+}
+
+/** Each item's times: a group's stratified draws dealt out to its items in turn, so each item's draws spread over t. */
+function groupTimes(prepared: PreparedScore, streams: SeededRandom[]): Float64Array[] {
+  const times: Float64Array[] = [];
+  for (let first = 0; first < prepared.items.length; first += prepared.antitheticGroup) {
+    const members = Math.min(prepared.antitheticGroup, prepared.items.length - first);
+    const pooled = drawTimes(members * prepared.mcSamples, streams[first] as SeededRandom, prepared.antithetic);
+    for (let member = 0; member < members; member++) times.push(pooled.filter((_, draw) => draw % members === member));
+  }
+  return times;
+}
+
+function scoredIds(window: ScoreWindow): number[] {
+  return Array.from(window.tokens.subarray(window.start, window.end));
 }
 
 /** A tokenizer with ids past the embedding table would fail every forward pass: refuse it up front. */

@@ -93,7 +93,8 @@ export class SequenceSampler implements Sequence {
         this.canvas[position] = tokens[k] as number;
         this.logprobs[position] = logprobs[k] as number;
       });
-      this.onStep({ round: this.round, step: flight.step.step, t: this.grid.time(flight.step.step), forwardPasses: this.forwardPasses, positions: [...positions], tokens, logprobs, remasked: [] });
+      const top = { tokens: Array.from(draws.topTokens), logprobs: Array.from(draws.topLogprobs), width: draws.topWidth };
+      this.onStep({ round: this.round, step: flight.step.step, t: this.grid.time(flight.step.step), forwardPasses: this.forwardPasses, positions: [...positions], tokens, logprobs, top, remasked: [] });
     }
     this.advance();
   }

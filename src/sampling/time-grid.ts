@@ -32,6 +32,11 @@ export class TimeGrid {
   }
 }
 
+/** The probability that a token is masked at time t: 1 − e^(−sigma(t)) = (1 − 1e-3)·t. */
+export function maskProbability(t: number): number {
+  return (1 - SCHEDULE_EPS) * t;
+}
+
 /** Total noise sigma(t) = −log(1 − (1 − 1e-3)·t), the network's input when time-conditioned. */
 export function totalNoise(t: number): number {
   return -Math.log1p(-(1 - SCHEDULE_EPS) * t);

@@ -45,6 +45,8 @@ export interface StepEvent {
   tokens: number[];
   /** The model's log-probability of each token, at the step it was drawn (before temperature or truncation). */
   logprobs: number[];
+  /** The model's most likely alternatives at each position there, topWidth per position, most likely first. */
+  top: { tokens: number[]; logprobs: number[]; width: number };
   /** Positions that went back to the mask at this step. */
   remasked: number[];
 }

@@ -15,7 +15,9 @@ import { completionsRoutes } from './routes/completions.js';
 import { generateRoutes } from './routes/generate.js';
 import { healthRoutes } from './routes/health.js';
 import { modelsRoutes } from './routes/models.js';
+import { scoreRoutes } from './routes/score.js';
 import { StreamSessions, streamRoutes } from './routes/stream.js';
+import { tokenizerRoutes } from './routes/tokenizer.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -85,6 +87,8 @@ export function buildServer({ service, config, logger, modelId }: BuildServerOpt
   app.register(modelsRoutes, context);
   app.register(generateRoutes, context);
   app.register(completionsRoutes, context);
+  app.register(scoreRoutes, context);
+  app.register(tokenizerRoutes, context);
   app.register(streamRoutes, { ...context, sessions });
   app.register(playground);
   return app;

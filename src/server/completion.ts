@@ -1,13 +1,55 @@
 /**
- * OpenAI completions on a diffusion model: how a prompt and max_tokens become a generation
- * request (the service lays it out), and how a choice's text comes out of the output, at the
- * end or while streaming.
+ * OpenAI completions on a diffusion model: how a body becomes generation and scoring
+ * requests (the service lays them out), and how a choice's text and logprobs come out of the
+ * output, at the end or while streaming.
+ *
+ * A choice is the tokens generated after the prompt, up to max_tokens, ended at the first
+ * end-of-text (stop_at_eos) and then just before the first stop sequence. With echo it starts
+ * with the prompt. Logprobs of generated tokens are the model's log p_x0 at the step each
+ * token was drawn, with that step's alternatives; logprobs of an echoed prompt are the
+ * left-to-right conditionals (the `ar` estimator), alternatives from the same distributions.
  */
-import type { GenerateRequest, GenerationService, PreparedGeneration, TextSpan } from '../generation/index.js';
+import { ErrorCodes, MdlmError } from '../errors.js';
+import type { GenerateRequest, GeneratedSample, GenerationService, PreparedGeneration, ScoredItem } from '../generation/index.js';
 import { type StepEvent, applyStepEvent } from '../sampling/index.js';
-import type { CompletionBody, FinishReason } from './schemas.js';
+import type { CompletionBody, CompletionLogprobs, FinishReason } from './schemas.js';
 
-export function completionRequest(body: CompletionBody, prompt: string): GenerateRequest {
+/** What a choice needs of the service. */
+export type ChoiceDecoder = Pick<GenerationService, 'model' | 'text' | 'decode' | 'pieces'>;
+
+export interface ChoiceOptions {
+  stopAtEos: boolean;
+  stop: string[];
+  /** How many alternatives to return per token; undefined: no logprobs at all. */
+  logprobs: number | undefined;
+  echo: boolean;
+}
+
+export function choiceOptions(body: CompletionBody): ChoiceOptions {
+  const stop = body.stop === undefined || body.stop === null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop;
+  return { stopAtEos: body.stop_at_eos, stop, logprobs: body.logprobs ?? undefined, echo: body.echo };
+}
+
+/** OpenAI parameters a diffusion sampler has no use for: accepted at their neutral values, never silently ignored otherwise. */
+export function checkNeutralParameters(body: CompletionBody): void {
+  const refuse = (param: string, accepted: string) => {
+    throw new MdlmError(ErrorCodes.unsupportedParameter, `${param} is accepted only as ${accepted}: this server's samplers have no such control`, { details: { param } });
+  };
+  if ((body.presence_penalty ?? 0) !== 0) refuse('presence_penalty', '0');
+  if ((body.frequency_penalty ?? 0) !== 0) refuse('frequency_penalty', '0');
+  if (body.best_of !== undefined && body.best_of !== 1 && body.best_of !== body.n) refuse('best_of', `1 or n (${body.n})`);
+  if (body.logit_bias !== undefined && Object.keys(body.logit_bias).length > 0) refuse('logit_bias', '{}');
+}
+
+/** The prompts of a body, each as text or token ids. */
+export function promptsOf(body: CompletionBody): (string | number[])[] {
+  const { prompt } = body;
+  if (typeof prompt === 'string') return [prompt];
+  if (prompt.length > 0 && typeof prompt[0] === 'number') return [prompt as number[]];
+  return prompt as (string | number[])[];
+}
+
+export function completionRequest(body: CompletionBody, prompt: readonly number[]): GenerateRequest {
   return {
     prompt,
     suffix: body.suffix,
@@ -17,78 +59,226 @@ export function completionRequest(body: CompletionBody, prompt: string): Generat
     numSamples: body.n,
     seed: body.seed,
     temperature: body.temperature,
+    topP: body.top_p,
+    topK: body.top_k,
+    addSpecialTokens: body.add_special_tokens,
     semiAr: body.semi_ar === undefined ? undefined : { strideLength: body.semi_ar.stride_length, numStrides: body.semi_ar.num_strides },
   };
 }
 
-/** What a choice needs of the service: the mask and end-of-text ids, and decoding a span of an output. */
-export type ChoiceDecoder = Pick<GenerationService, 'model' | 'text'>;
-
-export interface ChoiceText {
-  text: string;
-  finishReason: FinishReason;
-  /** Tokens the text holds. */
-  tokens: number;
-}
-
-/** The part of the output a choice is: the generated tokens after the prompt, up to max_tokens. */
-function choiceSpan(prepared: PreparedGeneration, stopAtEos: boolean): TextSpan {
-  const { start, end } = prepared.generated;
-  return { start, end, cutAtEosFrom: stopAtEos ? start : undefined };
-}
-
-/** The choice in a finished output, ended at the first end-of-text when stop_at_eos is set. */
-export function choiceText(service: ChoiceDecoder, output: readonly number[], prepared: PreparedGeneration, stopAtEos: boolean): ChoiceText {
-  const { text, tokens, cut } = service.text(output, choiceSpan(prepared, stopAtEos));
-  return { text, tokens, finishReason: cut ? 'stop' : 'length' };
+/** An echoed prompt: its ids and, when logprobs were asked for, their left-to-right log-probabilities. */
+export interface EchoedPrompt {
+  ids: number[];
+  logprobs?: (number | null)[];
+  top?: (Record<string, number> | null)[];
 }
 
 /**
- * One choice while it streams. MDLM never changes a token once unmasked, so the longest
- * run of unmasked tokens after the prompt is final text: it is sent as it grows, as deltas
- * that only ever append. A trailing U+FFFD (a character whose bytes are not all unmasked
- * yet) is held back until the rest of it arrives.
+ * The prompt's logprobs from its `ar` score: every prompt token is scored when the tokenizer
+ * framed it with BOS; otherwise the first has nothing before it and is null, as in OpenAI's API.
+ */
+export function echoedPrompt(decoder: ChoiceDecoder, ids: number[], score: ScoredItem | undefined, k: number): EchoedPrompt {
+  if (score === undefined) return { ids };
+  const unscored = ids.length - score.tokenIds.length;
+  const logprobs = [...new Array<null>(unscored).fill(null), ...Array.from(score.tokenNll, (nll) => -nll)];
+  const alternatives = score.alternatives;
+  const top = [
+    ...new Array<null>(unscored).fill(null),
+    ...score.tokenIds.map((_, i) => (alternatives === undefined ? {} : topDictionary(decoder, alternatives.tokens, alternatives.logprobs, alternatives.width, i, k))),
+  ];
+  return { ids, logprobs, top };
+}
+
+function topDictionary(decoder: ChoiceDecoder, tokens: ArrayLike<number>, logprobs: ArrayLike<number>, width: number, index: number, k: number): Record<string, number> {
+  const ids = Array.from({ length: Math.min(k, width) }, (_, j) => tokens[index * width + j] as number);
+  const { pieces } = decoder.pieces(ids);
+  const dictionary: Record<string, number> = {};
+  pieces.forEach((piece, j) => {
+    // Two ids can decode alike (pieces of one character): the more likely, listed first, is kept.
+    if (!(piece in dictionary)) dictionary[piece] = logprobs[index * width + j] as number;
+  });
+  return dictionary;
+}
+
+export interface ChoiceOutcome {
+  text: string;
+  finishReason: FinishReason;
+  /** Generated tokens the choice holds (usage's completion_tokens). */
+  tokens: number;
+  logprobs: CompletionLogprobs | null;
+}
+
+/** The generated part of an output: its kept ids and text, cut at end-of-text, then at the first stop sequence. */
+function generatedPart(decoder: ChoiceDecoder, output: readonly number[], prepared: PreparedGeneration | undefined, options: ChoiceOptions): { ids: number[]; text: string; finishReason: FinishReason } {
+  if (prepared === undefined) return { ids: [], text: '', finishReason: 'length' };
+  const { start, end } = prepared.generated;
+  const decoded = decoder.text(output, { start, end, cutAtEosFrom: options.stopAtEos ? start : undefined });
+  const ids = output.slice(start, start + decoded.tokens);
+  const stopAt = firstStop(decoded.text, options.stop);
+  if (stopAt === undefined) return { ids, text: decoded.text, finishReason: decoded.cut ? 'stop' : 'length' };
+  // The token in which the stop sequence begins is the last one kept.
+  const { offsets } = decoder.pieces(ids);
+  return { ids: ids.filter((_, k) => (offsets[k] as number) < stopAt), text: decoded.text.slice(0, stopAt), finishReason: 'stop' };
+}
+
+/** Where the earliest of the stop sequences starts in `text`. */
+export function firstStop(text: string, stop: readonly string[]): number | undefined {
+  let first: number | undefined;
+  for (const sequence of stop) {
+    const at = text.indexOf(sequence);
+    if (at !== -1 && (first === undefined || at < first)) first = at;
+  }
+  return first;
+}
+
+/** A finished choice: its text (after the echoed prompt), why it ended, and its logprobs when asked. */
+export function finishedChoice(decoder: ChoiceDecoder, sample: GeneratedSample | undefined, prepared: PreparedGeneration | undefined, options: ChoiceOptions, echo: EchoedPrompt | undefined): ChoiceOutcome {
+  const generated = generatedPart(decoder, sample?.tokenIds ?? [], prepared, options);
+  const text = echo === undefined ? generated.text : echoText(decoder, echo.ids, generated);
+  const logprobs = options.logprobs === undefined ? null : choiceLogprobs(decoder, sample, prepared, generated.ids, options.logprobs, echo);
+  return { text, finishReason: generated.finishReason, tokens: generated.ids.length, logprobs };
+}
+
+/** The prompt's text and the generated text, decoded together (a tokenizer may join them with a separator). */
+function echoText(decoder: ChoiceDecoder, promptIds: number[], generated: { ids: number[]; text: string }): string {
+  const whole = decoder.decode([...promptIds, ...generated.ids]);
+  const generatedWhole = decoder.decode(generated.ids);
+  return whole.slice(0, whole.length - generatedWhole.length) + generated.text;
+}
+
+function choiceLogprobs(decoder: ChoiceDecoder, sample: GeneratedSample | undefined, prepared: PreparedGeneration | undefined, generatedIds: number[], k: number, echo: EchoedPrompt | undefined): CompletionLogprobs {
+  const promptIds = echo?.ids ?? [];
+  const { pieces, offsets } = decoder.pieces([...promptIds, ...generatedIds]);
+  const start = prepared?.generated.start ?? 0;
+  const generatedLogprobs = generatedIds.map((_, i) => sample?.logprobs[start + i] as number);
+  const generatedTop = generatedIds.map((_, i) => (sample === undefined ? {} : topDictionary(decoder, sample.topTokens, sample.topLogprobs, sample.topWidth, start + i, k)));
+  return {
+    tokens: pieces,
+    token_logprobs: [...(echo?.logprobs ?? promptIds.map(() => null)), ...generatedLogprobs],
+    top_logprobs: [...(echo?.top ?? promptIds.map(() => null)), ...generatedTop],
+    text_offset: offsets,
+  };
+}
+
+/** One streamed chunk of a choice: new text, and the logprobs of the tokens it completes. */
+export interface ChoiceChunk {
+  text: string;
+  logprobs: CompletionLogprobs | null;
+}
+
+/**
+ * One choice while it streams. A token is final once unmasked by a sampler that never
+ * remasks, so the longest unmasked run after the prompt is final text, sent as it grows, as
+ * deltas that only ever append. Held back until they are settled: a trailing U+FFFD (a
+ * character whose bytes are not all unmasked yet) and a tail that could begin a stop
+ * sequence. A token's logprobs go with the chunk that sends its last character.
  */
 export class StreamedChoice {
-  private readonly output: number[];
+  private output: number[];
+  /** The model's log-probability and alternatives at each position when its token was drawn. */
+  private readonly drawn = new Map<number, { logprob: number; top: StepEvent['top']; index: number }>();
   /** Output position just past the unmasked run after the prompt. */
   private runEnd: number;
+  /** Output position past the last token whose logprobs were sent. */
+  private tokensSent: number;
   private sent = '';
+  private stopped = false;
 
   constructor(
-    private readonly service: ChoiceDecoder,
+    private readonly decoder: ChoiceDecoder,
     initialOutput: readonly number[],
     private readonly prepared: PreparedGeneration,
-    private readonly stopAtEos: boolean,
+    private readonly options: ChoiceOptions,
   ) {
     this.output = [...initialOutput];
     this.runEnd = prepared.generated.start;
+    this.tokensSent = prepared.generated.start;
   }
 
-  /** Applies a step; returns the text that became final (possibly ''). */
-  apply(event: StepEvent): string {
-    const { maskId, eosId } = this.service.model;
+  /** Applies a step; returns the chunk that became final, if any. */
+  apply(event: StepEvent): ChoiceChunk | undefined {
+    const { maskId, eosId } = this.decoder.model;
     applyStepEvent(this.output, event, maskId);
-    const start = this.runEnd;
-    const { end } = this.prepared.generated;
-    const isFinalText = (token: number) => token !== maskId && !(this.stopAtEos && token === eosId);
-    while (this.runEnd < end && isFinalText(this.output[this.runEnd] as number)) this.runEnd++;
-    if (this.runEnd === start) return '';
-    const text = this.service.text(this.output, { start: this.prepared.generated.start, end: this.runEnd }).text.replace(/\uFFFD+$/, '');
-    return this.advanceTo(text);
+    event.positions.forEach((position, k) => this.drawn.set(position, { logprob: event.logprobs[k] as number, top: event.top, index: k }));
+    if (this.stopped) return undefined;
+    const before = this.runEnd;
+    const isFinalText = (token: number) => token !== maskId && !(this.options.stopAtEos && token === eosId);
+    while (this.runEnd < this.prepared.generated.end && isFinalText(this.output[this.runEnd] as number)) this.runEnd++;
+    if (this.runEnd === before) return undefined;
+    const text = this.decoder.text(this.output, { start: this.prepared.generated.start, end: this.runEnd }).text;
+    const stopAt = firstStop(text, this.options.stop);
+    if (stopAt !== undefined) this.stopped = true;
+    return this.send(stopAt === undefined ? settledText(text, this.options.stop) : text.slice(0, stopAt));
   }
 
-  /** The rest of the text once the output is complete, and why the choice ended. */
-  finish(output: readonly number[]): ChoiceText & { delta: string } {
-    const final = choiceText(this.service, output, this.prepared, this.stopAtEos);
-    return { ...final, delta: this.advanceTo(final.text) };
+  /** The rest of the choice once the output is complete, and why it ended. */
+  finish(sample: GeneratedSample): ChoiceOutcome & { delta: ChoiceChunk } {
+    const final = finishedChoice(this.decoder, sample, this.prepared, { ...this.options, echo: false }, undefined);
+    this.output = [...sample.tokenIds];
+    const { start } = this.prepared.generated;
+    for (let position = start; position < start + final.tokens; position++) {
+      const width = sample.topWidth;
+      this.drawn.set(position, { logprob: sample.logprobs[position] as number, top: { tokens: Array.from(sample.topTokens.subarray(position * width, (position + 1) * width)), logprobs: Array.from(sample.topLogprobs.subarray(position * width, (position + 1) * width)), width }, index: 0 });
+    }
+    this.runEnd = start + final.tokens;
+    return { ...final, delta: this.send(final.text, this.runEnd) ?? { text: '', logprobs: this.logprobsOf(this.runEnd, this.runEnd) } };
   }
 
-  /** Decoding more tokens only appends to the text of fewer, so the new text extends what was sent. */
-  private advanceTo(text: string): string {
-    if (!text.startsWith(this.sent)) return '';
-    const delta = text.slice(this.sent.length);
-    this.sent = text;
-    return delta;
+  /**
+   * Sends what `text` adds to what was sent, with the logprobs of the tokens now complete
+   * (all of them up to `tokensUpTo` when it is given). Decoding more tokens only appends, so
+   * the new text extends what was sent.
+   */
+  private send(text: string, tokensUpTo?: number): ChoiceChunk | undefined {
+    const previous = this.sent;
+    const grew = text.startsWith(previous) && text.length > previous.length;
+    if (grew) this.sent = text;
+    const complete = tokensUpTo ?? this.completeTokens(this.sent.length);
+    if (!grew && complete <= this.tokensSent) return undefined;
+    const delta = grew ? text.slice(previous.length) : '';
+    const logprobs = this.logprobsOf(this.tokensSent, complete);
+    this.tokensSent = Math.max(this.tokensSent, complete);
+    return { text: delta, logprobs };
   }
+
+  /** The output position past the tokens of the run whose text ends within the first `length` characters. */
+  private completeTokens(length: number): number {
+    const { start } = this.prepared.generated;
+    const { pieces, offsets } = this.decoder.pieces(this.output.slice(start, this.runEnd));
+    let count = 0;
+    while (count < pieces.length && (offsets[count] as number) + (pieces[count] as string).length <= length) count++;
+    return start + count;
+  }
+
+  private logprobsOf(from: number, to: number): CompletionLogprobs | null {
+    const k = this.options.logprobs;
+    if (k === undefined) return null;
+    const { start } = this.prepared.generated;
+    const { pieces, offsets } = this.decoder.pieces(this.output.slice(start, Math.max(from, to)));
+    const positions = Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+    return {
+      tokens: positions.map((position) => pieces[position - start] as string),
+      token_logprobs: positions.map((position) => this.drawn.get(position)?.logprob ?? null),
+      top_logprobs: positions.map((position) => {
+        const entry = this.drawn.get(position);
+        return entry === undefined ? null : topDictionary(this.decoder, entry.top.tokens, entry.top.logprobs, entry.top.width, entry.index, k);
+      }),
+      text_offset: positions.map((position) => offsets[position - start] as number),
+    };
+  }
+}
+
+/** `text` without what is not settled yet: a trailing U+FFFD, and a tail that is the start of a stop sequence. */
+function settledText(text: string, stop: readonly string[]): string {
+  const whole = text.replace(/\uFFFD+$/, '');
+  let hold = 0;
+  for (const sequence of stop) {
+    for (let length = Math.min(sequence.length - 1, whole.length); length > hold; length--) {
+      if (whole.endsWith(sequence.slice(0, length))) {
+        hold = length;
+        break;
+      }
+    }
+  }
+  return whole.slice(0, whole.length - hold);
 }

@@ -21,6 +21,8 @@ export const LimitsSchema = z
     maxPromptTokens: int(1).default(4096).describe('most prompt and suffix tokens together'),
     maxOutputTokens: int(1).default(8192).describe("most tokens in one sample's output: prompt, generated tokens and suffix"),
     maxSocketRequests: int(1).default(16).describe('most requests one WebSocket may have in flight or waiting to be delivered'),
+    maxScoreItems: int(1).default(64).describe('most items in one /v1/score request'),
+    maxMcSamples: int(1).default(10_000).describe('most Monte Carlo draws per scored item (mc_samples)'),
     streamHighWaterMark: int(0)
       .default(1_048_576)
       .describe('bytes a WebSocket may have buffered before step updates are merged until the client catches up'),

@@ -16,6 +16,9 @@ export function generateRequest(body: GenerateBody): GenerateRequest {
     numSamples: body.num_samples,
     seed: body.seed,
     temperature: body.temperature,
+    topP: body.top_p,
+    topK: body.top_k,
+    addSpecialTokens: body.add_special_tokens,
     semiAr: body.semi_ar === undefined ? undefined : { strideLength: body.semi_ar.stride_length, numStrides: body.semi_ar.num_strides },
   };
 }
@@ -26,7 +29,6 @@ export function outputParam(body: GenerateBody): string {
 }
 
 export function generateResponse(id: string, model: string, service: GenerationService, prepared: PreparedGeneration, result: GenerateResult, stopAtEos: boolean): GenerateResponse {
-  const fixed = prepared.promptTokens + prepared.suffixTokens;
   const span = { start: 0, end: prepared.layout.totalLength, cutAtEosFrom: stopAtEos ? prepared.generated.start : undefined };
   return {
     id,
@@ -39,7 +41,7 @@ export function generateResponse(id: string, model: string, service: GenerationS
       wall_ms: result.stats.wallMs,
       queued_ms: result.stats.queuedMs,
       prompt_tokens: prepared.promptTokens,
-      output_tokens: result.samples.reduce((sum, sample) => sum + sample.tokenIds.length - fixed, 0),
+      output_tokens: result.samples.reduce((sum, sample) => sum + sample.tokenIds.length - prepared.fixedTokens, 0),
     },
   };
 }

@@ -6,6 +6,9 @@
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { GenerationStats } from '../generation/index.js';
+
+/** What a request that ran the model reports: a generation's stats, or a score's (which walk no steps). */
+export type RunStats = Omit<GenerationStats, 'steps'> & { steps?: number };
 import { REQUEST_ID_HEADER } from '../log.js';
 import type { ServerContext } from './context.js';
 import type { ServerMetrics } from './metrics.js';
@@ -14,7 +17,7 @@ export interface RequestOutcome {
   /** The error code the request ended with; absent when it succeeded. */
   code?: string;
   /** Set by routes that generated something. */
-  stats?: GenerationStats;
+  stats?: RunStats;
 }
 
 declare module 'fastify' {
@@ -28,7 +31,7 @@ export interface RequestSummary {
   outcome: string;
   status?: number;
   durationMs: number;
-  stats?: GenerationStats;
+  stats?: RunStats;
 }
 
 export function recordRequest(log: FastifyBaseLogger, metrics: ServerMetrics, summary: RequestSummary): void {
@@ -47,9 +50,9 @@ export function recordRequest(log: FastifyBaseLogger, metrics: ServerMetrics, su
 }
 
 /** Several generations behind one request (a completion with several prompts): passes add up, times overlap. */
-export function combineStats(all: readonly GenerationStats[]): GenerationStats {
+export function combineStats(all: readonly RunStats[]): RunStats {
   return {
-    steps: Math.max(0, ...all.map((stats) => stats.steps)),
+    steps: Math.max(0, ...all.map((stats) => stats.steps ?? 0)),
     forwardPasses: all.reduce((sum, stats) => sum + stats.forwardPasses, 0),
     wallMs: Math.max(0, ...all.map((stats) => stats.wallMs)),
     queuedMs: Math.max(0, ...all.map((stats) => stats.queuedMs)),

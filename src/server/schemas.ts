@@ -38,8 +38,11 @@ function generationFields(bounds: SchemaBounds) {
     steps: count(1).max(bounds.limits.maxSteps).optional().describe(`Reverse-process steps per round (default ${GENERATION_DEFAULTS.steps}).`),
     sampler: z.enum(SAMPLERS).optional().describe(`ddpm runs a forward pass every step; ddpm_cache only on steps that unmask something (same distribution, far fewer passes). Default ${GENERATION_DEFAULTS.sampler}.`),
     seed: Seed.optional(),
-    temperature: z.number().min(0).max(MAX_TEMPERATURE).optional().describe(`Sampling temperature; 0 is greedy. Default ${GENERATION_DEFAULTS.temperature}.`),
+    temperature: z.number().min(0).max(MAX_TEMPERATURE).optional().describe(`Sampling temperature, dividing the logits before SUBS; 0 is greedy. Default ${GENERATION_DEFAULTS.temperature}.`),
+    top_p: z.number().gt(0).max(1).optional().describe('Nucleus sampling: keep the most likely tokens whose mass is within top_p (at least one), after temperature and top_k. 1 (the default) is off.'),
+    top_k: count(0).optional().describe('Keep only the top_k most likely tokens at each draw. 0 (the default) is off.'),
     semi_ar: semiArSchema(bounds).optional(),
+    add_special_tokens: z.boolean().optional().describe("Frame a prompt with the tokenizer's BOS and a suffix with its EOS, as every training row is (default true; tokenizers without them are unaffected)."),
   };
 }
 
@@ -67,24 +70,43 @@ export function generateBodySchema(bounds: SchemaBounds) {
   return z.strictObject(generateFields(bounds)).superRefine(strideWithinWindow(bounds));
 }
 
+/** OpenAI allows at most 4 stop sequences. */
+const MAX_STOP_SEQUENCES = 4;
+/** OpenAI's completions API returns at most 5 alternatives per token. */
+export const MAX_COMPLETION_LOGPROBS = 5;
+const TokenIds = z.array(count()).min(1);
+
 export function completionBodySchema(bounds: SchemaBounds) {
   const { maxNumSamples, maxOutputTokens } = bounds.limits;
   return z
     .strictObject({
       model: z.string().describe('A model id from GET /v1/models.'),
       prompt: z
-        .union([z.string(), z.array(z.string()).min(1).max(maxNumSamples)])
-        .describe('A prompt, or several: each gets n choices, indexed prompt_index × n + j.'),
-      max_tokens: count(1).max(maxOutputTokens).default(16).describe('Tokens to generate after the prompt. Past the model length, generation turns semi-autoregressive (see the description).'),
+        .union([z.string(), z.array(z.string()).min(1).max(maxNumSamples), TokenIds, z.array(TokenIds).min(1).max(maxNumSamples)])
+        .describe('A prompt, or several: text, a list of texts, token ids, or a list of token-id lists. Each prompt gets n choices, indexed prompt_index × n + j.'),
+      max_tokens: count(0).max(maxOutputTokens).default(16).describe('Tokens to generate after the prompt (0 with echo: score the prompt only). Past the model length, generation turns semi-autoregressive (see the description).'),
       n: count(1).max(maxNumSamples).default(1).describe('Choices per prompt.'),
       stream: z.boolean().default(false).describe('Stream each choice as server-sent events ending in data: [DONE].'),
       stream_options: z.strictObject({ include_usage: z.boolean().optional() }).optional(),
+      stop: z
+        .union([z.string().min(1), z.array(z.string().min(1)).min(1).max(MAX_STOP_SEQUENCES)])
+        .nullable()
+        .optional()
+        .describe(`Up to ${MAX_STOP_SEQUENCES} sequences: a choice ends just before the first one in its generated text (finish_reason "stop").`),
+      logprobs: count(0).max(MAX_COMPLETION_LOGPROBS).nullable().optional().describe(`Log-probabilities of the tokens, with the top ${MAX_COMPLETION_LOGPROBS} or fewer alternatives of each (see the description for what they mean on a diffusion model).`),
+      echo: z.boolean().default(false).describe('Include the prompt in the text (and, with logprobs, its left-to-right log-probabilities).'),
       stop_at_eos: z.boolean().default(true).describe('End each choice at the first end-of-text token (finish_reason "stop").'),
+      presence_penalty: z.number().optional().describe('Accepted at 0 only: diffusion sampling has no penalties.'),
+      frequency_penalty: z.number().optional().describe('Accepted at 0 only.'),
+      best_of: count(1).optional().describe('Accepted at 1 or n only.'),
+      logit_bias: z.record(z.string(), z.number()).optional().describe('Accepted empty only.'),
+      user: z.string().optional().describe('Accepted and ignored.'),
       ...generationFields(bounds),
     })
-    .refine((body) => (typeof body.prompt === 'string' ? 1 : body.prompt.length) * body.n <= maxNumSamples, {
-      path: ['n'],
-      message: `prompts × n must be at most ${maxNumSamples}`,
+    .superRefine((body, ctx) => {
+      const prompts = typeof body.prompt === 'string' || typeof body.prompt[0] === 'number' ? 1 : body.prompt.length;
+      if (prompts * body.n > maxNumSamples) ctx.addIssue({ code: 'custom', path: ['n'], message: `prompts × n must be at most ${maxNumSamples}` });
+      if (body.max_tokens === 0 && !body.echo) ctx.addIssue({ code: 'custom', path: ['max_tokens'], message: 'must be at least 1 unless echo is true (echo with max_tokens 0 scores the prompt only)' });
     });
 }
 
@@ -140,6 +162,14 @@ export type FinishReason = (typeof FINISH_REASONS)[number];
 const UsageSchema = z.object({ prompt_tokens: count(), completion_tokens: count(), total_tokens: count() });
 export type Usage = z.output<typeof UsageSchema>;
 
+export const CompletionLogprobsSchema = z.object({
+  tokens: z.array(z.string()).describe('Each token of the text, decoded alone.'),
+  token_logprobs: z.array(z.number().nullable()).describe("Each token's log-probability (null for a first prompt token with nothing before it)."),
+  top_logprobs: z.array(z.record(z.string(), z.number()).nullable()).describe('The most likely alternatives at each token, from the same distribution.'),
+  text_offset: z.array(count()).describe("Each token's character offset in the text."),
+});
+export type CompletionLogprobs = z.output<typeof CompletionLogprobsSchema>;
+
 export const CompletionResponseSchema = z.object({
   id: z.string(),
   object: z.literal('text_completion'),
@@ -148,8 +178,8 @@ export const CompletionResponseSchema = z.object({
   choices: z.array(
     z.object({
       index: count(),
-      text: z.string().describe('Only the generated text: no prompt, no suffix.'),
-      logprobs: z.null(),
+      text: z.string().describe('The generated text (no suffix), after the prompt when echo is set.'),
+      logprobs: CompletionLogprobsSchema.nullable(),
       finish_reason: z.enum(FINISH_REASONS),
     }),
   ),

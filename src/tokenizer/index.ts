@@ -41,6 +41,7 @@ const tokenizerConfigSchema = z.looseObject({
   unk_token: tokenNameSchema,
   pad_token: tokenNameSchema,
   mask_token: tokenNameSchema,
+  tokenizer_class: z.string().optional(),
 });
 type TokenizerConfig = z.infer<typeof tokenizerConfigSchema>;
 
@@ -86,6 +87,12 @@ export class MdlmTokenizer {
   readonly vocabSize: number;
   readonly maskId: number;
   readonly eosId: number | undefined;
+  /** The token every training row starts with (GPT-2: <|endoftext|>), when the tokenizer declares one. */
+  readonly bosId: number | undefined;
+  /** The special tokens tokenizer_config.json names, as text (what /tokenizer_info reports). */
+  readonly specialTokens: { bos?: string; eos?: string; unk?: string; pad?: string; mask?: string };
+  /** tokenizer_config.json's tokenizer_class, e.g. GPT2Tokenizer. */
+  readonly tokenizerClass: string | undefined;
   /** What the tokenizer writes between two tokens: "" for byte-level BPE, " " for word-level. */
   private readonly tokenSeparator: string;
 
@@ -94,6 +101,10 @@ export class MdlmTokenizer {
     this.maskId = resolveMaskId(tokenizer, config, this.vocabSize, sources.tokenizerConfig);
     this.eosId =
       config.eos_token === undefined ? undefined : requireTokenId(tokenizer, config.eos_token, 'eos_token', sources.tokenizerConfig);
+    this.bosId =
+      config.bos_token === undefined ? undefined : requireTokenId(tokenizer, config.bos_token, 'bos_token', sources.tokenizerConfig);
+    this.specialTokens = { bos: config.bos_token, eos: config.eos_token, unk: config.unk_token, pad: config.pad_token, mask: config.mask_token };
+    this.tokenizerClass = config.tokenizer_class;
     this.tokenSeparator = measureTokenSeparator(tokenizer);
   }
 
@@ -148,6 +159,23 @@ export class MdlmTokenizer {
     this.assertKnownIds(ids);
     const maskText = options.maskText ?? DEFAULT_MASK_TEXT;
     return ids.map((id) => (id === this.maskId ? maskText : this.decodeRun([id])));
+  }
+
+  /**
+   * Each id's text, decoded alone, and its character offset in the text of them all (the
+   * pieces joined as decode joins them). A byte-level token holding part of a character is
+   * U+FFFD, one character, there.
+   */
+  pieces(ids: readonly number[]): { pieces: string[]; offsets: number[] } {
+    const pieces = this.decodeTokens(ids);
+    const offsets: number[] = [];
+    let offset = 0;
+    pieces.forEach((piece, k) => {
+      if (k > 0) offset += this.tokenSeparator.length;
+      offsets.push(offset);
+      offset += piece.length;
+    });
+    return { pieces, offsets };
   }
 
   private decodePieces(ids: readonly number[], maskText: string): string[] {

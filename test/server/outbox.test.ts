@@ -24,7 +24,7 @@ class StandInSocket {
 }
 
 function event(step: number, positions: number[], tokens: number[]): StepEvent {
-  return { round: 0, step, t: 1 - step / 10, forwardPasses: step + 1, positions, tokens, logprobs: tokens.map(() => 0), remasked: [] };
+  return { round: 0, step, t: 1 - step / 10, forwardPasses: step + 1, positions, tokens, logprobs: tokens.map(() => 0), top: { tokens: [], logprobs: [], width: 0 }, remasked: [] };
 }
 
 const render = (pending: PendingStep) => ({ type: 'step', step: pending.latest.step, positions: [...pending.changes.keys()], token_ids: [...pending.changes.values()] });

@@ -1,18 +1,15 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
-import { GENERATION_DEFAULTS, GenerationService } from '../../generation/index.js';
-import { DEFAULT_MODEL, modelIdOf, resolveModel } from '../../hub/index.js';
-import { DEVICES, ProviderOptionsSchema } from '../../runtime/index.js';
+import { GENERATION_DEFAULTS } from '../../generation/index.js';
 import { SAMPLERS, type StepEvent } from '../../sampling/index.js';
-import { DEFAULT_BATCH_ENTRIES, generateResponse } from '../../server/index.js';
+import { generateResponse } from '../../server/index.js';
 import { exitOnInterrupt } from '../interrupt.js';
+import { ModelFlags, addModelOptions, openModelService } from '../model-service.js';
 import { cliInt, cliNumber, parseFlags } from '../options.js';
 import { type ProgressReporter, progressBar } from '../progress.js';
 
-const GenerateFlags = z
-  .object({
-    model: z.string().min(1),
+const GenerateFlags = ModelFlags.extend({
     prompt: z.string().optional(),
     suffix: z.string().optional(),
     length: cliInt(1, 131_072).optional(),
@@ -24,10 +21,7 @@ const GenerateFlags = z
     strideLength: cliInt(1, 131_072).optional(),
     numStrides: cliInt(0, 10_000).optional(),
     stopAtEos: z.boolean().default(false),
-    device: z.enum(DEVICES),
-    dtype: z.enum(['fp32', 'fp16']),
     json: z.boolean().default(false),
-    modelsDir: z.string().optional(),
   })
   .refine((flags) => (flags.strideLength === undefined) === (flags.numStrides === undefined), {
     message: 'give both --stride-length and --num-strides, or neither',
@@ -35,10 +29,7 @@ const GenerateFlags = z
   });
 
 export function registerGenerate(program: Command): void {
-  program
-    .command('generate')
-    .description('Generate text once from a model: hub id, checkpoint directory or exported model directory')
-    .option('--model <ref>', 'hub id (owner/name[@revision]), checkpoint directory or exported model directory', DEFAULT_MODEL)
+  addModelOptions(program.command('generate').description('Generate text once from a model: hub id, checkpoint directory or exported model directory'))
     .option('--prompt <text>', 'text the output starts with (fixed from the first step)')
     .option('--suffix <text>', 'text the output ends with (infilling between prompt and suffix)')
     .option('--length <n>', "window length L (default: the model's length)")
@@ -50,14 +41,11 @@ export function registerGenerate(program: Command): void {
     .option('--stride-length <n>', 'semi-autoregressive: tokens emitted per round')
     .option('--num-strides <n>', 'semi-autoregressive: rounds after the first (output L + n·s tokens)')
     .option('--stop-at-eos', 'cut each sample at the first end-of-text token after the prompt')
-    .option('--device <device>', `${DEVICES.join(', ')}`, 'auto')
-    .option('--dtype <dtype>', 'export precision: fp32 (CPU default) or fp16 (for GPUs)', 'fp32')
-    .option('--json', 'print token ids and statistics as JSON instead of text')
-    .option('--models-dir <dir>', 'conversion cache directory (default: MDLM_MODELS_DIR or ./models)')
+    .option('--json', 'print exactly what POST /v1/generate answers, as JSON, instead of the text')
     .action(async (raw: Record<string, unknown>) => {
       exitOnInterrupt();
       const flags = parseFlags(GenerateFlags, raw);
-      const { service, modelId } = await openService(flags, flags.numSamples);
+      const { service, modelId } = await openModelService(flags, { maxBatch: Math.min(flags.numSamples, 64), maxQueue: flags.numSamples });
       try {
         const prepared = service.prepare({
           prompt: flags.prompt,
@@ -82,32 +70,6 @@ export function registerGenerate(program: Command): void {
         await service.close();
       }
     });
-}
-
-interface ModelChoice {
-  model: string;
-  device: (typeof DEVICES)[number];
-  dtype: 'fp32' | 'fp16';
-  modelsDir?: string;
-}
-
-async function openService({ model, device, dtype, modelsDir }: ModelChoice, numSamples: number): Promise<{ service: GenerationService; modelId: string }> {
-  const download = progressBar('preparing model', 'MB');
-  const resolved = await resolveModel(model, {
-    modelsDir,
-    dtype,
-    onProgress: (event) => download.update(Math.round(event.done / 1e6), Math.round(event.total / 1e6)),
-  });
-  download.stop();
-  for (const notice of resolved.notices) process.stderr.write(`note: ${notice}\n`);
-  const service = await GenerationService.open({
-    exportDir: resolved.exportDir,
-    device,
-    providerOptions: ProviderOptionsSchema.parse({}),
-    workers: 1,
-    scheduler: { maxBatch: Math.min(numSamples, 64), maxBatchEntries: DEFAULT_BATCH_ENTRIES, maxQueue: numSamples, batchWaitMs: 0 },
-  });
-  return { service, modelId: modelIdOf(resolved) };
 }
 
 /** The bar follows the slowest sample: steps reached over all rounds, and forward passes summed. */

@@ -1,0 +1,45 @@
+/** What the one-off commands share: the model flags, and a service opened on the resolved model with progress on stderr. */
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { GenerationService } from '../generation/index.js';
+import { DEFAULT_MODEL, modelIdOf, resolveModel } from '../hub/index.js';
+import { DEVICES, ProviderOptionsSchema } from '../runtime/index.js';
+import { DEFAULT_BATCH_ENTRIES } from '../server/index.js';
+import { progressBar } from './progress.js';
+
+export const ModelFlags = z.object({
+  model: z.string().min(1),
+  device: z.enum(DEVICES),
+  dtype: z.enum(['fp32', 'fp16']),
+  modelsDir: z.string().optional(),
+});
+export type ModelChoice = z.infer<typeof ModelFlags>;
+
+/** --model, --device, --dtype and --models-dir, as every one-off command has them. */
+export function addModelOptions(command: Command): Command {
+  return command
+    .option('--model <ref>', 'hub id (owner/name[@revision]), checkpoint directory or exported model directory', DEFAULT_MODEL)
+    .option('--device <device>', `${DEVICES.join(', ')}`, 'auto')
+    .option('--dtype <dtype>', 'export precision: fp32 (CPU default) or fp16 (for GPUs)', 'fp32')
+    .option('--models-dir <dir>', 'conversion cache directory (default: MDLM_MODELS_DIR or ./models)');
+}
+
+/** Resolves the model (download and conversion with a progress bar) and opens one worker on it. */
+export async function openModelService({ model, device, dtype, modelsDir }: ModelChoice, capacity: { maxBatch: number; maxQueue: number }): Promise<{ service: GenerationService; modelId: string }> {
+  const download = progressBar('preparing model', 'MB');
+  const resolved = await resolveModel(model, {
+    modelsDir,
+    dtype,
+    onProgress: (event) => download.update(Math.round(event.done / 1e6), Math.round(event.total / 1e6)),
+  });
+  download.stop();
+  for (const notice of resolved.notices) process.stderr.write(`note: ${notice}\n`);
+  const service = await GenerationService.open({
+    exportDir: resolved.exportDir,
+    device,
+    providerOptions: ProviderOptionsSchema.parse({}),
+    workers: 1,
+    scheduler: { ...capacity, maxBatchEntries: DEFAULT_BATCH_ENTRIES, batchWaitMs: 0 },
+  });
+  return { service, modelId: modelIdOf(resolved) };
+}

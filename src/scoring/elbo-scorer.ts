@@ -1,0 +1,110 @@
+import type { SeededRandom } from '../random.js';
+import type { PassRow, RowResult } from '../runtime/index.js';
+import { maskProbability, totalNoise } from '../sampling/index.js';
+import type { Sequence } from '../scheduler/index.js';
+import type { ItemScore, ScoreWindow } from './types.js';
+
+/** The seed's training.sampling_eps: t never comes closer to 0, where the weight 1/t explodes. */
+export const SAMPLING_EPS = 1e-3;
+
+/**
+ * Times for `count` Monte Carlo draws: t = ε + (1 − ε)·u. With antithetic sampling (the seed's
+ * default) draw i takes u from its own stratum [i/n, (i + 1)/n), which lowers the variance of
+ * the mean without biasing it.
+ */
+export function drawTimes(count: number, random: SeededRandom, antithetic: boolean): Float64Array {
+  return Float64Array.from({ length: count }, (_, i) => {
+    const u = antithetic ? (random.uniform() + i) / count : random.uniform();
+    return SAMPLING_EPS + (1 - SAMPLING_EPS) * u;
+  });
+}
+
+interface ModelFacts {
+  maskId: number;
+  timeConditioned: boolean;
+}
+
+/**
+ * The seed's continuous-time NELBO estimator (spec §8) on one item. Draw i masks each scored
+ * token independently with probability (1 − 1e-3)·t_i and adds −log p_x0(x_l | z_t) / t_i for
+ * each masked token (SUBS; the weight σ'(t)/expm1(σ(t)) is exactly 1/t on this schedule). A
+ * draw that masks nothing adds 0 and needs no pass. The estimate is the mean over draws.
+ */
+export class ElboScorer implements Sequence {
+  forwardPasses = 0;
+  private readonly losses: Float64Array;
+  private readonly shares: Float64Array;
+  private readonly drawOf = new Map<PassRow, number>();
+  private nextDraw = 0;
+  private pending: PassRow | undefined;
+
+  constructor(
+    private readonly window: ScoreWindow,
+    private readonly times: Float64Array,
+    private readonly random: SeededRandom,
+    private readonly facts: ModelFacts,
+  ) {
+    this.losses = new Float64Array(times.length);
+    this.shares = new Float64Array(window.end - window.start);
+  }
+
+  get windowLength(): number {
+    return this.window.tokens.length;
+  }
+
+  get finished(): boolean {
+    return this.peekRow() === undefined && this.drawOf.size === 0;
+  }
+
+  peekRow(): PassRow | undefined {
+    while (this.pending === undefined && this.nextDraw < this.times.length) this.pending = this.maskedRow(this.nextDraw++);
+    return this.pending;
+  }
+
+  takeRow(): PassRow {
+    const row = this.peekRow();
+    if (row === undefined) throw new Error('takeRow() without a ready row');
+    this.pending = undefined;
+    return row;
+  }
+
+  apply(row: PassRow, result: RowResult): void {
+    const draw = this.drawOf.get(row);
+    if (draw === undefined) throw new Error('apply() for a row this scorer did not give');
+    this.drawOf.delete(row);
+    this.forwardPasses += 1;
+    const t = this.times[draw] as number;
+    const positions = row.scores?.positions ?? new Int32Array(0);
+    const count = this.times.length;
+    positions.forEach((position, k) => {
+      const loss = -(result.scores.logprobs[k] as number) / t;
+      this.losses[draw] = (this.losses[draw] as number) + loss;
+      this.shares[position - this.window.start] = (this.shares[position - this.window.start] as number) + loss / count;
+    });
+  }
+
+  result(): ItemScore {
+    const count = this.losses.length;
+    const mean = this.losses.reduce((sum, loss) => sum + loss, 0) / count;
+    const variance = count < 2 ? Number.NaN : this.losses.reduce((sum, loss) => sum + (loss - mean) ** 2, 0) / (count - 1);
+    return { nll: mean, tokenNll: this.shares, stderr: Math.sqrt(variance / count), forwardPasses: this.forwardPasses };
+  }
+
+  /** Draw i's masked window, or undefined when the draw masks nothing. */
+  private maskedRow(draw: number): PassRow | undefined {
+    const t = this.times[draw] as number;
+    const chance = maskProbability(t);
+    const masked: number[] = [];
+    for (let position = this.window.start; position < this.window.end; position++) if (this.random.uniform() < chance) masked.push(position);
+    if (masked.length === 0) return undefined;
+    const tokens = this.window.tokens.slice();
+    for (const position of masked) tokens[position] = this.facts.maskId;
+    const row: PassRow = {
+      tokens,
+      sigma: this.facts.timeConditioned ? totalNoise(t) : 0,
+      scores: { positions: Int32Array.from(masked), targets: Int32Array.from(masked, (position) => this.window.tokens[position] as number) },
+    };
+    this.drawOf.set(row, draw);
+    return row;
+  }
+}

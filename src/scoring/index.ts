@@ -1,0 +1,4 @@
+export { ArScorer } from './ar-scorer.js';
+export { type WrappedCorpus, wrapDocuments } from './corpus.js';
+export { ElboScorer, SAMPLING_EPS, drawTimes } from './elbo-scorer.js';
+export { type ItemScore, SCORE_METHODS, type ScoreMethod, type ScoreWindow, type ScoredAlternatives } from './types.js';

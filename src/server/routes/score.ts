@@ -1,0 +1,74 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { ScoreResult, ScoredItem } from '../../generation/index.js';
+import type { ServerContext } from '../context.js';
+import { disconnectSignal } from '../disconnect.js';
+import { ERROR_RESPONSES } from '../schemas.js';
+import { type ScoreResponse, ScoreResponseSchema, scoreBodySchema } from '../score-schemas.js';
+import { requireModel } from './models.js';
+
+const DESCRIPTION = `Likelihood of text under the model. elbo is the seed's ppl_eval estimator: the continuous-time NELBO, an upper
+bound on −log p(x) averaged over masking orders, estimated with mc_samples draws of t (antithetic by default) and reported
+with its standard error. ar is the exact log-likelihood of the left-to-right factorisation, log p(x_i | x_<i) with every
+later position masked: one forward pass per token, deterministic, for models that ignore t. A context is never masked
+and never scored; with a tokenizer that has a BOS (GPT-2's <|endoftext|>), what is scored follows it, as every training
+row begins (add_special_tokens: false turns this off). Items longer than the model's window are refused with
+sequence_too_long: mdlm eval ppl cuts a corpus into rows. The rows of a request share passes with everything else.`;
+
+export const scoreRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, { service, modelId, bounds }) => {
+  app.post(
+    '/v1/score',
+    {
+      schema: {
+        summary: 'Score text: NELBO or left-to-right log-likelihood',
+        description: DESCRIPTION,
+        tags: ['likelihood'],
+        body: scoreBodySchema(bounds),
+        response: { 200: ScoreResponseSchema, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      if (body.model !== undefined) requireModel(body.model, modelId);
+      const prepared = service.prepareScore({
+        items: body.items.map((item) => ({ input: item.text ?? item.token_ids ?? [], context: item.context })),
+        method: body.method,
+        mcSamples: body.mc_samples,
+        seed: body.seed,
+        antithetic: body.antithetic,
+        addSpecialTokens: body.add_special_tokens,
+      });
+      const result = await service.score(prepared, { signal: disconnectSignal(reply) });
+      request.outcome.stats = result.stats;
+      return scoreResponse(`score-${request.id}`, modelId, prepared.method, result);
+    },
+  );
+};
+
+/** One scored item in the API's shape (the CLI's mdlm score --json shares it). */
+export function itemScoreJson(item: ScoredItem, index: number): ScoreResponse['items'][number] {
+  const tokens = item.tokenIds.length;
+  const perToken = item.nll / tokens;
+  return {
+    index,
+    nll: item.nll,
+    tokens,
+    nll_per_token: perToken,
+    perplexity: Math.exp(perToken),
+    bits_per_token: perToken / Math.LN2,
+    stderr: item.stderr === undefined || Number.isNaN(item.stderr) ? null : item.stderr,
+    token_nll: Array.from(item.tokenNll),
+    token_ids: item.tokenIds,
+    forward_passes: item.forwardPasses,
+  };
+}
+
+function scoreResponse(id: string, model: string, method: ScoreResponse['method'], result: ScoreResult): ScoreResponse {
+  return {
+    id,
+    model,
+    method,
+    seed: result.seed,
+    items: result.items.map((item, index) => itemScoreJson(item, index)),
+    stats: { forward_passes: result.stats.forwardPasses, wall_ms: result.stats.wallMs, queued_ms: result.stats.queuedMs },
+  };
+}

@@ -1,0 +1,54 @@
+/** The shapes of POST /v1/score, the likelihood API. */
+import { z } from 'zod';
+import { SCORE_DEFAULTS } from '../generation/index.js';
+import { SCORE_METHODS } from '../scoring/index.js';
+import type { SchemaBounds } from './schemas.js';
+
+const count = (min = 0) => z.number().int().min(min);
+const TokenIds = z.array(count()).min(1).describe('Token ids, as the model numbers them.');
+
+const ItemSchema = z
+  .strictObject({
+    text: z.string().min(1).optional().describe('What is scored, as text.'),
+    token_ids: TokenIds.optional().describe('What is scored, as token ids.'),
+    context: z.union([z.string(), z.array(count())]).optional().describe('Text or token ids it is conditioned on: never masked, never scored.'),
+  })
+  .refine((item) => (item.text === undefined) !== (item.token_ids === undefined), { message: 'give exactly one of text and token_ids' });
+
+export function scoreBodySchema(bounds: SchemaBounds) {
+  const { maxScoreItems, maxMcSamples } = bounds.limits;
+  return z.strictObject({
+    model: z.string().optional().describe('A model id from GET /v1/models (optional: this server serves one).'),
+    items: z.array(ItemSchema).min(1).max(maxScoreItems).describe(`The items to score (at most ${maxScoreItems}), each within the model's window of ${bounds.modelLength} tokens with its context.`),
+    method: z.enum(SCORE_METHODS).optional().describe(`elbo: the seed's NELBO, an upper bound on −log p averaged over masking orders, estimated by Monte Carlo. ar: the exact left-to-right log-likelihood through the denoiser, one pass per token. Default ${SCORE_DEFAULTS.method}.`),
+    mc_samples: count(1).max(maxMcSamples).optional().describe(`elbo: Monte Carlo draws of t per item (default ${SCORE_DEFAULTS.mcSamples}).`),
+    seed: count().max(Number.MAX_SAFE_INTEGER).optional().describe('elbo: the same seed and request give the same estimate. Random when absent; the response says which was used.'),
+    antithetic: z.boolean().optional().describe('elbo: stratify the draws of t, as the seed does (default true).'),
+    add_special_tokens: z.boolean().optional().describe("Score after the tokenizer's BOS, as every training row begins (default true; no effect for tokenizers without one)."),
+  });
+}
+
+export type ScoreBody = z.output<ReturnType<typeof scoreBodySchema>>;
+
+const ItemScoreSchema = z.object({
+  index: count(),
+  nll: z.number().describe('Negative log-likelihood in nats over the scored tokens (elbo: the estimated upper bound).'),
+  tokens: count().describe('Tokens scored.'),
+  nll_per_token: z.number(),
+  perplexity: z.number().describe('exp(nll_per_token).'),
+  bits_per_token: z.number().describe('nll_per_token / ln 2.'),
+  stderr: z.number().nullable().describe('elbo: standard error of nll (null for ar, and for elbo with one draw).'),
+  token_nll: z.array(z.number()).describe("Each scored position's share of nll, in order; they sum to nll."),
+  token_ids: z.array(count()).describe('The ids scored, in order (framing and context excluded).'),
+  forward_passes: count(),
+});
+
+export const ScoreResponseSchema = z.object({
+  id: z.string(),
+  model: z.string(),
+  method: z.enum(SCORE_METHODS),
+  seed: count(),
+  items: z.array(ItemScoreSchema),
+  stats: z.object({ forward_passes: count(), wall_ms: z.number(), queued_ms: z.number() }),
+});
+export type ScoreResponse = z.output<typeof ScoreResponseSchema>;
