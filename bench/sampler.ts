@@ -6,9 +6,12 @@
  *  2. the seed's wall-clock table as ratios: ddpm ÷ ddpm_cache at T = 5000 and 10000,
  *     L = 1024 with a narrow network (what differs between the samplers is the number of
  *     passes), beside the seed's 2.84× and 3.42×;
- *  3. throughput against concurrency: tokens/s and the batch sizes actually formed.
+ *  3. throughput against concurrency: tokens/s and the batch sizes actually formed;
+ *  4. every sampler at L = 1024, T = 1024 (ReMDM's setting), each with its published settings
+ *     (the ReMDM samplers with nucleus p = 0.9): forward passes and wall time per sample, as
+ *     ratios to ddpm_cache, on the same narrow network as section 2.
  *
- *   node --import tsx bench/sampler.ts            (≈ 6 min; BENCH_SECTIONS=overhead,seed,throughput picks sections)
+ *   node --import tsx bench/sampler.ts            (≈ 8 min; BENCH_SECTIONS=overhead,seed,throughput,samplers picks sections)
  *   BENCH_QUICK=1 node --import tsx bench/sampler.ts   (smaller shapes, a minute)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,7 +22,7 @@ import type { SynthShape } from '../src/checkpoint/synth.js';
 import { GenerationService } from '../src/generation/index.js';
 import { packFeeds } from '../src/runtime/feeds.js';
 import { ProviderOptionsSchema } from '../src/runtime/index.js';
-import { type SamplerName, expectedForwardPasses } from '../src/sampling/index.js';
+import { REMDM_DEFAULTS, SAMPLERS, type SamplerName, expectedForwardPasses, isRemasking } from '../src/sampling/index.js';
 import type { PassReport } from '../src/scheduler/index.js';
 import { benchExport } from './support.js';
 
@@ -36,8 +39,8 @@ async function openService(exportDir: string, maxBatch = 16): Promise<Generation
   });
 }
 
-async function generate(service: GenerationService, length: number, steps: number, sampler: SamplerName, seed: number) {
-  return service.generate(service.prepare({ length, steps, sampler, seed }));
+async function generate(service: GenerationService, length: number, steps: number, sampler: SamplerName, seed: number, topP?: number) {
+  return service.generate(service.prepare({ length, steps, sampler, seed, topP }));
 }
 
 /** Median time of session.run for one row of `length` tokens drawing `draws` tokens, on this thread. */
@@ -140,12 +143,39 @@ async function throughput(): Promise<void> {
   await service.close();
 }
 
-/** BENCH_SECTIONS=overhead,seed,throughput picks sections (default: all). */
-const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'overhead,seed,throughput').split(','));
+/** Every sampler with its published settings on one export, as a table of passes and wall time against ddpm_cache's. */
+async function samplerTable(title: string, exportDir: string, length: number, steps: number): Promise<void> {
+  const service = await openService(exportDir);
+  console.log(`\n## ${title}\n`);
+  console.log('| sampler | settings | forward passes | wall s | passes ÷ ddpm_cache | wall ÷ ddpm_cache |\n| --- | --- | ---: | ---: | ---: | ---: |');
+  await generate(service, length, 20, 'ddpm', 1);
+  let reference: { passes: number; wallMs: number } | undefined;
+  for (const sampler of ['ddpm_cache', ...SAMPLERS.filter((name) => name !== 'ddpm_cache')] as SamplerName[]) {
+    const topP = isRemasking(sampler) ? 0.9 : undefined;
+    const { stats } = await generate(service, length, steps, sampler, 11, topP);
+    reference ??= { passes: stats.forwardPasses, wallMs: stats.wallMs };
+    const settings = isRemasking(sampler) ? `top_p 0.9${sampler === 'remdm-conf' ? '' : `, η ${REMDM_DEFAULTS.eta[sampler]}`}${sampler === 'remdm-loop' ? `, t_on ${REMDM_DEFAULTS.tOn}, t_off ${REMDM_DEFAULTS.tOff}, α_on ${REMDM_DEFAULTS.alphaOn}` : ''}` : '–';
+    console.log(`| ${sampler} | ${settings} | ${stats.forwardPasses} | ${(stats.wallMs / 1000).toFixed(1)} | ${(stats.forwardPasses / reference.passes).toFixed(2)} | ${(stats.wallMs / reference.wallMs).toFixed(2)} |`);
+  }
+  await service.close();
+}
+
+async function samplers(): Promise<void> {
+  const length = QUICK ? 256 : 1024;
+  const narrow = await benchExport(work, 'narrow-samplers', { vocab_size: 50258, model_length: length, hidden_dim: 32, cond_dim: 16, n_blocks: 2, n_heads: 2, time_conditioning: false });
+  await samplerTable(`4. Every sampler at L = ${length}, T = ${length} (ReMDM's setting; D 32, batch 1), published settings, against ddpm_cache`, narrow, length, length);
+  const owtLength = QUICK ? 64 : 128;
+  const owt = await benchExport(work, 'owt-samplers', { ...OWT_WIDTH, model_length: owtLength });
+  await samplerTable(`4b. The same at owt width (D 768, 12 blocks), L = ${owtLength}, T = ${owtLength}: the wall time a real pass gives`, owt, owtLength, owtLength);
+}
+
+/** BENCH_SECTIONS=overhead,seed,throughput,samplers picks sections (default: all). */
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'overhead,seed,throughput,samplers').split(','));
 try {
   if (SECTIONS.has('overhead')) await overhead();
   if (SECTIONS.has('seed')) await seedTable();
   if (SECTIONS.has('throughput')) await throughput();
+  if (SECTIONS.has('samplers')) await samplers();
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

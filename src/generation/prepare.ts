@@ -1,6 +1,18 @@
 import { randomInt } from 'node:crypto';
 import { ErrorCodes, MdlmError } from '../errors.js';
-import { type CanvasLayout, type ModelFacts, type SamplerName, type SamplingParams, type SemiArParams, initialCanvas, layoutCanvas } from '../sampling/index.js';
+import {
+  type CanvasLayout,
+  type ModelFacts,
+  REMDM_DEFAULTS,
+  type RemaskParams,
+  type SamplerName,
+  type SamplingParams,
+  type SemiArParams,
+  initialCanvas,
+  isRemasking,
+  layoutCanvas,
+  maxEta,
+} from '../sampling/index.js';
 import type { MdlmTokenizer } from '../tokenizer/index.js';
 import { GENERATION_DEFAULTS } from './defaults.js';
 
@@ -28,6 +40,11 @@ export interface GenerateRequest {
   temperature?: number;
   topP?: number;
   topK?: number;
+  /** ReMDM's parameters (spec §9): eta for remdm-cap, -rescale and -loop; t_on, t_off and alpha_on for remdm-loop. */
+  eta?: number;
+  tOn?: number;
+  tOff?: number;
+  alphaOn?: number;
   semiAr?: SemiArParams;
   /** Frame the prompt with BOS and the suffix with EOS, as every training row is (spec §7). Default true. */
   addSpecialTokens?: boolean;
@@ -67,10 +84,12 @@ export function prepareGeneration(request: GenerateRequest, tokenizer: MdlmToken
   const tail = suffix.length > 0 && eos !== undefined ? [...suffix, eos] : suffix;
   const layout = layoutCanvas({ head, tail, windowLength: request.length, semiAr: request.semiAr, generate: request.newTokens }, facts.modelLength);
   const end = request.newTokens === undefined ? layout.totalLength - tail.length : head.length + request.newTokens;
+  const sampler = request.sampler ?? GENERATION_DEFAULTS.sampler;
   return {
     sampling: {
       steps: request.steps ?? GENERATION_DEFAULTS.steps,
-      sampler: request.sampler ?? GENERATION_DEFAULTS.sampler,
+      sampler,
+      remask: remaskParams(sampler, request),
       temperature: request.temperature ?? GENERATION_DEFAULTS.temperature,
       topP: request.topP ?? GENERATION_DEFAULTS.topP,
       topK: request.topK ?? GENERATION_DEFAULTS.topK,
@@ -85,6 +104,35 @@ export function prepareGeneration(request: GenerateRequest, tokenizer: MdlmToken
     fixedTokens: head.length + tail.length,
     generated: { start: head.length, end },
   };
+}
+
+/**
+ * ReMDM's parameters with the paper's defaults, refused (naming the field) where they do not
+ * apply or where some transition probability would leave [0, 1].
+ */
+function remaskParams(sampler: SamplerName, request: GenerateRequest): RemaskParams | undefined {
+  const given = { eta: request.eta, t_on: request.tOn, t_off: request.tOff, alpha_on: request.alphaOn };
+  const refuse = (param: string, message: string): never => {
+    throw new MdlmError(ErrorCodes.invalidArgument, `${param}: ${message}`, { details: { param } });
+  };
+  const applies = (param: keyof typeof given) => (param === 'eta' ? isRemasking(sampler) && sampler !== 'remdm-conf' : sampler === 'remdm-loop');
+  for (const param of Object.keys(given) as (keyof typeof given)[]) {
+    if (given[param] !== undefined && !applies(param)) refuse(param, `does not apply to the ${sampler} sampler (${param === 'eta' ? 'remdm-cap, remdm-rescale and remdm-loop' : 'remdm-loop only'})`);
+  }
+  if (!isRemasking(sampler)) return undefined;
+  const params: RemaskParams = {
+    eta: request.eta ?? REMDM_DEFAULTS.eta[sampler],
+    tOn: request.tOn ?? REMDM_DEFAULTS.tOn,
+    tOff: request.tOff ?? REMDM_DEFAULTS.tOff,
+    alphaOn: request.alphaOn ?? REMDM_DEFAULTS.alphaOn,
+  };
+  if (!(params.alphaOn > 0 && params.alphaOn < 1)) refuse('alpha_on', `must be in (0, 1), got ${params.alphaOn}`);
+  if (!(params.tOff > 0 && params.tOff < params.tOn && params.tOn < 1)) refuse(request.tOn === undefined ? 't_off' : 't_on', `need 0 < t_off < t_on < 1, got t_off ${params.tOff} and t_on ${params.tOn}`);
+  const limit = maxEta(sampler, params.alphaOn);
+  if (sampler !== 'remdm-conf' && !(params.eta >= 0 && params.eta <= limit)) {
+    refuse('eta', `must be in [0, ${limit.toPrecision(4)}] for ${sampler}${sampler === 'remdm-loop' ? ` with alpha_on ${params.alphaOn} ((1 − alpha_on)/alpha_on)` : ''}, or some transition probability leaves [0, 1]; got ${params.eta}`);
+  }
+  return params;
 }
 
 /** Fixed tokens, refusing ids outside the vocabulary and the mask token (only the sampler may place it). */

@@ -1,4 +1,6 @@
 export { type CanvasLayout, type CanvasRequest, type SemiArParams, initialCanvas, layoutCanvas } from './canvas-layout.js';
+export { FIRST_HITTING_SAMPLERS } from './first-hitting.js';
+export { REMASKING_SAMPLERS, REMDM_DEFAULTS, type RemaskParams, type RemaskingSampler, maxEta, remaskLaw } from './remasking.js';
 export { SequenceSampler } from './sequence-sampler.js';
 export { TimeGrid, expectedForwardPasses, maskProbability, totalNoise } from './time-grid.js';
-export { DEFAULT_EPS, type ModelFacts, SAMPLERS, type SamplerName, type SamplingParams, type StepEvent, applyStepEvent } from './types.js';
+export { DEFAULT_EPS, type ModelFacts, SAMPLERS, type SamplerName, type SamplingParams, type StepEvent, applyStepEvent, isRemasking } from './types.js';

@@ -2,21 +2,21 @@ import type { SeededRandom } from '../random.js';
 import type { PassRow, RowResult } from '../runtime/index.js';
 import type { Sequence } from '../scheduler/index.js';
 import type { CanvasLayout } from './canvas-layout.js';
-import { RoundPlan, type UnmaskGroup } from './round-plan.js';
+import { FirstHittingRound } from './first-hitting.js';
+import { type PlannedStep, RemaskingRound } from './remasking.js';
+import { RoundPlan } from './round-plan.js';
 import { TimeGrid, totalNoise } from './time-grid.js';
-import { DEFAULT_EPS, type ModelFacts, type SamplingParams, type StepEvent } from './types.js';
+import { DEFAULT_EPS, type ModelFacts, type SamplingParams, type StepEvent, isRemasking } from './types.js';
 
-/** A step that needs a forward pass: the positions that take a token there. */
-interface PlannedStep {
-  step: number;
-  /** Output positions to draw at (empty for a ddpm step that unmasks nothing). */
-  positions: number[];
+interface RoundProcess {
+  next(): PlannedStep | undefined;
 }
 
 /**
- * One sample being generated: its tokens, the plan of the current round, and the row its
- * next step needs. Everything random comes from the sample's own stream, in an order that
- * depends only on this sample, so its output is the same alone or batched.
+ * One sample being generated: its tokens, the process of the current round, and the row its
+ * next step needs. Steps that only remask need no pass and are applied as they come.
+ * Everything random comes from the sample's own stream, in an order that depends only on
+ * this sample, so its output is the same alone or batched.
  */
 export class SequenceSampler implements Sequence {
   readonly canvas: Int32Array;
@@ -30,11 +30,10 @@ export class SequenceSampler implements Sequence {
   forwardPasses = 0;
 
   private readonly grid: TimeGrid;
+  /** The probability each token was drawn with: remdm-conf's confidence. */
+  private readonly confidence: Float64Array;
   private round = 0;
-  private plan: RoundPlan | undefined;
-  private groupIndex = 0;
-  /** ddpm only: the step whose pass comes next (steps = the final greedy pass). */
-  private ddpmStep = 0;
+  private process: RoundProcess | undefined;
   private pending: { step: PlannedStep; row: PassRow } | undefined;
   private inFlight: { step: PlannedStep; row: PassRow } | undefined;
 
@@ -48,8 +47,10 @@ export class SequenceSampler implements Sequence {
     this.layout = params.layout;
     this.canvas = params.initial.slice();
     this.logprobs = new Float32Array(this.layout.totalLength).fill(Number.NaN);
+    this.confidence = new Float64Array(this.layout.totalLength);
     // Semi-autoregressive rounds run on the eps = 0 grid, as the seed does: nothing is left for noise removal.
     this.grid = new TimeGrid(params.steps, this.layout.stride === 0 ? (params.eps ?? DEFAULT_EPS) : 0);
+    // The first round's first steps can only unmask (nothing is unmasked yet), so no event precedes the first pass.
     this.advance();
   }
 
@@ -83,63 +84,73 @@ export class SequenceSampler implements Sequence {
     if (flight === undefined) throw new Error('apply() without a row in flight');
     this.inFlight = undefined;
     this.forwardPasses += 1;
-    const { positions } = flight.step;
-    if (positions.length > 0) {
-      const { draws } = result;
-      this.recordAlternatives(positions, draws.topTokens, draws.topLogprobs, draws.topWidth);
-      const tokens = Array.from(draws.tokens);
-      const logprobs = Array.from(draws.logprobs);
-      positions.forEach((position, k) => {
-        this.canvas[position] = tokens[k] as number;
-        this.logprobs[position] = logprobs[k] as number;
-      });
-      const top = { tokens: Array.from(draws.topTokens), logprobs: Array.from(draws.topLogprobs), width: draws.topWidth };
-      this.onStep({ round: this.round, step: flight.step.step, t: this.grid.time(flight.step.step), forwardPasses: this.forwardPasses, positions: [...positions], tokens, logprobs, top, remasked: [] });
-    }
+    this.commit(flight.step, result);
     this.advance();
   }
 
-  /** Moves to the next step that needs a pass, across rounds; none left means finished. */
+  /** Moves to the next step that needs a pass, across rounds, applying the remask-only steps on the way. */
   private advance(): void {
     while (this.round < this.layout.rounds) {
-      const step = this.nextStep();
-      if (step !== undefined) {
+      const step = (this.process ??= this.startRound()).next();
+      if (step === undefined) {
+        this.round += 1;
+        this.process = undefined;
+      } else if (step.needsPass) {
         this.pending = { step, row: this.row(step) };
         return;
+      } else {
+        this.commit(step, undefined);
       }
-      this.round += 1;
-      this.plan = undefined;
-      this.groupIndex = 0;
-      this.ddpmStep = 0;
     }
   }
 
-  private nextStep(): PlannedStep | undefined {
-    const plan = (this.plan ??= this.planRound());
-    const group: UnmaskGroup | undefined = plan.groups[this.groupIndex];
-    if (this.params.sampler === 'ddpm_cache') {
-      if (group === undefined) return undefined;
-      this.groupIndex += 1;
-      return { step: group.step, positions: group.positions };
+  /** Applies a step: the tokens its pass drew (if any), then its remasks; tells the consumer when anything changed. */
+  private commit(step: PlannedStep, result: RowResult | undefined): void {
+    const { positions, remasked } = step;
+    const draws = result?.draws;
+    const tokens = draws === undefined ? [] : Array.from(draws.tokens);
+    const logprobs = draws === undefined ? [] : Array.from(draws.logprobs);
+    if (draws !== undefined && positions.length > 0) {
+      this.recordAlternatives(positions, draws.topTokens, draws.topLogprobs, draws.topWidth);
+      positions.forEach((position, k) => {
+        this.canvas[position] = tokens[k] as number;
+        this.logprobs[position] = logprobs[k] as number;
+        this.confidence[position] = Math.exp(draws.sampledLogprobs[k] as number);
+      });
     }
-    if (this.ddpmStep > this.grid.steps) return undefined;
-    const step = this.ddpmStep++;
-    if (group?.step !== step) return { step, positions: [] };
-    this.groupIndex += 1;
-    return { step, positions: group.positions };
+    for (const position of remasked) this.canvas[position] = this.facts.maskId;
+    if (positions.length === 0 && remasked.length === 0) return;
+    const top = draws === undefined ? { tokens: [], logprobs: [], width: 0 } : { tokens: Array.from(draws.topTokens), logprobs: Array.from(draws.topLogprobs), width: draws.topWidth };
+    this.onStep({
+      round: this.round,
+      step: step.step,
+      t: this.grid.time(step.step),
+      forwardPasses: this.forwardPasses,
+      positions: [...positions],
+      tokens,
+      logprobs,
+      top,
+      remasked: [...remasked],
+      settled: step.settled,
+    });
   }
 
-  private planRound(): RoundPlan {
+  private startRound(): RoundProcess {
     const start = this.round * this.layout.stride;
     const masked: number[] = [];
     for (let p = start; p < start + this.layout.windowLength; p++) if (this.canvas[p] === this.facts.maskId) masked.push(p);
-    return new RoundPlan(this.grid, masked, this.random);
+    const { sampler } = this.params;
+    if (isRemasking(sampler)) {
+      const state = { canvas: this.canvas, maskId: this.facts.maskId, confidence: this.confidence };
+      return new RemaskingRound(this.grid, masked, sampler, this.params.remask as NonNullable<SamplingParams['remask']>, this.random, state);
+    }
+    return new FirstHittingRound(new RoundPlan(this.grid, masked, this.random), sampler);
   }
 
   private row(planned: PlannedStep): PassRow {
     const windowStart = this.round * this.layout.stride;
-    const finalPass = planned.step === this.grid.steps;
     const t = this.grid.time(planned.step);
+    const finalPass = planned.step === this.grid.steps;
     return {
       // A view: the canvas does not change while the row is in flight.
       tokens: this.canvas.subarray(windowStart, windowStart + this.layout.windowLength),
@@ -148,7 +159,7 @@ export class SequenceSampler implements Sequence {
       draws: {
         positions: Int32Array.from(planned.positions, (p) => p - windowStart),
         uniforms: Float64Array.from(planned.positions, () => this.random.uniformPositive()),
-        temperature: finalPass ? 0 : this.params.temperature,
+        temperature: planned.greedy ? 0 : this.params.temperature,
         topP: this.params.topP,
         topK: this.params.topK,
       },

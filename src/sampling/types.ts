@@ -1,7 +1,13 @@
 import type { CanvasLayout } from './canvas-layout.js';
+import { FIRST_HITTING_SAMPLERS } from './first-hitting.js';
+import { REMASKING_SAMPLERS, type RemaskParams, type RemaskingSampler } from './remasking.js';
 
-export const SAMPLERS = ['ddpm', 'ddpm_cache'] as const;
+export const SAMPLERS = [...FIRST_HITTING_SAMPLERS, ...REMASKING_SAMPLERS] as const;
 export type SamplerName = (typeof SAMPLERS)[number];
+
+export function isRemasking(sampler: SamplerName): sampler is RemaskingSampler {
+  return (REMASKING_SAMPLERS as readonly string[]).includes(sampler);
+}
 
 /** The seed's default eps for plain sampling; semi-autoregressive rounds use 0. */
 export const DEFAULT_EPS = 1e-5;
@@ -16,6 +22,8 @@ export interface SamplingParams {
   topP: number;
   /** Most likely tokens kept at each draw; 0 is off. */
   topK: number;
+  /** The remasking samplers' parameters (their defaults filled in); absent for the others. */
+  remask?: RemaskParams;
   layout: CanvasLayout;
   /** The output as it starts: fixed tokens (prompt, suffix) and masks. */
   initial: Int32Array;
@@ -49,6 +57,8 @@ export interface StepEvent {
   top: { tokens: number[]; logprobs: number[]; width: number };
   /** Positions that went back to the mask at this step. */
   remasked: number[];
+  /** No token unmasked so far can go back to the mask later: what is unmasked is final text. */
+  settled: boolean;
 }
 
 /** Applies a step to an output's token ids: the one way every consumer rebuilds a state. */

@@ -61,6 +61,10 @@ export function completionRequest(body: CompletionBody, prompt: readonly number[
     temperature: body.temperature,
     topP: body.top_p,
     topK: body.top_k,
+    eta: body.eta,
+    tOn: body.t_on,
+    tOff: body.t_off,
+    alphaOn: body.alpha_on,
     addSpecialTokens: body.add_special_tokens,
     semiAr: body.semi_ar === undefined ? undefined : { strideLength: body.semi_ar.stride_length, numStrides: body.semi_ar.num_strides },
   };
@@ -167,9 +171,10 @@ export interface ChoiceChunk {
 }
 
 /**
- * One choice while it streams. A token is final once unmasked by a sampler that never
- * remasks, so the longest unmasked run after the prompt is final text, sent as it grows, as
- * deltas that only ever append. Held back until they are settled: a trailing U+FFFD (a
+ * One choice while it streams. A chunk is only text that can no longer change: once a step is
+ * settled (always, for samplers that never remask; from t_off on for remdm-loop; at the end
+ * for the other ReMDM samplers) the longest unmasked run after the prompt is final, and is
+ * sent as it grows, as deltas that only ever append. Held back until they are settled: a trailing U+FFFD (a
  * character whose bytes are not all unmasked yet) and a tail that could begin a stop
  * sequence. A token's logprobs go with the chunk that sends its last character.
  */
@@ -200,7 +205,8 @@ export class StreamedChoice {
     const { maskId, eosId } = this.decoder.model;
     applyStepEvent(this.output, event, maskId);
     event.positions.forEach((position, k) => this.drawn.set(position, { logprob: event.logprobs[k] as number, top: event.top, index: k }));
-    if (this.stopped) return undefined;
+    // A remasking sampler may still take unmasked tokens back: nothing is final text until it says so.
+    if (this.stopped || !event.settled) return undefined;
     const before = this.runEnd;
     const isFinalText = (token: number) => token !== maskId && !(this.options.stopAtEos && token === eosId);
     while (this.runEnd < this.prepared.generated.end && isFinalText(this.output[this.runEnd] as number)) this.runEnd++;

@@ -18,6 +18,10 @@ export function generateRequest(body: GenerateBody): GenerateRequest {
     temperature: body.temperature,
     topP: body.top_p,
     topK: body.top_k,
+    eta: body.eta,
+    tOn: body.t_on,
+    tOff: body.t_off,
+    alphaOn: body.alpha_on,
     addSpecialTokens: body.add_special_tokens,
     semiAr: body.semi_ar === undefined ? undefined : { strideLength: body.semi_ar.stride_length, numStrides: body.semi_ar.num_strides },
   };

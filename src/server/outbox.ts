@@ -9,9 +9,13 @@
 import { WebSocket } from 'ws';
 import type { StepEvent } from '../sampling/index.js';
 
-/** Every position changed since the last update sent for one sample, and the latest step's facts. */
+/**
+ * Every position changed since the last update sent for one sample, and the latest step's
+ * facts: each position's latest token, or its return to the mask.
+ */
 export class PendingStep {
   readonly changes = new Map<number, number>();
+  readonly remasked = new Set<number>();
   latest: StepEvent;
 
   constructor(event: StepEvent) {
@@ -20,7 +24,14 @@ export class PendingStep {
   }
 
   merge(event: StepEvent): void {
-    event.positions.forEach((position, k) => this.changes.set(position, event.tokens[k] as number));
+    for (const position of event.remasked) {
+      this.changes.delete(position);
+      this.remasked.add(position);
+    }
+    event.positions.forEach((position, k) => {
+      this.remasked.delete(position);
+      this.changes.set(position, event.tokens[k] as number);
+    });
     this.latest = event;
   }
 }

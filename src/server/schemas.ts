@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { GENERATION_DEFAULTS } from '../generation/index.js';
-import { SAMPLERS } from '../sampling/index.js';
+import { REMDM_DEFAULTS, SAMPLERS } from '../sampling/index.js';
 import type { Limits } from './config.js';
 
 export interface SchemaBounds {
@@ -36,7 +36,16 @@ function generationFields(bounds: SchemaBounds) {
   return {
     suffix: z.string().optional().describe('Text fixed at the end of the output: the model fills in between prompt and suffix.'),
     steps: count(1).max(bounds.limits.maxSteps).optional().describe(`Reverse-process steps per round (default ${GENERATION_DEFAULTS.steps}).`),
-    sampler: z.enum(SAMPLERS).optional().describe(`ddpm runs a forward pass every step; ddpm_cache only on steps that unmask something (same distribution, far fewer passes). Default ${GENERATION_DEFAULTS.sampler}.`),
+    sampler: z
+      .enum(SAMPLERS)
+      .optional()
+      .describe(
+        `ddpm runs a forward pass every step; ddpm_cache only on steps that unmask something (same distribution, far fewer passes); analytic is ddpm with a noise removal that samples; remdm-cap, remdm-rescale, remdm-loop and remdm-conf remask (ReMDM). Default ${GENERATION_DEFAULTS.sampler}.`,
+      ),
+    eta: z.number().min(0).optional().describe(`ReMDM's remasking rate for remdm-cap, remdm-rescale and remdm-loop (defaults ${REMDM_DEFAULTS.eta['remdm-cap']}, ${REMDM_DEFAULTS.eta['remdm-rescale']}, ${REMDM_DEFAULTS.eta['remdm-loop']}); at most 1, or (1 − alpha_on)/alpha_on for remdm-loop.`),
+    t_on: z.number().gt(0).lt(1).optional().describe(`remdm-loop: the loop phase starts at t_on (default ${REMDM_DEFAULTS.tOn}).`),
+    t_off: z.number().gt(0).lt(1).optional().describe(`remdm-loop: and ends at t_off (default ${REMDM_DEFAULTS.tOff}).`),
+    alpha_on: z.number().gt(0).lt(1).optional().describe(`remdm-loop: α held during the loop (default ${REMDM_DEFAULTS.alphaOn}).`),
     seed: Seed.optional(),
     temperature: z.number().min(0).max(MAX_TEMPERATURE).optional().describe(`Sampling temperature, dividing the logits before SUBS; 0 is greedy. Default ${GENERATION_DEFAULTS.temperature}.`),
     top_p: z.number().gt(0).max(1).optional().describe('Nucleus sampling: keep the most likely tokens whose mass is within top_p (at least one), after temperature and top_k. 1 (the default) is off.'),

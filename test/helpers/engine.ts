@@ -4,7 +4,7 @@ import { EngineCore } from '../../src/generation/index.js';
 import { readManifest } from '../../src/model/manifest.js';
 import { SeededRandom } from '../../src/random.js';
 import { ForwardRuntime, ProviderOptionsSchema } from '../../src/runtime/index.js';
-import { type ModelFacts, type SamplerName, type SemiArParams, SequenceSampler, type StepEvent, initialCanvas, layoutCanvas } from '../../src/sampling/index.js';
+import { type ModelFacts, REMDM_DEFAULTS, type SamplerName, type SemiArParams, SequenceSampler, type StepEvent, initialCanvas, isRemasking, layoutCanvas } from '../../src/sampling/index.js';
 import { type JobStats, type PassReport, Scheduler, type SchedulerOptions } from '../../src/scheduler/index.js';
 
 /** One sampling request in tokens, with the engine's defaults for what it leaves out. */
@@ -20,6 +20,11 @@ export interface SampleRequest {
   prefix?: number[];
   suffix?: number[];
   semiAr?: SemiArParams;
+  /** The ReMDM samplers' parameters; the paper's defaults for what is left out. */
+  eta?: number;
+  tOn?: number;
+  tOff?: number;
+  alphaOn?: number;
 }
 
 export interface SampleRun {
@@ -75,13 +80,17 @@ export function samplersFor(request: SampleRequest, numSamples: number, facts: M
   const head = request.prefix ?? [];
   const tail = request.suffix ?? [];
   const layout = layoutCanvas({ head, tail, windowLength: request.length, semiAr: request.semiAr }, facts.modelLength);
+  const sampler = request.sampler ?? 'ddpm_cache';
   const params = {
     steps: request.steps,
-    sampler: request.sampler ?? 'ddpm_cache',
+    sampler,
     temperature: request.temperature ?? 1,
     topP: request.topP ?? 1,
     topK: request.topK ?? 0,
     eps: request.eps,
+    remask: isRemasking(sampler)
+      ? { eta: request.eta ?? REMDM_DEFAULTS.eta[sampler], tOn: request.tOn ?? REMDM_DEFAULTS.tOn, tOff: request.tOff ?? REMDM_DEFAULTS.tOff, alphaOn: request.alphaOn ?? REMDM_DEFAULTS.alphaOn }
+      : undefined,
     layout,
     initial: initialCanvas(layout, head, tail, facts.maskId),
   };

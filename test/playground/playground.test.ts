@@ -55,7 +55,7 @@ async function openPlayground(url = server.url, waitForModel = true): Promise<Pa
 
 /** Fills the form: a field left out is emptied, so each test states exactly what it sends. */
 async function fill(page: Page, fields: Record<string, string>): Promise<void> {
-  for (const name of ['prompt', 'suffix', 'length', 'steps', 'seed', 'num_samples', 'temperature', 'semi_ar.stride_length', 'semi_ar.num_strides']) {
+  for (const name of ['prompt', 'suffix', 'length', 'steps', 'seed', 'num_samples', 'temperature', 'top_p', 'top_k', 'eta', 't_on', 't_off', 'alpha_on', 'semi_ar.stride_length', 'semi_ar.num_strides']) {
     await page.locator(`[name="${name}"]`).fill(fields[name] ?? '');
   }
   await page.locator('[name="sampler"]').selectOption(fields.sampler ?? 'ddpm_cache');
@@ -71,6 +71,8 @@ const canvasTexts = (page: Page): Promise<string[]> => page.locator('.sample .ca
 interface CanvasState {
   sample: number;
   masks: number;
+  /** Cells whose token just went back to the mask. */
+  remasked: number;
   fresh: string[];
 }
 
@@ -85,7 +87,7 @@ async function recordCanvasStates(page: Page): Promise<() => Promise<CanvasState
       samples.forEach((sample, index) => {
         if (!rendered.has(sample)) return;
         const fresh = Array.from(sample.querySelectorAll('.fresh'), (mark) => mark.textContent ?? '');
-        states.push({ sample: index, masks: sample.querySelectorAll('.mask').length, fresh });
+        states.push({ sample: index, masks: sample.querySelectorAll('.mask').length, remasked: sample.querySelectorAll('.mask.remasked').length, fresh });
       });
     }).observe(document.querySelector('#samples') as Element, { childList: true, subtree: true, characterData: true });
   });
@@ -170,6 +172,23 @@ test('Generate: the masked canvas turns into text step by step, and ends as POST
   const [first, second] = await page.locator('.sample').evaluateAll((samples) => samples.map((sample) => sample.getBoundingClientRect().toJSON() as DOMRect));
   assert.ok(first && second && first.top === second.top && first.right <= second.left, 'two samples side by side');
   await screenshot(page, 'finished.png', (message) => t.diagnostic(message));
+});
+
+test('a remasking sampler: cells turn back into masks, marked as such, and the page ends as POST /v1/generate does', async (t) => {
+  const page = await openPlayground();
+  const request = { prompt: 'ba be', steps: 200, sampler: 'remdm-loop', eta: 0.1, seed: 3, num_samples: 1, length: 24 };
+  await fill(page, { prompt: request.prompt, steps: String(request.steps), sampler: request.sampler, eta: String(request.eta), seed: String(request.seed), num_samples: '1', length: String(request.length) });
+  const canvasStates = await recordCanvasStates(page);
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await status(page, /^Done/);
+  const rest = await restGenerate(request);
+  assert.deepEqual(await canvasTexts(page), rest.samples.map((sample) => sample.text));
+  const states = await canvasStates();
+  const remasking = states.filter((state, k) => k > 0 && state.remasked > 0);
+  assert.ok(remasking.length > 0, 'some render shows a token sent back to the mask');
+  assert.ok(states.some((state, k) => k > 0 && state.masks > (states[k - 1] as CanvasState).masks), 'the mask count goes up as well as down');
+  assert.ok(Number(await page.locator('#remasked').textContent()) > 0, 'the remasked count is shown');
+  await screenshot(page, 'remasking.png', (message) => t.diagnostic(message));
 });
 
 test('Stop cancels a long request: the page says so and the server frees its sequences', async () => {

@@ -55,7 +55,7 @@ function options(overrides: Partial<ChoiceOptions> = {}): ChoiceOptions {
 }
 
 function step(positions: number[], tokens: number[]): StepEvent {
-  return { round: 0, step: 0, t: 1, forwardPasses: 1, positions, tokens, logprobs: tokens.map(() => -1), top: { tokens: tokens.flatMap((token) => [token, 3]), logprobs: tokens.flatMap(() => [-1, -2]), width: 2 }, remasked: [] };
+  return { round: 0, step: 0, t: 1, forwardPasses: 1, positions, tokens, logprobs: tokens.map(() => -1), top: { tokens: tokens.flatMap((token) => [token, 3]), logprobs: tokens.flatMap(() => [-1, -2]), width: 2 }, remasked: [], settled: true };
 }
 
 test('a choice is the generated span after the prompt; stop_at_eos ends it at the first end-of-text', () => {

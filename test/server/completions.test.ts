@@ -108,3 +108,33 @@ test('bad values are refused with the field named', async () => {
   await refused({ top_k: -1 }, 'validation_error', 'top_k');
   await refused({ echo: true, logprobs: 1, max_tokens: 40, prompt: 'a b c d e f g h i' }, 'sequence_too_long', 'prompt');
 });
+
+test('streaming with a remasking sampler sends only text that can no longer change: at the end for remdm-cap, from t_off on for remdm-loop', async () => {
+  const common = { prompt: 'The sky is', max_tokens: 8, seed: 5, steps: 64, stop_at_eos: false, stream: true };
+  for (const sampler of ['remdm-cap', 'remdm-loop']) {
+    const [plain] = await choices({ ...common, stream: false, sampler });
+    const events = (await sseData(await complete({ ...common, sampler }))).filter((data) => data !== '[DONE]').map((data) => (JSON.parse(data) as { choices: Choice[] }).choices[0] as Choice);
+    assert.equal(events.map((event) => event.text).join(''), plain?.text, `${sampler}: the chunks add up to the text`);
+    const early = events.slice(0, -1).filter((event) => event.text !== '').length;
+    if (sampler === 'remdm-cap') assert.equal(early, 0, 'remdm-cap can remask until the last step: all text comes at the end');
+  }
+});
+
+test('the new samplers and their knobs: accepted where they apply, refused with the field named where they do not', async () => {
+  for (const sampler of ['analytic', 'remdm-cap', 'remdm-rescale', 'remdm-loop', 'remdm-conf']) await choices({ prompt: 'Hi', max_tokens: 3, steps: 16, sampler });
+  await choices({ prompt: 'Hi', max_tokens: 3, steps: 16, sampler: 'remdm-loop', eta: 0.05, t_on: 0.6, t_off: 0.1, alpha_on: 0.8, top_p: 0.9, top_k: 20 });
+  const refused = async (body: object, param: string, message: RegExp) => {
+    const response = await complete({ prompt: 'Hi', max_tokens: 3, ...body });
+    const envelope = (await response.json()) as { error: { code: string; param: string; message: string } };
+    assert.equal(response.status, 400, JSON.stringify(envelope));
+    assert.equal(envelope.error.param, param);
+    assert.match(envelope.error.message, message);
+  };
+  await refused({ sampler: 'remdm-loop', eta: 0.2 }, 'eta', /\[0, 0\.1111\].*\(1 − alpha_on\)\/alpha_on/);
+  await refused({ sampler: 'remdm-cap', eta: 1.5 }, 'eta', /\[0, 1\.000\]/);
+  await refused({ sampler: 'ddpm_cache', eta: 0.01 }, 'eta', /does not apply to the ddpm_cache sampler/);
+  await refused({ sampler: 'remdm-conf', eta: 0.01 }, 'eta', /does not apply to the remdm-conf sampler/);
+  await refused({ sampler: 'remdm-cap', t_on: 0.5 }, 't_on', /remdm-loop only/);
+  await refused({ sampler: 'remdm-loop', t_on: 0.1, t_off: 0.2 }, 't_on', /0 < t_off < t_on < 1/);
+  await refused({ sampler: 'remdm-loop', alpha_on: 1 }, 'alpha_on', /</);
+});

@@ -207,15 +207,17 @@ export interface StepMessage {
   sample: number;
   positions: number[];
   token_ids: number[];
+  remasked: number[];
   text?: string;
 }
 
 /** Each sample's output rebuilt from `started` and the `step` messages, as a client would. */
 export function rebuild(messages: ServerMessage[], samples: number): { tokens: number[][]; texts: (string | undefined)[] } {
-  const started = messages.find((message) => message.type === 'started') as ServerMessage & { token_ids: number[] };
+  const started = messages.find((message) => message.type === 'started') as ServerMessage & { token_ids: number[]; mask_id: number };
   const tokens = Array.from({ length: samples }, () => [...started.token_ids]);
   const texts: (string | undefined)[] = Array.from({ length: samples }, () => undefined);
   for (const message of messages.filter((candidate) => candidate.type === 'step') as unknown as StepMessage[]) {
+    for (const position of message.remasked) (tokens[message.sample] as number[])[position] = started.mask_id;
     message.positions.forEach((position, k) => {
       (tokens[message.sample] as number[])[position] = message.token_ids[k] as number;
     });

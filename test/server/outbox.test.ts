@@ -23,11 +23,11 @@ class StandInSocket {
   }
 }
 
-function event(step: number, positions: number[], tokens: number[]): StepEvent {
-  return { round: 0, step, t: 1 - step / 10, forwardPasses: step + 1, positions, tokens, logprobs: tokens.map(() => 0), top: { tokens: [], logprobs: [], width: 0 }, remasked: [] };
+function event(step: number, positions: number[], tokens: number[], remasked: number[] = []): StepEvent {
+  return { round: 0, step, t: 1 - step / 10, forwardPasses: step + 1, positions, tokens, logprobs: tokens.map(() => 0), top: { tokens: [], logprobs: [], width: 0 }, remasked, settled: true };
 }
 
-const render = (pending: PendingStep) => ({ type: 'step', step: pending.latest.step, positions: [...pending.changes.keys()], token_ids: [...pending.changes.values()] });
+const render = (pending: PendingStep) => ({ type: 'step', step: pending.latest.step, positions: [...pending.changes.keys()], token_ids: [...pending.changes.values()], remasked: [...pending.remasked] });
 
 test('while the socket keeps up, every message goes out at once, in order', () => {
   const socket = new StandInSocket();
@@ -53,8 +53,8 @@ test('past the high-water mark, steps of one sample merge to their latest tokens
   outbox.drain();
   assert.deepEqual(socket.sent, [
     { type: 'started' },
-    { type: 'step', step: 1, positions: [1, 2], token_ids: [8, 6] },
-    { type: 'step', step: 0, positions: [1], token_ids: [7] },
+    { type: 'step', step: 1, positions: [1, 2], token_ids: [8, 6], remasked: [] },
+    { type: 'step', step: 0, positions: [1], token_ids: [7], remasked: [] },
     { type: 'done' },
   ]);
   assert.ok(delivered, 'the final message reports when it was handed to the socket');
@@ -67,4 +67,20 @@ test('a closed socket is written to no more', () => {
   outbox.push({ type: 'done' });
   outbox.drain();
   assert.equal(socket.sent.length, 0);
+});
+
+test('merged steps keep a remask as the net change: back to the mask, or overwritten by a later draw', () => {
+  const socket = new StandInSocket();
+  const outbox = new Outbox(socket as unknown as WebSocket, 100);
+  socket.bufferedAmount = 1000;
+  outbox.pushStep('0:a', event(0, [1, 2], [5, 6]), render);
+  outbox.pushStep('0:a', event(1, [3], [7], [1, 2]), render);
+  outbox.pushStep('0:a', event(2, [2], [9]), render);
+  socket.drainBuffer();
+  outbox.drain();
+  const [merged] = socket.sent as { positions: number[]; token_ids: number[]; remasked: number[] }[];
+  const state = [0, 0, 0, 0];
+  for (const position of merged?.remasked ?? []) state[position] = -1;
+  merged?.positions.forEach((position, k) => (state[position] = merged.token_ids[k] as number));
+  assert.deepEqual(state, [0, -1, 9, 7], 'position 1 ends masked, 2 redrawn, 3 drawn');
 });

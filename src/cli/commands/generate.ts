@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
 import { GENERATION_DEFAULTS } from '../../generation/index.js';
-import { SAMPLERS, type StepEvent } from '../../sampling/index.js';
+import { REMDM_DEFAULTS, SAMPLERS, type StepEvent } from '../../sampling/index.js';
 import { generateResponse } from '../../server/index.js';
 import { exitOnInterrupt } from '../interrupt.js';
 import { ModelFlags, addModelOptions, openModelService } from '../model-service.js';
@@ -18,6 +18,13 @@ const GenerateFlags = ModelFlags.extend({
     numSamples: cliInt(1, 4096),
     seed: cliInt(0, Number.MAX_SAFE_INTEGER).optional(),
     temperature: cliNumber(0, 100),
+    topP: cliNumber(0, 1).refine((p) => p > 0, 'must be above 0').optional(),
+    topK: cliInt(0, 1_048_576).optional(),
+    eta: cliNumber(0, 1).optional(),
+    tOn: cliNumber(0, 1).optional(),
+    tOff: cliNumber(0, 1).optional(),
+    alphaOn: cliNumber(0, 1).optional(),
+    specialTokens: z.boolean(),
     strideLength: cliInt(1, 131_072).optional(),
     numStrides: cliInt(0, 10_000).optional(),
     stopAtEos: z.boolean().default(false),
@@ -34,10 +41,17 @@ export function registerGenerate(program: Command): void {
     .option('--suffix <text>', 'text the output ends with (infilling between prompt and suffix)')
     .option('--length <n>', "window length L (default: the model's length)")
     .option('--steps <n>', 'denoising steps T', String(GENERATION_DEFAULTS.steps))
-    .option('--sampler <name>', `${SAMPLERS.join(' or ')}`, GENERATION_DEFAULTS.sampler)
+    .option('--sampler <name>', `${SAMPLERS.join(', ')}`, GENERATION_DEFAULTS.sampler)
     .option('--num-samples <n>', 'independent samples (batched together)', String(GENERATION_DEFAULTS.numSamples))
     .option('--seed <n>', 'random seed (default: random, printed with --json)')
-    .option('--temperature <x>', '1 reproduces the paper; 0 is greedy', String(GENERATION_DEFAULTS.temperature))
+    .option('--temperature <x>', 'divides the logits before SUBS: 1 reproduces the paper; 0 is greedy', String(GENERATION_DEFAULTS.temperature))
+    .option('--top-p <p>', 'nucleus sampling: keep the most likely tokens within mass p (1: off)')
+    .option('--top-k <k>', 'keep the k most likely tokens at each draw (0: off)')
+    .option('--eta <x>', `ReMDM remasking rate (remdm-cap ${REMDM_DEFAULTS.eta['remdm-cap']}, remdm-rescale ${REMDM_DEFAULTS.eta['remdm-rescale']}, remdm-loop ${REMDM_DEFAULTS.eta['remdm-loop']})`)
+    .option('--t-on <t>', `remdm-loop: start of the loop phase (default ${REMDM_DEFAULTS.tOn})`)
+    .option('--t-off <t>', `remdm-loop: end of the loop phase (default ${REMDM_DEFAULTS.tOff})`)
+    .option('--alpha-on <a>', `remdm-loop: alpha held during the loop (default ${REMDM_DEFAULTS.alphaOn})`)
+    .option('--no-special-tokens', "do not frame the prompt with BOS and the suffix with EOS")
     .option('--stride-length <n>', 'semi-autoregressive: tokens emitted per round')
     .option('--num-strides <n>', 'semi-autoregressive: rounds after the first (output L + n·s tokens)')
     .option('--stop-at-eos', 'cut each sample at the first end-of-text token after the prompt')
@@ -56,6 +70,13 @@ export function registerGenerate(program: Command): void {
           numSamples: flags.numSamples,
           seed: flags.seed,
           temperature: flags.temperature,
+          topP: flags.topP,
+          topK: flags.topK,
+          eta: flags.eta,
+          tOn: flags.tOn,
+          tOff: flags.tOff,
+          alphaOn: flags.alphaOn,
+          addSpecialTokens: flags.specialTokens,
           semiAr: flags.strideLength === undefined ? undefined : { strideLength: flags.strideLength, numStrides: flags.numStrides ?? 0 },
         });
         const bar = progressBar('denoising', 'steps');

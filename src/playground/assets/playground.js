@@ -27,6 +27,7 @@ const sampleTemplate = document.querySelector('#sample');
 const stats = {
   step: document.querySelector('#step'),
   passes: document.querySelector('#passes'),
+  remasked: document.querySelector('#remasked'),
   elapsed: document.querySelector('#elapsed'),
   rate: document.querySelector('#rate'),
   seed: document.querySelector('#seed'),
@@ -85,6 +86,8 @@ function generate() {
     /** The latest step message of each sample. */
     latest: [],
     generatedTokens: 0,
+    /** Tokens that went back to the mask, over every sample. */
+    remaskedTokens: 0,
     clock: setInterval(showElapsed, 100),
   };
   setRunning(true);
@@ -117,6 +120,12 @@ function generateMessage(id) {
     seed: number('seed'),
     num_samples: number('num_samples'),
     temperature: number('temperature'),
+    top_p: number('top_p'),
+    top_k: number('top_k'),
+    eta: number('eta'),
+    t_on: number('t_on'),
+    t_off: number('t_off'),
+    alpha_on: number('alpha_on'),
     // Half a semi_ar is sent as is: the server's error names the missing field.
     semi_ar: strideLength === undefined && numStrides === undefined ? undefined : { stride_length: strideLength, num_strides: numStrides },
     decode_text: true,
@@ -180,16 +189,21 @@ function started(message) {
   statusLine.textContent = `Generating ${message.output_length - message.prompt_tokens - message.suffix_tokens} tokens per sample…`;
 }
 
-/** {id, sample, round, step, t, forward_passes, positions, token_ids, text}: what changed in one sample since its last message. */
+/**
+ * {id, sample, round, step, t, forward_passes, positions, token_ids, remasked, text}: what
+ * changed in one sample since its last message. Remasking samplers send tokens back to the mask.
+ */
 function step(message) {
   const view = current.samples[message.sample];
+  for (const position of message.remasked) view.tokens[position] = view.maskId;
   message.positions.forEach((position, k) => {
     view.tokens[position] = message.token_ids[k];
   });
   view.text = message.text;
-  render(view, new Set(message.positions));
+  render(view, new Set(message.positions), new Set(message.remasked));
   current.latest[message.sample] = message;
   current.generatedTokens += message.positions.length;
+  current.remaskedTokens += message.remasked.length;
   showProgress();
 }
 
@@ -226,6 +240,7 @@ function showProgress() {
   // forward_passes counts one sample's passes; the request's are the sum, as in done's stats.
   stats.passes.textContent = String(latest.reduce((sum, message) => sum + message.forward_passes, 0));
   stats.rate.textContent = tokensPerSecond(current.generatedTokens);
+  stats.remasked.textContent = String(current.remaskedTokens);
 }
 
 function showElapsed() {
@@ -292,10 +307,11 @@ function sampleView(index, started) {
 
 /**
  * Draws a sample: one cell per masked position, and the decoded runs between them as text.
- * The text splits at the mask marks into one piece per run, so it must hold exactly one
- * mark per masked token; if the output itself contains the mark, it is shown as plain text.
+ * A cell whose token just went back to the mask is marked as such. The text splits at the
+ * mask marks into one piece per run, so it must hold exactly one mark per masked token; if
+ * the output itself contains the mark, it is shown as plain text.
  */
-function render(view, changed) {
+function render(view, changed, remasked = new Set()) {
   const masks = view.tokens.flatMap((token, position) => (token === view.maskId ? [position] : []));
   const pieces = view.text.split(MASK_MARK);
   if (pieces.length !== masks.length + 1) {
@@ -307,7 +323,7 @@ function render(view, changed) {
   const canvas = document.createDocumentFragment();
   runs.forEach((run, k) => {
     canvas.append(...runNodes(run, view.runs, changed));
-    if (k < masks.length) canvas.append(maskCell());
+    if (k < masks.length) canvas.append(maskCell(remasked.has(masks[k])));
   });
   view.canvas.replaceChildren(canvas);
   view.runs = runs;
@@ -315,8 +331,8 @@ function render(view, changed) {
 
 /**
  * A decoded run as text, with the tokens that just changed highlighted. The runs it held
- * before (tokens only ever get decoded, so runs only grow and merge) are found in its text
- * in order, and what lies between them is new. That holds for decoders that concatenate
+ * before and that lie inside it are found in its text in order, and what lies between them
+ * is new (a run split by a remask is just text: only drawn tokens are highlighted). That holds for decoders that concatenate
  * token texts, as byte-level BPE and word-level ones do; otherwise the whole run is marked.
  */
 function runNodes(run, before, changed) {
@@ -356,10 +372,10 @@ function nonEmpty(nodes) {
   return nodes.filter((node) => node !== '');
 }
 
-function maskCell() {
+function maskCell(remasked) {
   const cell = document.createElement('span');
-  cell.className = 'mask';
+  cell.className = remasked ? 'mask remasked' : 'mask';
   cell.setAttribute('role', 'img');
-  cell.setAttribute('aria-label', 'masked');
+  cell.setAttribute('aria-label', remasked ? 'masked again' : 'masked');
   return cell;
 }

@@ -169,6 +169,7 @@ class StreamSession {
       forward_passes: step.latest.forwardPasses,
       positions: [...step.changes.keys()],
       token_ids: [...step.changes.values()],
+      remasked: [...step.remasked],
       ...this.text(message, output),
     }));
   }
