@@ -15,7 +15,8 @@ import {
   OPSETS,
 } from './manifest.js';
 import type { ExportHead } from './heads.js';
-import { MdlmModel, type WeightDtype } from './mdlm-graph.js';
+import type { WeightDtype } from './layers.js';
+import { MdlmModel } from './mdlm-graph.js';
 
 export interface ExportOptions {
   checkpointDir: string;

@@ -9,4 +9,4 @@ export {
   staleReason,
 } from './manifest.js';
 export { EXPORT_HEADS, type ExportHead, MAX_TOP_LOGPROBS, topWidth } from './heads.js';
-export type { WeightDtype } from './mdlm-graph.js';
+export type { WeightDtype } from './layers.js';
