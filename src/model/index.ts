@@ -1,10 +1,13 @@
 export { type ExportOptions, exportModel } from './export.js';
 export {
+  type AnyExportManifest,
   BUILDER_VERSION,
   type ExportKey,
   type ExportManifest,
   ExportManifestSchema,
+  type Gpt2ExportManifest,
   MANIFEST_FILE,
+  readAnyManifest,
   readManifest,
   staleReason,
 } from './manifest.js';
