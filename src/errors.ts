@@ -32,6 +32,8 @@ export const ErrorCodes = {
   internal: 'internal_error',
   /** A checkpoint whose pickle would run code (a non-allow-listed callable) or hides an unknown object among the weights. */
   unsafeCheckpoint: 'unsafe_checkpoint',
+  /** A samples file (mdlm eval gen-ppl --samples) that is neither generate --json output nor JSONL of text / token_ids. */
+  invalidSamples: 'invalid_samples',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
