@@ -4,6 +4,7 @@ import { registerExport } from './commands/export.js';
 import { registerServe } from './commands/serve.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerSynth } from './commands/synth.js';
+import { registerEval } from './commands/eval.js';
 
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -17,6 +18,7 @@ function buildProgram(): Command {
   registerExport(program);
   registerServe(program);
   registerGenerate(program);
+  registerEval(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
