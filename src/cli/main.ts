@@ -5,6 +5,7 @@ import { registerServe } from './commands/serve.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerSynth } from './commands/synth.js';
 import { registerEval } from './commands/eval.js';
+import { registerBench } from './commands/bench.js';
 
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -19,6 +20,7 @@ function buildProgram(): Command {
   registerServe(program);
   registerGenerate(program);
   registerEval(program);
+  registerBench(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
