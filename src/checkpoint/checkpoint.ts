@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type MdlmConfig, readMdlmConfig } from './config.js';
-import { NamedWeights } from './named-weights.js';
+import { LoadedCheckpoint, NamedWeights } from './named-weights.js';
 import { mdlmLayout } from './tensor-layout.js';
 
 export const WEIGHTS_FILE = 'model.safetensors';
@@ -13,29 +13,10 @@ export const CONFIG_FILE = 'config.json';
  * A validated MDLM checkpoint directory (config.json + model.safetensors). Weights are read
  * one tensor at a time by canonical name (without the `backbone.` prefix).
  */
-export class Checkpoint {
-  private constructor(
-    readonly dir: string,
-    readonly config: MdlmConfig,
-    private readonly weights: NamedWeights,
-  ) {}
-
+export class Checkpoint extends LoadedCheckpoint<MdlmConfig> {
   static async open(dir: string): Promise<Checkpoint> {
     const config = await readMdlmConfig(dir);
     return new Checkpoint(dir, config, NamedWeights.open(join(dir, WEIGHTS_FILE), mdlmLayout(config), 'its config.json'));
-  }
-
-  weight(canonicalName: string): Float32Array {
-    return this.weights.weight(canonicalName);
-  }
-
-  /** Size of the weights as float32, which is what an fp32 export writes. */
-  get weightBytes(): number {
-    return this.weights.weightBytes;
-  }
-
-  close(): void {
-    this.weights.close();
   }
 }
 

@@ -56,3 +56,25 @@ export class NamedWeights {
     this.file.close();
   }
 }
+
+/** A checkpoint directory opened for export: its validated config, and its weights by canonical name. */
+export abstract class LoadedCheckpoint<Config> {
+  protected constructor(
+    readonly dir: string,
+    readonly config: Config,
+    private readonly weights: NamedWeights,
+  ) {}
+
+  weight(canonicalName: string): Float32Array {
+    return this.weights.weight(canonicalName);
+  }
+
+  /** Size of the weights as float32, which is what an fp32 export writes (a tied copy once). */
+  get weightBytes(): number {
+    return this.weights.weightBytes;
+  }
+
+  close(): void {
+    this.weights.close();
+  }
+}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { checkpointArchitecture } from '../../src/checkpoint/architecture.js';
@@ -9,7 +9,7 @@ import { readGpt2Config } from '../../src/checkpoint/gpt2/config.js';
 import { gpt2TensorShapes } from '../../src/checkpoint/gpt2/layout.js';
 import { GPT2_SYNTH_PRESETS, type Gpt2SynthShape, synthesizeGpt2Checkpoint } from '../../src/checkpoint/gpt2/synth.js';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
-import { type RawTensor, writeRawSafetensors } from '../helpers/safetensors.js';
+import { type RawTensor, editedCopy, withConfigChange } from '../helpers/safetensors.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const SHAPE: Gpt2SynthShape = { vocab_size: 40, n_positions: 8, n_embd: 16, n_layer: 2, n_head: 2 };
@@ -17,22 +17,6 @@ const SHAPE: Gpt2SynthShape = { vocab_size: 40, n_positions: 8, n_embd: 16, n_la
 async function synth(prefixed: boolean, seed = 3): Promise<string> {
   const dir = join(tempDir(), prefixed ? 'prefixed' : 'bare');
   await synthesizeGpt2Checkpoint({ outDir: dir, shape: SHAPE, seed, prefixed });
-  return dir;
-}
-
-/** Copies a checkpoint, rewriting its tensors through `edit`. */
-function editedCopy(source: string, edit: (tensors: Map<string, RawTensor>) => void): string {
-  const dir = join(tempDir(), 'edited');
-  cpSync(source, dir, { recursive: true });
-  const file = SafetensorsFile.open(join(source, WEIGHTS_FILE));
-  const tensors = new Map<string, RawTensor>();
-  for (const [name, info] of file.tensors) {
-    const values = file.readFloat32(name);
-    tensors.set(name, { dtype: 'F32', shape: info.shape, data: new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength)) });
-  }
-  file.close();
-  edit(tensors);
-  writeRawSafetensors(join(dir, WEIGHTS_FILE), Object.fromEntries(tensors));
   return dir;
 }
 
@@ -109,11 +93,7 @@ test('config errors name the field, and options that are not GPT-2 are refused',
     [{ n_positions: 'many' }, /n_positions: Invalid input: expected number/],
   ];
   for (const [change, pattern] of cases) {
-    const dir = join(tempDir(), 'config');
-    cpSync(source, dir, { recursive: true });
-    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, ...change }));
-    await assert.rejects(readGpt2Config(dir), (error: Error & { code?: string }) => {
+    await assert.rejects(readGpt2Config(withConfigChange(source, change)), (error: Error & { code?: string }) => {
       assert.equal(error.code, 'invalid_config');
       assert.match(error.message, pattern);
       return true;

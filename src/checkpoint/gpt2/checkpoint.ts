@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { ErrorCodes, MdlmError } from '../../errors.js';
 import { WEIGHTS_FILE } from '../checkpoint.js';
-import { NamedWeights } from '../named-weights.js';
+import { LoadedCheckpoint, NamedWeights } from '../named-weights.js';
 import { type Gpt2Config, readGpt2Config } from './config.js';
 import { LM_HEAD, gpt2Layout } from './layout.js';
 
@@ -10,13 +10,7 @@ import { LM_HEAD, gpt2Layout } from './layout.js';
  * one tensor at a time by canonical name (without the `transformer.` prefix). An explicit
  * lm_head.weight is accepted only when it is wte itself: the export ties the two.
  */
-export class Gpt2Checkpoint {
-  private constructor(
-    readonly dir: string,
-    readonly config: Gpt2Config,
-    private readonly weights: NamedWeights,
-  ) {}
-
+export class Gpt2Checkpoint extends LoadedCheckpoint<Gpt2Config> {
   static async open(dir: string): Promise<Gpt2Checkpoint> {
     const config = await readGpt2Config(dir);
     const path = join(dir, WEIGHTS_FILE);
@@ -28,19 +22,6 @@ export class Gpt2Checkpoint {
       throw error;
     }
     return new Gpt2Checkpoint(dir, config, weights);
-  }
-
-  weight(canonicalName: string): Float32Array {
-    return this.weights.weight(canonicalName);
-  }
-
-  /** Size of the weights as float32, which is what an fp32 export writes (the tied head once). */
-  get weightBytes(): number {
-    return this.weights.weightBytes;
-  }
-
-  close(): void {
-    this.weights.close();
   }
 }
 
