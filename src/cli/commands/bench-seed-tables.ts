@@ -8,6 +8,7 @@ import { GenerationService } from '../../generation/index.js';
 import { DEFAULT_EVAL_MODEL, DEFAULT_MODEL } from '../../hub/index.js';
 import { DEVICES, ProviderOptionsSchema } from '../../runtime/index.js';
 import { DEFAULT_BATCH_ENTRIES } from '../../server/index.js';
+import type { MdlmTokenizer } from '../../tokenizer/index.js';
 import { exitOnInterrupt } from '../interrupt.js';
 import { cliInt, parseFlags } from '../options.js';
 import { progressBar } from '../progress.js';
@@ -133,7 +134,7 @@ function openGenerator(exportDir: string, flags: SeedTablesFlags): Promise<Gener
   });
 }
 
-async function openScorer(exportDir: string, flags: SeedTablesFlags): Promise<{ scorer: CausalScorer; tokenizer: Awaited<ReturnType<typeof evalTokenizer>> }> {
+async function openScorer(exportDir: string, flags: SeedTablesFlags): Promise<{ scorer: CausalScorer; tokenizer: MdlmTokenizer }> {
   const scorer = await CausalScorer.open({ exportDir, device: flags.device });
   return { scorer, tokenizer: await evalTokenizer(exportDir, scorer.manifest.tokenizer) };
 }
