@@ -1,14 +1,15 @@
 /**
- * Times one forward pass of exported models on one execution provider, against a plain large
- * MatMul through onnxruntime on the same provider (what the machine reaches at all), and prints
- * achieved GFLOP/s with the FLOP count of spec §6.
+ * Times one forward pass of exported models (MDLM or GPT-2) on one execution provider, against a
+ * plain large MatMul through onnxruntime on the same provider (what the machine reaches at all),
+ * and prints tokens/s and achieved GFLOP/s with the FLOP count of spec §6.
  *
  *   node --import tsx bench/forward.ts --export DIR [--export DIR ...] [--device cpu|cuda|webgpu]
  *     [--batch 1,8,32] [--length 1024] [--positions 1] [--repeat 3] [--matmul-size 2048] [--json FILE]
  *
  * --positions is K, the rows per sequence the positions head runs the output layer on (the
- * positions unmasking at a step: ~1.6 on average at L = 1024, T = 1000). --json appends one JSON
- * object per measurement to FILE (bench/gpu/summary.ts reads them).
+ * positions unmasking at a step: ~1.6 on average at L = 1024, T = 1000; L − 1 for a GPT-2
+ * scoring a whole chunk). --json appends one JSON object per measurement to FILE
+ * (bench/gpu/summary.ts reads them).
  */
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,9 +19,8 @@ import * as ort from 'onnxruntime-node';
 import { packFeeds } from '../src/runtime/feeds.js';
 import type { PassRow } from '../src/runtime/index.js';
 import { z } from 'zod';
-import type { MdlmConfig } from '../src/checkpoint/config.js';
 import { GraphBuilder } from '../src/model/graph-builder.js';
-import { type ExportManifest, MODEL_FILE, readManifest } from '../src/model/manifest.js';
+import { type AnyExportManifest, MODEL_FILE, readAnyManifest } from '../src/model/manifest.js';
 import { DEVICES, type ExecutionProvider, ProviderOptionsSchema, executionProviderConfig, probeProviderEnvironment, selectProvider } from '../src/runtime/providers.js';
 
 const intList = z
@@ -44,8 +44,9 @@ type Args = z.infer<typeof ArgsSchema>;
 export interface ForwardMeasurement {
   kind: 'forward';
   device: ExecutionProvider;
-  head: ExportManifest['head'];
-  dtype: ExportManifest['dtype'];
+  architecture: AnyExportManifest['architecture'];
+  head: AnyExportManifest['head'];
+  dtype: AnyExportManifest['dtype'];
   fused: boolean;
   batch: number;
   length: number;
@@ -71,16 +72,38 @@ export interface MatmulMeasurement {
   gflop: number;
 }
 
+/** What the FLOP count and the feeds need to know about a network, whatever its architecture. */
+interface NetworkShape {
+  hiddenDim: number;
+  blocks: number;
+  /** MLP width. */
+  innerDim: number;
+  vocabSize: number;
+  contextLength: number;
+  timeConditioned: boolean;
+}
+
+function networkShape(manifest: AnyExportManifest): NetworkShape {
+  if (manifest.architecture === 'gpt2') {
+    const { n_embd: D, n_layer, n_inner, vocab_size, n_positions } = manifest.config;
+    return { hiddenDim: D, blocks: n_layer, innerDim: n_inner ?? 4 * D, vocabSize: vocab_size, contextLength: n_positions, timeConditioned: false };
+  }
+  const { hidden_dim: D, n_blocks, vocab_size, model_length, time_conditioning } = manifest.config;
+  return { hiddenDim: D, blocks: n_blocks, innerDim: 4 * D, vocabSize: vocab_size, contextLength: model_length, timeConditioned: time_conditioning };
+}
+
 /**
- * FLOPs of one forward pass (spec §6, 2 per multiply-add): per token 12·D² in each block
- * (qkv 3D², attn_out D², MLP 8D²), attention 2·L²·D per block and sequence, and the output
- * layer V·D per row it runs on (every position for the logits head, K for the positions head).
+ * FLOPs of one forward pass (spec §6, 2 per multiply-add): per token and block 4·D² for the
+ * attention projections (qkv 3D², out D²) and 2·D·inner for the MLP (12·D² at inner = 4D),
+ * attention 2·L²·D per block and sequence (counted in full for GPT-2 too: the causal kernels
+ * compute the whole score matrix and mask it), and the output layer V·D per row it runs on
+ * (every position for the logits head, K for the positions head).
  */
-function forwardFlops(config: Pick<MdlmConfig, 'hidden_dim' | 'n_blocks' | 'vocab_size'>, batch: number, length: number, outputRows: number): number {
-  const D = config.hidden_dim;
-  const blocks = batch * length * config.n_blocks * 12 * D * D;
-  const attention = batch * config.n_blocks * 2 * length * length * D;
-  const output = batch * outputRows * config.vocab_size * D;
+function forwardFlops(shape: NetworkShape, batch: number, length: number, outputRows: number): number {
+  const D = shape.hiddenDim;
+  const blocks = batch * length * shape.blocks * (4 * D * D + 2 * D * shape.innerDim);
+  const attention = batch * shape.blocks * 2 * length * length * D;
+  const output = batch * outputRows * shape.vocabSize * D;
   return 2 * (blocks + attention + output);
 }
 
@@ -132,9 +155,8 @@ async function medianMs(repeat: number, run: () => Promise<unknown>): Promise<nu
 }
 
 /** `batch` rows of `length` tokens, each drawing at `positions` spread-out positions (what a sampler's pass asks). */
-function forwardFeeds(manifest: ExportManifest, batch: number, length: number, positions: number): Record<string, ort.Tensor> {
-  const vocabulary = manifest.config.vocab_size;
-  const timeConditioned = manifest.config.time_conditioning;
+function forwardFeeds(manifest: AnyExportManifest, batch: number, length: number, positions: number): Record<string, ort.Tensor> {
+  const { vocabSize: vocabulary, timeConditioned } = networkShape(manifest);
   if (manifest.head === 'logits') {
     const ids = BigInt64Array.from({ length: batch * length }, (_, i) => BigInt((i * 7919) % vocabulary));
     const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, [batch, length]) };
@@ -152,18 +174,19 @@ function forwardFeeds(manifest: ExportManifest, batch: number, length: number, p
 }
 
 async function benchExport(exportDir: string, args: Args): Promise<(ForwardMeasurement | Skipped)[]> {
-  const manifest = await readManifest(exportDir);
-  const session = await openSession(`${basename(exportDir)} (${manifest.head} head, ${manifest.dtype})`, join(exportDir, MODEL_FILE), args.device);
+  const manifest = await readAnyManifest(exportDir);
+  const shape = networkShape(manifest);
+  const session = await openSession(`${basename(exportDir)} (${manifest.architecture}, ${manifest.head} head, ${manifest.dtype})`, join(exportDir, MODEL_FILE), args.device);
   if ('kind' in session) return [session];
-  const length = args.length ?? manifest.config.model_length;
+  const length = args.length ?? shape.contextLength;
   const measurements: ForwardMeasurement[] = [];
   try {
     for (const batch of args.batch) {
       const outputRows = manifest.head === 'logits' ? length : args.positions;
       const feeds = forwardFeeds(manifest, batch, length, args.positions);
       const ms = await medianMs(args.repeat, () => session.run(feeds));
-      const { head, dtype, fused } = manifest;
-      measurements.push({ kind: 'forward', device: args.device, head, dtype, fused, batch, length, outputRows, ms, gflop: forwardFlops(manifest.config, batch, length, outputRows) / 1e9 });
+      const { architecture, head, dtype, fused } = manifest;
+      measurements.push({ kind: 'forward', device: args.device, architecture, head, dtype, fused, batch, length, outputRows, ms, gflop: forwardFlops(shape, batch, length, outputRows) / 1e9 });
     }
   } finally {
     await session.release();
@@ -212,16 +235,17 @@ function printTable(results: (MatmulMeasurement | ForwardMeasurement | Skipped)[
   const forwards = results.filter((result): result is ForwardMeasurement => result.kind === 'forward');
   for (const skipped of results.filter((result): result is Skipped => result.kind === 'skip')) console.log(`skipped ${skipped.what}: ${skipped.reason}`);
   const reference = new Map(matmuls.map((m) => [m.dtype, m.gflop / (m.ms / 1000)]));
-  console.log('\n| what | device | dtype | B | L | output rows | ms | GFLOP | GFLOP/s | of the MatMul reference |');
-  console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('\n| what | device | dtype | B | L | output rows | ms | tokens/s | GFLOP | GFLOP/s | of the MatMul reference |');
+  console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const m of matmuls) {
-    console.log(`| MatMul ${m.size}³ | ${m.device} | ${m.dtype} | | | | ${m.ms.toFixed(1)} | ${m.gflop.toFixed(1)} | ${(m.gflop / (m.ms / 1000)).toFixed(0)} | 100% |`);
+    console.log(`| MatMul ${m.size}³ | ${m.device} | ${m.dtype} | | | | ${m.ms.toFixed(1)} | | ${m.gflop.toFixed(1)} | ${(m.gflop / (m.ms / 1000)).toFixed(0)} | 100% |`);
   }
   for (const f of forwards) {
     const rate = f.gflop / (f.ms / 1000);
     const share = reference.get(f.dtype);
-    const head = `${f.head} head${f.fused ? '' : ', standard ops'}`;
-    console.log(`| ${head} | ${f.device} | ${f.dtype} | ${f.batch} | ${f.length} | ${f.outputRows} | ${f.ms.toFixed(1)} | ${f.gflop.toFixed(1)} | ${rate.toFixed(0)} | ${share === undefined ? '' : `${((100 * rate) / share).toFixed(0)}%`} |`);
+    const head = `${f.architecture} ${f.head} head${f.fused ? '' : ', standard ops'}`;
+    const tokensPerSecond = (f.batch * f.length) / (f.ms / 1000);
+    console.log(`| ${head} | ${f.device} | ${f.dtype} | ${f.batch} | ${f.length} | ${f.outputRows} | ${f.ms.toFixed(1)} | ${tokensPerSecond.toFixed(0)} | ${f.gflop.toFixed(1)} | ${rate.toFixed(0)} | ${share === undefined ? '' : `${((100 * rate) / share).toFixed(0)}%`} |`);
   }
 }
 

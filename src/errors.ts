@@ -38,6 +38,8 @@ export const ErrorCodes = {
   /** The scoring method cannot be used with this model (ar on a time-conditioned checkpoint). */
   unsupportedMethod: 'unsupported_method',
   unsafeCheckpoint: 'unsafe_checkpoint',
+  /** A samples file (mdlm eval gen-ppl --samples) that is neither generate --json output nor JSONL of text / token_ids. */
+  invalidSamples: 'invalid_samples',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -2,10 +2,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCodes, MdlmError } from '../errors.js';
 import { type MdlmConfig, readMdlmConfig } from './config.js';
-import { SafetensorsFile } from './safetensors.js';
-import { describeProblems, hasProblems, matchLayout } from './tensor-layout.js';
+import { LoadedCheckpoint, NamedWeights } from './named-weights.js';
+import { mdlmLayout } from './tensor-layout.js';
 
 export const WEIGHTS_FILE = 'model.safetensors';
 export const CONFIG_FILE = 'config.json';
@@ -14,52 +13,10 @@ export const CONFIG_FILE = 'config.json';
  * A validated MDLM checkpoint directory (config.json + model.safetensors). Weights are read
  * one tensor at a time by canonical name (without the `backbone.` prefix).
  */
-export class Checkpoint {
-  readonly dir: string;
-  readonly config: MdlmConfig;
-  private readonly file: SafetensorsFile;
-  private readonly storedNames: Map<string, string>;
-
-  private constructor(dir: string, config: MdlmConfig, file: SafetensorsFile, storedNames: Map<string, string>) {
-    this.dir = dir;
-    this.config = config;
-    this.file = file;
-    this.storedNames = storedNames;
-  }
-
+export class Checkpoint extends LoadedCheckpoint<MdlmConfig> {
   static async open(dir: string): Promise<Checkpoint> {
     const config = await readMdlmConfig(dir);
-    const file = SafetensorsFile.open(join(dir, WEIGHTS_FILE));
-    const { storedNames, problems } = matchLayout(config, file.tensors);
-    if (hasProblems(problems)) {
-      file.close();
-      throw new MdlmError(
-        ErrorCodes.invalidCheckpoint,
-        `${join(dir, WEIGHTS_FILE)} does not match its config.json:\n${describeProblems(problems)}`,
-        { details: problems },
-      );
-    }
-    return new Checkpoint(dir, config, file, storedNames);
-  }
-
-  weight(canonicalName: string): Float32Array {
-    const stored = this.storedNames.get(canonicalName);
-    if (stored === undefined) throw new Error(`unknown MDLM tensor ${canonicalName}`);
-    return this.file.readFloat32(stored);
-  }
-
-  /** Size of the weights as float32, which is what an fp32 export writes. */
-  get weightBytes(): number {
-    let elements = 0;
-    for (const stored of this.storedNames.values()) {
-      const info = this.file.tensors.get(stored);
-      if (info !== undefined) elements += info.shape.reduce((product, dim) => product * dim, 1);
-    }
-    return elements * 4;
-  }
-
-  close(): void {
-    this.file.close();
+    return new Checkpoint(dir, config, NamedWeights.open(join(dir, WEIGHTS_FILE), mdlmLayout(config), 'its config.json'));
   }
 }
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ErrorCodes, MdlmError } from '../errors.js';
 import { describeZodIssues } from '../util/zod.js';
 
-const positiveInt = z.number().int().positive();
+export const positiveInt = z.number().int().positive();
 
 /**
  * The fields of an MDLM Hugging Face config.json that shape the network (spec §1).
@@ -50,7 +50,16 @@ export function headWidth(config: MdlmConfig): number {
 }
 
 export function parseMdlmConfig(raw: unknown, source: string): MdlmConfig {
-  const parsed = MdlmConfigSchema.safeParse(raw);
+  return parseConfig(MdlmConfigSchema, raw, source);
+}
+
+export async function readMdlmConfig(checkpointDir: string): Promise<MdlmConfig> {
+  return parseConfig(MdlmConfigSchema, await readConfigJson(checkpointDir), configPath(checkpointDir));
+}
+
+/** Validates a config with `schema`, naming each offending field. */
+export function parseConfig<T extends z.ZodType>(schema: T, raw: unknown, source: string): z.output<T> {
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     throw new MdlmError(ErrorCodes.invalidConfig, `${source}: ${describeZodIssues(parsed.error)}`, {
       details: parsed.error.issues,
@@ -59,19 +68,22 @@ export function parseMdlmConfig(raw: unknown, source: string): MdlmConfig {
   return parsed.data;
 }
 
-export async function readMdlmConfig(checkpointDir: string): Promise<MdlmConfig> {
-  const path = join(checkpointDir, 'config.json');
+export function configPath(checkpointDir: string): string {
+  return join(checkpointDir, 'config.json');
+}
+
+/** A checkpoint's config.json as JSON, not yet validated. */
+export async function readConfigJson(checkpointDir: string): Promise<unknown> {
+  const path = configPath(checkpointDir);
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
     throw new MdlmError(ErrorCodes.invalidCheckpoint, `${path}: cannot read config.json (${(cause as Error).message})`, { cause });
   }
-  let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    return JSON.parse(text);
   } catch (cause) {
     throw new MdlmError(ErrorCodes.invalidConfig, `${path}: not valid JSON (${(cause as Error).message})`, { cause });
   }
-  return parseMdlmConfig(raw, path);
 }

@@ -6,7 +6,7 @@ import { writeDirAtomically } from '../util/atomic.js';
 import { CONFIG_FILE, WEIGHTS_FILE } from './checkpoint.js';
 import { type MdlmConfig, parseMdlmConfig } from './config.js';
 import { safetensorsTensorList } from './synth-weights.js';
-import { writeSafetensorsF32 } from './safetensors-writer.js';
+import { type TensorToWrite, writeSafetensorsF32 } from './safetensors-writer.js';
 
 /** GPT-2's 50257 tokens plus the mask: a checkpoint of this vocabulary uses GPT-2's tokenizer, as mdlm-owt does. */
 export const GPT2_MDLM_VOCAB_SIZE = 50258;
@@ -52,15 +52,21 @@ export function synthConfig(shape: SynthShape): MdlmConfig {
  */
 export async function synthesizeCheckpoint(options: SynthOptions): Promise<MdlmConfig> {
   const config = synthConfig(options.shape);
-  await writeDirAtomically(options.outDir, async (dir) => {
-    await writeFile(join(dir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
-    const random = SeededRandom.fromSeed(options.seed);
-    writeSafetensorsF32(join(dir, WEIGHTS_FILE), safetensorsTensorList(config, random), { format: 'pt' });
-    if (config.vocab_size !== GPT2_MDLM_VOCAB_SIZE) {
-      const { tokenizerJson, tokenizerConfig } = buildWordLevelTokenizer(config.vocab_size);
-      await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
-      await writeFile(join(dir, 'tokenizer_config.json'), `${JSON.stringify(tokenizerConfig, null, 2)}\n`);
-    }
+  const random = SeededRandom.fromSeed(options.seed);
+  await writeCheckpointDir(options.outDir, config, safetensorsTensorList(config, random), async (dir) => {
+    if (config.vocab_size === GPT2_MDLM_VOCAB_SIZE) return;
+    const { tokenizerJson, tokenizerConfig } = buildWordLevelTokenizer(config.vocab_size);
+    await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
+    await writeFile(join(dir, 'tokenizer_config.json'), `${JSON.stringify(tokenizerConfig, null, 2)}\n`);
   });
   return config;
+}
+
+/** A Hugging Face checkpoint directory (config.json + model.safetensors, plus what `more` adds), written atomically. */
+export async function writeCheckpointDir(outDir: string, config: object, tensors: TensorToWrite[], more: (dir: string) => Promise<void> = async () => undefined): Promise<void> {
+  await writeDirAtomically(outDir, async (dir) => {
+    await writeFile(join(dir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+    writeSafetensorsF32(join(dir, WEIGHTS_FILE), tensors, { format: 'pt' });
+    await more(dir);
+  });
 }

@@ -42,33 +42,62 @@ export interface LayoutProblems {
   misshaped: { name: string; expected: number[]; actual: number[] }[];
 }
 
+/** How the names a file stores map to an architecture's canonical names. */
+export interface TensorNaming {
+  /** The canonical name of a stored tensor, or undefined for a derivable buffer that is ignored. */
+  canonical(stored: string): string | undefined;
+  /** How errors name a canonical tensor the file lacks (in the style of the names it stores). */
+  missing(canonical: string, stored: ReadonlyMap<string, unknown>): string;
+}
+
+/** MDLM: the hub's `backbone.`-prefixed names or bare ones. */
+const MDLM_NAMING: TensorNaming = {
+  canonical: (stored) => {
+    const name = stored.startsWith(BACKBONE_PREFIX) ? stored.slice(BACKBONE_PREFIX.length) : stored;
+    return DERIVABLE_BUFFERS.has(name) ? undefined : name;
+  },
+  missing: (canonical) => BACKBONE_PREFIX + canonical,
+};
+
+export interface TensorLayout {
+  /** Canonical name → shape. */
+  shapes: ReadonlyMap<string, readonly number[]>;
+  /** Canonical names that may be absent (a tied weight stored a second time, say). */
+  optional?: ReadonlySet<string>;
+  naming: TensorNaming;
+}
+
 /**
- * Maps canonical names (no prefix) to the names stored in the file, accepting either the
- * hub's `backbone.`-prefixed names or bare ones, and lists every discrepancy at once so that
- * a user fixes a broken checkpoint in one go.
+ * Maps canonical names to the names stored in the file and lists every discrepancy at once,
+ * so that a user fixes a broken checkpoint in one go. A canonical name stored twice (with and
+ * without a prefix) is unexpected.
  */
-export function matchLayout(
-  config: MdlmConfig,
+export function matchTensorLayout(
+  layout: TensorLayout,
   stored: ReadonlyMap<string, { shape: number[] }>,
 ): { storedNames: Map<string, string>; problems: LayoutProblems } {
-  const expected = expectedTensorShapes(config);
   const storedNames = new Map<string, string>();
   const problems: LayoutProblems = { missing: [], unexpected: [], misshaped: [] };
   for (const [name, info] of stored) {
-    const canonical = name.startsWith(BACKBONE_PREFIX) ? name.slice(BACKBONE_PREFIX.length) : name;
-    if (DERIVABLE_BUFFERS.has(canonical)) continue;
-    const shape = expected.get(canonical);
+    const canonical = layout.naming.canonical(name);
+    if (canonical === undefined) continue;
+    const shape = layout.shapes.get(canonical);
     if (shape === undefined || storedNames.has(canonical)) {
       problems.unexpected.push(name);
       continue;
     }
     storedNames.set(canonical, name);
-    if (!sameShape(shape, info.shape)) problems.misshaped.push({ name, expected: shape, actual: info.shape });
+    if (!sameShape(shape, info.shape)) problems.misshaped.push({ name, expected: [...shape], actual: info.shape });
   }
-  for (const name of expected.keys()) {
-    if (!storedNames.has(name)) problems.missing.push(BACKBONE_PREFIX + name);
+  for (const name of layout.shapes.keys()) {
+    if (!storedNames.has(name) && !layout.optional?.has(name)) problems.missing.push(layout.naming.missing(name, stored));
   }
   return { storedNames, problems };
+}
+
+/** The MDLM layout of spec §1 for `config`. */
+export function mdlmLayout(config: MdlmConfig): TensorLayout {
+  return { shapes: expectedTensorShapes(config), naming: MDLM_NAMING };
 }
 
 export function hasProblems(problems: LayoutProblems): boolean {
@@ -85,6 +114,6 @@ export function describeProblems(problems: LayoutProblems): string {
   return lines.join('\n');
 }
 
-function sameShape(a: number[], b: number[]): boolean {
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((dim, i) => dim === b[i]);
 }

@@ -2,8 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { isMdlmError } from '../errors.js';
 import { registerExport } from './commands/export.js';
 import { registerServe } from './commands/serve.js';
-import { registerGenerate } from './commands/generate.js';
+import { registerBench } from './commands/bench.js';
 import { registerEval } from './commands/eval.js';
+import { registerGenerate } from './commands/generate.js';
 import { registerScore } from './commands/score.js';
 import { registerSynth } from './commands/synth.js';
 
@@ -21,6 +22,7 @@ function buildProgram(): Command {
   registerGenerate(program);
   registerScore(program);
   registerEval(program);
+  registerBench(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BUILDER_VERSION, type ExportKey, type ExportManifest, MANIFEST_FILE, exportModel, readManifest, staleReason } from '../model/index.js';
+import { type AnyExportManifest, BUILDER_VERSION, type ExportKey, MANIFEST_FILE, exportModel, readAnyManifest, staleReason } from '../model/index.js';
 import { siblingPath } from '../util/atomic.js';
 
 export interface ConversionRequest {
@@ -24,7 +24,7 @@ export function conversionDir(modelsDir: string, namespace: string, id: string, 
 }
 
 /** The export in `exportDir` when it is current for the checkpoint, else a fresh conversion put in its place. */
-export async function ensureConverted(request: ConversionRequest): Promise<ExportManifest> {
+export async function ensureConverted(request: ConversionRequest): Promise<AnyExportManifest> {
   const existing = await inspectExport(request.exportDir, request.key);
   if (existing.manifest !== undefined) return existing.manifest;
   if (existing.staleBecause !== undefined) request.notices.push(`rebuilding ${request.exportDir}: ${existing.staleBecause}`);
@@ -44,18 +44,18 @@ export async function ensureConverted(request: ConversionRequest): Promise<Expor
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
-  return readManifest(request.exportDir);
+  return readAnyManifest(request.exportDir);
 }
 
 interface ExportState {
-  manifest?: ExportManifest;
+  manifest?: AnyExportManifest;
   staleBecause?: string;
 }
 
 async function inspectExport(exportDir: string, key: ExportKey): Promise<ExportState> {
   if (!existsSync(join(exportDir, MANIFEST_FILE))) return {};
   try {
-    const manifest = await readManifest(exportDir);
+    const manifest = await readAnyManifest(exportDir);
     const reason = staleReason(manifest, key);
     return reason === undefined ? { manifest } : { staleBecause: reason };
   } catch (error) {

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { CONFIG_FILE, WEIGHTS_FILE, checkpointHash } from '../checkpoint/index.js';
 import { describeZodIssues } from '../util/zod.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
-import { BUILDER_VERSION, EXPORT_HEADS, type ExportHead, type ExportKey, type ExportManifest, MANIFEST_FILE, readManifest } from '../model/index.js';
+import { type AnyExportManifest, BUILDER_VERSION, EXPORT_HEADS, type ExportHead, type ExportKey, MANIFEST_FILE, readAnyManifest } from '../model/index.js';
 import { conversionDir, ensureConverted } from './conversion-cache.js';
 import { parseReference } from './reference.js';
 import { type HubOptions, defaultModelsDir, hubSettings } from './settings.js';
@@ -19,6 +19,9 @@ import { TOKENIZER_FILES, tokenizerDirFor } from './tokenizer-source.js';
 export type { CacheOnlyReason } from './snapshot.js';
 
 export const DEFAULT_MODEL = 'kuleshov-group/mdlm-owt';
+
+/** The seed's generative-perplexity model (spec §10). */
+export const DEFAULT_EVAL_MODEL = 'openai-community/gpt2-large';
 
 /** The id clients know a model by: its repository id for a hub model, else its directory's name. */
 export function modelIdOf(resolved: ResolvedModel): string {
@@ -48,7 +51,8 @@ export interface ResolveOptions extends HubOptions {
 
 export interface ResolvedModel {
   exportDir: string;
-  manifest: ExportManifest;
+  /** MDLM or GPT-2: callers that need one architecture check it (readManifest refuses the other). */
+  manifest: AnyExportManifest;
   source: {
     kind: 'hub' | 'checkpoint' | 'export';
     reference: string;
@@ -131,7 +135,7 @@ async function resolveCheckpoint(resolution: Resolution, dir: string): Promise<R
 
 /** An export is used as it is, but only for what it was built for. */
 async function resolveExport(resolution: Resolution, dir: string): Promise<ResolvedModel> {
-  const manifest = await readManifest(dir);
+  const manifest = await readAnyManifest(dir);
   const again = `export its checkpoint (${manifest.checkpoint.source}) again`;
   if (manifest.builderVersion !== BUILDER_VERSION) {
     throw new MdlmError(ErrorCodes.staleExport, `${dir} was exported by builder version ${manifest.builderVersion}, this build needs version ${BUILDER_VERSION}: ${again}`);
@@ -148,7 +152,7 @@ async function resolveExport(resolution: Resolution, dir: string): Promise<Resol
 }
 
 /** `id` names the conversion directory: the commit for a hub model, else the checkpoint's own hash. */
-async function convertCached(resolution: Resolution, checkpointDir: string, namespace: string, id?: string): Promise<{ exportDir: string; manifest: ExportManifest }> {
+async function convertCached(resolution: Resolution, checkpointDir: string, namespace: string, id?: string): Promise<{ exportDir: string; manifest: AnyExportManifest }> {
   const key: ExportKey = { ...resolution.variant, checkpointSha256: await checkpointHash(checkpointDir) };
   const exportDir = conversionDir(resolution.modelsDir, namespace, id ?? key.checkpointSha256, key);
   const manifest = await ensureConverted({

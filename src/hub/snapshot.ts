@@ -70,7 +70,7 @@ export function requireFiles(snapshot: Snapshot, required: readonly string[], se
       `${target} at commit ${snapshot.commit} ${cached} in the Hugging Face cache at ${settings.cacheDir}, and ${cacheOnlyCause(snapshot.cacheOnly, settings)}. ${OFFLINE_ADVICE}`,
     );
   }
-  throw new MdlmError(ErrorCodes.hubNotFound, `${target} (commit ${snapshot.commit}) has no ${missing.join(' and ')} on the hub at ${settings.hubUrl}; is it an MDLM repository?`);
+  throw new MdlmError(ErrorCodes.hubNotFound, `${target} (commit ${snapshot.commit}) has no ${missing.join(' and ')} on the hub at ${settings.hubUrl}; is it an MDLM or GPT-2 model repository?`);
 }
 
 interface DownloadPlan {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { GPT2_MDLM_VOCAB_SIZE, readMdlmConfig } from '../checkpoint/index.js';
+import { GPT2_MDLM_VOCAB_SIZE, GPT2_VOCAB_SIZE, checkpointArchitecture, readGpt2Config, readMdlmConfig } from '../checkpoint/index.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
 import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../tokenizer/index.js';
 import { isRepoId } from './reference.js';
@@ -21,15 +21,24 @@ const TokenizerHintSchema = z.looseObject({
 /**
  * The directory whose tokenizer.json and tokenizer_config.json the export ships: the
  * checkpoint's own, else those of the repository its config names, else GPT-2's for a
- * GPT-2-sized vocabulary, else none (the export then carries token ids only).
+ * GPT-2-sized vocabulary, else none (the export then carries token ids only). A GPT-2
+ * checkpoint needs only tokenizer.json: the export supplies GPT2TokenizerFast's defaults
+ * when the repository has no tokenizer_config.json.
  */
 export async function tokenizerDirFor(checkpointDir: string, session: HubSession): Promise<string | undefined> {
-  if (TOKENIZER_FILES.every((file) => existsSync(join(checkpointDir, file)))) return checkpointDir;
-  const repo = await tokenizerRepoFor(checkpointDir);
+  const gpt2 = (await checkpointArchitecture(checkpointDir)) === 'gpt2';
+  const required = gpt2 ? [TOKENIZER_FILE] : TOKENIZER_FILES;
+  if (required.every((file) => existsSync(join(checkpointDir, file)))) return checkpointDir;
+  const repo = gpt2 ? await gpt2TokenizerRepoFor(checkpointDir) : await tokenizerRepoFor(checkpointDir);
   if (repo === undefined) return undefined;
   const snapshot = await fetchSnapshot({ repo, revision: 'main', files: TOKENIZER_FILES }, session);
-  requireFiles(snapshot, TOKENIZER_FILES, session.settings);
+  requireFiles(snapshot, required, session.settings);
   return snapshot.dir;
+}
+
+/** A GPT-2 checkpoint of GPT-2's own vocabulary that ships no tokenizer takes gpt2's. */
+async function gpt2TokenizerRepoFor(checkpointDir: string): Promise<string | undefined> {
+  return (await readGpt2Config(checkpointDir)).vocab_size === GPT2_VOCAB_SIZE ? GPT2_TOKENIZER_REPO : undefined;
 }
 
 async function tokenizerRepoFor(checkpointDir: string): Promise<string | undefined> {

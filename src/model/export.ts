@@ -1,21 +1,25 @@
 import { existsSync } from 'node:fs';
-import { copyFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Checkpoint, type MdlmConfig, checkpointHash } from '../checkpoint/index.js';
+import { Checkpoint, Gpt2Checkpoint, type MdlmConfig, checkpointArchitecture, checkpointHash } from '../checkpoint/index.js';
 import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
-import { MdlmTokenizer, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../tokenizer/index.js';
+import { MdlmTokenizer, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, buildGpt2TokenizerConfig } from '../tokenizer/index.js';
 import { writeDirAtomically } from '../util/atomic.js';
+import { Gpt2Model } from './gpt2-graph.js';
 import { GraphBuilder } from './graph-builder.js';
+import type { ExportHead } from './heads.js';
+import type { WeightDtype } from './layers.js';
 import {
+  type AnyExportManifest,
   BUILDER_VERSION,
   DATA_FILE,
   type ExportManifest,
+  type Gpt2ExportManifest,
   MANIFEST_FILE,
   MODEL_FILE,
   OPSETS,
 } from './manifest.js';
-import type { ExportHead } from './heads.js';
-import { MdlmModel, type WeightDtype } from './mdlm-graph.js';
+import { MdlmModel } from './mdlm-graph.js';
 
 export interface ExportOptions {
   checkpointDir: string;
@@ -28,7 +32,7 @@ export interface ExportOptions {
    * defaults to the checkpoint directory when it has them.
    */
   tokenizerDir?: string;
-  /** Defaults to the tokenizer's mask id (spec §1), or vocab_size − 1 without a tokenizer. */
+  /** MDLM only. Defaults to the tokenizer's mask id (spec §1), or vocab_size − 1 without a tokenizer. */
   maskIndex?: number;
   /** The checkpoint's sha256 when the caller has already computed it (saves reading the weights twice). */
   checkpointSha256?: string;
@@ -36,56 +40,136 @@ export interface ExportOptions {
   onProgress?: (doneBytes: number, totalBytes: number) => void;
 }
 
+/** The tokenizer an export ships: its two files, as they will be written. */
+interface TokenizerFiles {
+  tokenizer: MdlmTokenizer;
+  files: Record<typeof TOKENIZER_FILE | typeof TOKENIZER_CONFIG_FILE, Buffer>;
+}
+
+/** One architecture's part of an export: the network to build and what its manifest records. */
+interface Network {
+  tokenizer: TokenizerFiles | undefined;
+  weightBytes: number;
+  build(builder: GraphBuilder): void;
+  manifest: Pick<ExportManifest, 'architecture' | 'config' | 'maskIndex'> | Pick<Gpt2ExportManifest, 'architecture' | 'config'>;
+  close(): void;
+}
+
 /**
- * Converts an MDLM checkpoint into an ONNX model directory (model.onnx, model.onnx.data,
- * manifest.json). Weights stream from the safetensors file to the external data file one
- * tensor at a time; the directory appears only when complete.
+ * Converts a checkpoint, MDLM or GPT-2 (config.json's model_type says which), into an ONNX
+ * model directory (model.onnx, model.onnx.data, manifest.json). Weights stream from the
+ * safetensors file to the external data file one tensor at a time; the directory appears
+ * only when complete.
  */
-export async function exportModel(options: ExportOptions): Promise<ExportManifest> {
+export async function exportModel(options: ExportOptions): Promise<AnyExportManifest> {
   const sha256 = options.checkpointSha256 ?? (await checkpointHash(options.checkpointDir));
-  const checkpoint = await Checkpoint.open(options.checkpointDir);
+  const dtype = options.dtype ?? 'fp32';
+  const fused = options.fused ?? true;
+  const graph = { head: options.head, dtype, fused };
+  const network = (await checkpointArchitecture(options.checkpointDir)) === 'gpt2' ? await gpt2Network(options, graph) : await mdlmNetwork(options, graph);
+  const { tokenizer } = network;
   try {
-    const tokenizerDir = options.tokenizerDir ?? (existsSync(join(options.checkpointDir, TOKENIZER_FILE)) ? options.checkpointDir : undefined);
-    const tokenizer = tokenizerDir === undefined ? undefined : await MdlmTokenizer.fromFiles(tokenizerDir);
-    const maskIndex = options.maskIndex ?? tokenizer?.maskId ?? checkpoint.config.vocab_size - 1;
-    checkVocabulary(checkpoint.config, maskIndex, tokenizer);
-    const dtype = options.dtype ?? 'fp32';
-    const fused = options.fused ?? true;
     return await writeDirAtomically(options.outDir, async (dir) => {
-      const expectedBytes = checkpoint.weightBytes * (dtype === 'fp16' ? 0.5 : 1);
+      const expectedBytes = network.weightBytes * (dtype === 'fp16' ? 0.5 : 1);
       const builder = new GraphBuilder(join(dir, DATA_FILE), DATA_FILE, (done) => options.onProgress?.(Math.min(done, expectedBytes), expectedBytes));
       let modelBytes: Uint8Array;
       try {
-        new MdlmModel(builder, checkpoint, { head: options.head, dtype, fused, maskIndex }).build();
+        network.build(builder);
         modelBytes = builder.finish(OPSETS, BUILDER_VERSION);
       } catch (error) {
         builder.abandon();
         throw isMdlmError(error) ? error : new MdlmError(ErrorCodes.exportFailed, `export failed: ${(error as Error).message}`, { cause: error });
       }
-      const manifest: ExportManifest = {
+      const manifest = {
         format: 'mdlm-serve-onnx',
-        architecture: 'mdlm',
         builderVersion: BUILDER_VERSION,
+        ...network.manifest,
         head: options.head,
         dtype,
         fused,
         opsets: { ...OPSETS },
-        maskIndex,
         tokenizer: tokenizer !== undefined,
-        config: checkpoint.config,
         checkpoint: { sha256, source: options.checkpointDir },
         files: { model: MODEL_FILE, data: DATA_FILE, dataBytes: builder.externalBytes },
         createdAt: new Date().toISOString(),
-      };
-      if (tokenizerDir !== undefined) {
-        for (const file of [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE]) await copyFile(join(tokenizerDir, file), join(dir, file));
-      }
+      } satisfies AnyExportManifest;
+      for (const [file, bytes] of Object.entries(tokenizer?.files ?? {})) await writeFile(join(dir, file), bytes);
       await writeFile(join(dir, MODEL_FILE), modelBytes);
       await writeFile(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
       return manifest;
     });
   } finally {
+    network.close();
+  }
+}
+
+type GraphOptions = { head: ExportHead; dtype: WeightDtype; fused: boolean };
+
+async function mdlmNetwork(options: ExportOptions, graph: GraphOptions): Promise<Network> {
+  const checkpoint = await Checkpoint.open(options.checkpointDir);
+  try {
+    const tokenizer = await readTokenizer(options, false);
+    const maskIndex = options.maskIndex ?? tokenizer?.tokenizer.maskId ?? checkpoint.config.vocab_size - 1;
+    checkVocabulary(checkpoint.config, maskIndex, tokenizer?.tokenizer);
+    return {
+      tokenizer,
+      weightBytes: checkpoint.weightBytes,
+      build: (builder) => new MdlmModel(builder, checkpoint, { ...graph, maskIndex }).build(),
+      manifest: { architecture: 'mdlm', config: checkpoint.config, maskIndex },
+      close: () => checkpoint.close(),
+    };
+  } catch (error) {
     checkpoint.close();
+    throw error;
+  }
+}
+
+async function gpt2Network(options: ExportOptions, graph: GraphOptions): Promise<Network> {
+  if (options.maskIndex !== undefined) {
+    throw new MdlmError(ErrorCodes.invalidArgument, `${options.checkpointDir} is a GPT-2 checkpoint, which has no mask token: a mask index applies to MDLM checkpoints only`);
+  }
+  const checkpoint = await Gpt2Checkpoint.open(options.checkpointDir);
+  try {
+    const tokenizer = await readTokenizer(options, true);
+    if (tokenizer !== undefined && tokenizer.tokenizer.vocabSize > checkpoint.config.vocab_size) throw tooManyTokens(tokenizer.tokenizer, checkpoint.config.vocab_size);
+    return {
+      tokenizer,
+      weightBytes: checkpoint.weightBytes,
+      build: (builder) => new Gpt2Model(builder, checkpoint, graph).build(),
+      manifest: { architecture: 'gpt2', config: checkpoint.config },
+      close: () => checkpoint.close(),
+    };
+  } catch (error) {
+    checkpoint.close();
+    throw error;
+  }
+}
+
+/**
+ * The tokenizer files the export ships: from --tokenizer, else the checkpoint's own, else
+ * none. GPT-2 uploads may ship tokenizer.json without a tokenizer_config.json (transformers
+ * then uses GPT2TokenizerFast's defaults): the export writes those defaults, so that the
+ * end-of-text token is known.
+ */
+async function readTokenizer(options: ExportOptions, gpt2Defaults: boolean): Promise<TokenizerFiles | undefined> {
+  const dir = options.tokenizerDir ?? (existsSync(join(options.checkpointDir, TOKENIZER_FILE)) ? options.checkpointDir : undefined);
+  if (dir === undefined) return undefined;
+  const configPath = join(dir, TOKENIZER_CONFIG_FILE);
+  if (gpt2Defaults && !existsSync(configPath)) {
+    const tokenizerJson = await readFile(join(dir, TOKENIZER_FILE));
+    const config = buildGpt2TokenizerConfig();
+    const tokenizer = MdlmTokenizer.fromJson(parseJson(tokenizerJson, join(dir, TOKENIZER_FILE)), config);
+    return { tokenizer, files: { [TOKENIZER_FILE]: tokenizerJson, [TOKENIZER_CONFIG_FILE]: Buffer.from(`${JSON.stringify(config, null, 2)}\n`) } };
+  }
+  const tokenizer = await MdlmTokenizer.fromFiles(dir);
+  return { tokenizer, files: { [TOKENIZER_FILE]: await readFile(join(dir, TOKENIZER_FILE)), [TOKENIZER_CONFIG_FILE]: await readFile(configPath) } };
+}
+
+function parseJson(bytes: Buffer, path: string): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch (cause) {
+    throw new MdlmError(ErrorCodes.tokenizerError, `${path} is not valid JSON: ${(cause as Error).message}`, { cause });
   }
 }
 
@@ -94,10 +178,9 @@ function checkVocabulary(config: MdlmConfig, maskIndex: number, tokenizer: MdlmT
   if (!Number.isInteger(maskIndex) || maskIndex < 0 || maskIndex >= config.vocab_size) {
     throw new MdlmError(ErrorCodes.invalidArgument, `mask index ${maskIndex} is outside the vocabulary [0, ${config.vocab_size})`);
   }
-  if (tokenizer !== undefined && tokenizer.vocabSize > config.vocab_size) {
-    throw new MdlmError(
-      ErrorCodes.invalidCheckpoint,
-      `the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${config.vocab_size}`,
-    );
-  }
+  if (tokenizer !== undefined && tokenizer.vocabSize > config.vocab_size) throw tooManyTokens(tokenizer, config.vocab_size);
+}
+
+function tooManyTokens(tokenizer: MdlmTokenizer, vocabSize: number): MdlmError {
+  return new MdlmError(ErrorCodes.invalidCheckpoint, `the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${vocabSize}`);
 }

@@ -1,12 +1,15 @@
 export { type ExportOptions, exportModel } from './export.js';
 export {
+  type AnyExportManifest,
   BUILDER_VERSION,
   type ExportKey,
   type ExportManifest,
   ExportManifestSchema,
+  type Gpt2ExportManifest,
   MANIFEST_FILE,
+  readAnyManifest,
   readManifest,
   staleReason,
 } from './manifest.js';
 export { EXPORT_HEADS, type ExportHead, MAX_TOP_LOGPROBS, topWidth } from './heads.js';
-export type { WeightDtype } from './mdlm-graph.js';
+export type { WeightDtype } from './layers.js';

@@ -1,11 +1,9 @@
 import { type Checkpoint, type MdlmConfig, TIMESTEP_FEATURES, headWidth } from '../checkpoint/index.js';
-import { type GraphBuilder, float } from './graph-builder.js';
+import type { GraphBuilder } from './graph-builder.js';
 import { type ExportHead, buildHead } from './heads.js';
-import { OnnxDataType } from './onnx-proto.js';
+import { MS_DOMAIN, type Residual, TransformerLayers, type WeightDtype } from './layers.js';
 import { rotaryTables } from './rotary.js';
 import { chunks, linear, silu, toFloat32, transposeForMatMul } from './weight-math.js';
-
-export type WeightDtype = 'fp32' | 'fp16';
 
 export interface ModelGraphOptions {
   head: ExportHead;
@@ -16,7 +14,6 @@ export interface ModelGraphOptions {
 }
 
 export const LAYER_NORM_EPSILON = 1e-5;
-const MS_DOMAIN = 'com.microsoft';
 
 /**
  * A modulation (shift, scale, gate, ...) is either known at export time (time_conditioning
@@ -24,16 +21,11 @@ const MS_DOMAIN = 'com.microsoft';
  */
 type Modulation = { kind: 'constant'; parts: Float64Array[] } | { kind: 'graph'; parts: string[] };
 
-/** The residual stream, with the last sublayer's output not yet added (so that a fused op can add it). */
-interface Residual {
-  stream: string;
-  pending?: { delta: string; bias?: string };
-}
-
 /** The MDLM network of spec §2 (the seed's DIT), built into a GraphBuilder from a checkpoint's named weights. */
 export class MdlmModel {
   private readonly config: MdlmConfig;
   private readonly D: number;
+  private readonly layers: TransformerLayers;
   private conditioning: { kind: 'constant'; c: Float64Array } | { kind: 'graph'; c: string } = { kind: 'constant', c: new Float64Array(0) };
   private sigma = '';
   private inputIds = '';
@@ -46,6 +38,7 @@ export class MdlmModel {
   ) {
     this.config = checkpoint.config;
     this.D = this.config.hidden_dim;
+    this.layers = new TransformerLayers(b, { dtype: options.dtype, fused: options.fused, layerNormEpsilon: LAYER_NORM_EPSILON });
   }
 
   build(): void {
@@ -115,16 +108,16 @@ export class MdlmModel {
 
   private embed(): string {
     const { b, config } = this;
-    const table = b.initializer('vocab_embed.embedding', this.weightType, [config.vocab_size, this.D], this.checkpoint.weight('vocab_embed.embedding'));
-    return this.toFloat(b.op('Gather', [table, this.inputIds], { attributes: { axis: 0 } }));
+    const table = b.initializer('vocab_embed.embedding', this.layers.weightType, [config.vocab_size, this.D], this.checkpoint.weight('vocab_embed.embedding'));
+    return this.layers.toFloat(b.op('Gather', [table, this.inputIds], { attributes: { axis: 0 } }));
   }
 
   private rotaryCaches(): { cos: string; sin: string } {
     const { b, config } = this;
     const half = headWidth(config) / 2;
     const { cos, sin } = rotaryTables(config.model_length, headWidth(config));
-    const cosCache = b.initializer('rotary.cos', this.weightType, [config.model_length, half], cos);
-    const sinCache = b.initializer('rotary.sin', this.weightType, [config.model_length, half], sin);
+    const cosCache = b.initializer('rotary.cos', this.layers.weightType, [config.model_length, half], cos);
+    const sinCache = b.initializer('rotary.sin', this.layers.weightType, [config.model_length, half], sin);
     if (this.options.fused) return { cos: cosCache, sin: sinCache };
     // The unfused rotation broadcasts tables of the current length over [B, L, H, d/2].
     const slice = (cache: string) =>
@@ -143,14 +136,14 @@ export class MdlmModel {
     const [shift1, scale1, gate1, shift2, scale2, gate2] = [0, 1, 2, 3, 4, 5];
 
     const attnIn = this.modulatedNorm(residual, w('norm1.weight'), mod, shift1, scale1);
-    const qkv = this.matmul(this.toCompute(attnIn.normed), 'attn_qkv', w('attn_qkv.weight'), this.D);
+    const qkv = this.matmul(this.layers.toCompute(attnIn.normed), 'attn_qkv', w('attn_qkv.weight'), this.D);
     const [q, k, v] = b.node('Split', [qkv], { outputs: 3, attributes: { axis: 2, num_outputs: 3 } }) as [string, string, string];
-    const attention = this.attention(this.rotate(q, rotary), this.rotate(k, rotary), v);
+    const attention = this.layers.attention(this.rotate(q, rotary), this.rotate(k, rotary), v, this.config.n_heads, headWidth(this.config), false);
     const attnOut = this.gatedLinear(attention, 'attn_out', w('attn_out.weight'), undefined, this.D, mod, gate1);
 
     const mlpIn = this.modulatedNorm({ stream: attnIn.stream, pending: attnOut }, w('norm2.weight'), mod, shift2, scale2);
-    const up = this.matmul(this.toCompute(mlpIn.normed), 'mlp.0', w('mlp.0.weight'), this.D);
-    const activated = this.geluTanh(up, b.initializer('mlp.0.bias', this.weightType, [4 * this.D], w('mlp.0.bias')));
+    const up = this.matmul(this.layers.toCompute(mlpIn.normed), 'mlp.0', w('mlp.0.weight'), this.D);
+    const activated = this.layers.geluTanh(up, b.initializer('mlp.0.bias', this.layers.weightType, [4 * this.D], w('mlp.0.bias')));
     return { stream: mlpIn.stream, pending: this.gatedLinear(activated, 'mlp.2', w('mlp.2.weight'), w('mlp.2.bias'), 4 * this.D, mod, gate2) };
   }
 
@@ -161,7 +154,7 @@ export class MdlmModel {
 
   private outputProjection(features: string): string {
     const { b, config } = this;
-    const logits = this.toFloat(this.matmul(this.toCompute(features), 'linear', this.checkpoint.weight('output_layer.linear.weight'), this.D));
+    const logits = this.layers.toFloat(this.matmul(this.layers.toCompute(features), 'linear', this.checkpoint.weight('output_layer.linear.weight'), this.D));
     return b.op('Add', [logits, b.initializer('output_layer.linear.bias', 'float', [config.vocab_size], this.checkpoint.weight('output_layer.linear.bias'))]);
   }
 
@@ -178,36 +171,12 @@ export class MdlmModel {
       const scale = mod.parts[scaleIndex] as Float64Array;
       const gamma = b.initializer('norm.gamma', 'float', [this.D], toFloat32(normWeight.map((w, i) => w * (1 + (scale[i] as number)))));
       const beta = b.initializer('norm.beta', 'float', [this.D], toFloat32(shift));
-      return this.layerNorm(residual, gamma, beta);
+      return this.layers.layerNorm(residual, gamma, beta);
     }
     const gamma = b.initializer('norm.weight', 'float', [this.D], normWeight);
-    const { normed, stream } = this.layerNorm(residual, gamma, undefined);
+    const { normed, stream } = this.layers.layerNorm(residual, gamma, undefined);
     const onePlusScale = b.op('Add', [mod.parts[scaleIndex] as string, b.floats('one', [1], [])]);
     return { normed: b.op('Add', [b.op('Mul', [normed, onePlusScale]), mod.parts[shiftIndex] as string]), stream };
-  }
-
-  /** Adds the pending sublayer output to the stream and normalises, in one fused op when allowed. */
-  private layerNorm(residual: Residual, gamma: string, beta: string | undefined): { normed: string; stream: string } {
-    const { b } = this;
-    const attributes = { epsilon: float(LAYER_NORM_EPSILON) };
-    if (residual.pending !== undefined && this.options.fused) {
-      const { delta, bias } = residual.pending;
-      const inputs = [delta, residual.stream, gamma, beta ?? '', bias ?? ''];
-      while (inputs[inputs.length - 1] === '') inputs.pop();
-      const [normed, , , stream] = b.node('SkipLayerNormalization', inputs, {
-        domain: MS_DOMAIN,
-        attributes,
-        outputs: [`${gamma}/normed`, '', '', `${gamma}/stream`],
-      }) as [string, string, string, string];
-      return { normed, stream };
-    }
-    let stream = residual.stream;
-    if (residual.pending !== undefined) {
-      stream = b.op('Add', [stream, residual.pending.delta]);
-      if (residual.pending.bias !== undefined) stream = b.op('Add', [stream, residual.pending.bias]);
-    }
-    const inputs = beta === undefined ? [stream, gamma] : [stream, gamma, beta];
-    return { normed: b.op('LayerNormalization', inputs, { attributes: { ...attributes, axis: -1 } }), stream };
   }
 
   private rotate(x: string, rotary: { cos: string; sin: string }): string {
@@ -228,59 +197,13 @@ export class MdlmModel {
     return b.op('Reshape', [rotated, b.int64s('merge_shape', [0, 0, this.D])]);
   }
 
-  /** Bidirectional softmax(q·kᵀ/√d)·v over all positions. */
-  private attention(q: string, k: string, v: string): string {
-    const { b } = this;
-    const H = this.config.n_heads;
-    if (this.options.fused) {
-      return b.op('MultiHeadAttention', [q, k, v], { domain: MS_DOMAIN, attributes: { num_heads: H } });
-    }
-    const d = headWidth(this.config);
-    const split = (x: string, perm: number[]) =>
-      b.op('Transpose', [b.op('Reshape', [x, b.int64s('heads_shape', [0, 0, H, d])])], { attributes: { perm } });
-    const scores = b.op('Mul', [this.toFloat(b.op('MatMul', [split(q, [0, 2, 1, 3]), split(k, [0, 2, 3, 1])])), b.floats('scale', [1 / Math.sqrt(d)], [])]);
-    const probabilities = this.toCompute(b.op('Softmax', [scores], { attributes: { axis: -1 } }));
-    const context = b.op('MatMul', [probabilities, split(v, [0, 2, 1, 3])]);
-    return b.op('Reshape', [b.op('Transpose', [context], { attributes: { perm: [0, 2, 1, 3] } }), b.int64s('merge_shape', [0, 0, this.D])]);
-  }
-
-  private geluTanh(x: string, bias: string): string {
-    const { b } = this;
-    if (this.options.fused) return b.op('FastGelu', [x, bias], { domain: MS_DOMAIN });
-    return b.op('Gelu', [b.op('Add', [x, bias])], { attributes: { approximate: 'tanh' } });
-  }
-
   private silu(x: string): string {
     return this.b.op('Mul', [x, this.b.op('Sigmoid', [x])]);
   }
 
-  // --- precision ----------------------------------------------------------------------
-  //
-  // fp16 keeps the mixed precision the checkpoint ran under (bfloat16 autocast around a
-  // float32 residual stream): the matrix products, rotary and attention run in float16
-  // between a Cast in (after each norm) and a Cast out (each sublayer's output, before the
-  // float32 residual add); norms, the conditioning, softmax and the sampling head stay float32.
-
-  /** The type of the matrix weights, and of the products, rotary and attention that use them. */
-  private get weightType(): 'float' | 'float16' {
-    return this.options.dtype === 'fp16' ? 'float16' : 'float';
-  }
-
-  /** float32 → the compute type (a no-op in fp32). */
-  private toCompute(x: string): string {
-    return this.options.dtype === 'fp16' ? this.b.op('Cast', [x], { attributes: { to: OnnxDataType.float16 } }) : x;
-  }
-
-  /** The compute type → float32 (a no-op in fp32). */
-  private toFloat(x: string): string {
-    return this.options.dtype === 'fp16' ? this.b.op('Cast', [x], { attributes: { to: OnnxDataType.float } }) : x;
-  }
-
   /** x·Wᵀ for a PyTorch [out, in] weight, x and the result in the compute type. */
   private matmul(x: string, name: string, weight: Float32Array, inWidth: number, columnScale?: Float64Array): string {
-    const outWidth = weight.length / inWidth;
-    const stored = this.b.initializer(`${name}.weight`, this.weightType, [inWidth, outWidth], transposeForMatMul(weight, inWidth, columnScale));
-    return this.b.op('MatMul', [x, stored]);
+    return this.layers.matmul(x, name, transposeForMatMul(weight, inWidth, columnScale), inWidth);
   }
 
   /**
@@ -293,11 +216,11 @@ export class MdlmModel {
     const outWidth = weight.length / inWidth;
     if (mod.kind === 'constant') {
       const gate = mod.parts[gateIndex] as Float64Array;
-      const delta = this.toFloat(this.matmul(x, name, weight, inWidth, gate));
+      const delta = this.layers.toFloat(this.matmul(x, name, weight, inWidth, gate));
       if (bias === undefined) return { delta };
       return { delta, bias: b.initializer(`${name}.bias`, 'float', [outWidth], toFloat32(bias.map((value, i) => value * (gate[i] as number)))) };
     }
-    let product = this.toFloat(this.matmul(x, name, weight, inWidth));
+    let product = this.layers.toFloat(this.matmul(x, name, weight, inWidth));
     if (bias !== undefined) product = b.op('Add', [product, b.initializer(`${name}.bias`, 'float', [outWidth], bias)]);
     return { delta: b.op('Mul', [product, mod.parts[gateIndex] as string]) };
   }

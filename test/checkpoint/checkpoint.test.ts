@@ -1,29 +1,12 @@
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Checkpoint, WEIGHTS_FILE } from '../../src/checkpoint/checkpoint.js';
+import { Checkpoint } from '../../src/checkpoint/checkpoint.js';
 import { readMdlmConfig } from '../../src/checkpoint/config.js';
-import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { synthCheckpoint } from '../helpers/models.js';
 import { tempDir } from '../helpers/tmp.js';
-import { type RawTensor, writeRawSafetensors } from '../helpers/safetensors.js';
-
-/** Copies a checkpoint, rewriting its tensors through `edit` (name → tensor, or undefined to drop). */
-function editedCopy(source: string, edit: (tensors: Map<string, RawTensor>) => void): string {
-  const dir = join(tempDir(), 'edited');
-  cpSync(source, dir, { recursive: true });
-  const file = SafetensorsFile.open(join(source, WEIGHTS_FILE));
-  const tensors = new Map<string, RawTensor>();
-  for (const [name, info] of file.tensors) {
-    const values = file.readFloat32(name);
-    tensors.set(name, { dtype: 'F32', shape: info.shape, data: new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength)) });
-  }
-  file.close();
-  edit(tensors);
-  writeRawSafetensors(join(dir, WEIGHTS_FILE), Object.fromEntries(tensors));
-  return dir;
-}
+import { type RawTensor, editedCopy, withConfigChange } from '../helpers/safetensors.js';
 
 async function openError(dir: string): Promise<Error & { code?: string; details?: unknown }> {
   try {
@@ -76,11 +59,7 @@ test('config errors name the offending field', async () => {
     [{ time_conditioning: undefined }, /time_conditioning: Invalid input: expected boolean/],
   ];
   for (const [change, pattern] of cases) {
-    const dir = join(tempDir(), 'config');
-    cpSync(source, dir, { recursive: true });
-    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, ...change }));
-    await assert.rejects(readMdlmConfig(dir), (error: Error & { code?: string }) => {
+    await assert.rejects(readMdlmConfig(withConfigChange(source, change)), (error: Error & { code?: string }) => {
       assert.equal(error.code, 'invalid_config');
       assert.match(error.message, pattern);
       return true;

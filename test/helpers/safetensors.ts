@@ -1,4 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WEIGHTS_FILE } from '../../src/checkpoint/checkpoint.js';
+import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
+import { tempDir } from './tmp.js';
 
 export interface RawTensor {
   dtype: string;
@@ -24,3 +28,28 @@ export function writeRawSafetensors(path: string, tensors: Record<string, RawTen
 }
 
 export const f32Bytes = (values: number[]): Uint8Array => new Uint8Array(Float32Array.from(values).buffer);
+
+/** Copies a checkpoint, rewriting its tensors (as F32) through `edit`. */
+export function editedCopy(source: string, edit: (tensors: Map<string, RawTensor>) => void): string {
+  const dir = join(tempDir(), 'edited');
+  cpSync(source, dir, { recursive: true });
+  const file = SafetensorsFile.open(join(source, WEIGHTS_FILE));
+  const tensors = new Map<string, RawTensor>();
+  for (const [name, info] of file.tensors) {
+    const values = file.readFloat32(name);
+    tensors.set(name, { dtype: 'F32', shape: info.shape, data: new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength)) });
+  }
+  file.close();
+  edit(tensors);
+  writeRawSafetensors(join(dir, WEIGHTS_FILE), Object.fromEntries(tensors));
+  return dir;
+}
+
+/** Copies a checkpoint with fields of its config.json replaced. */
+export function withConfigChange(source: string, change: Record<string, unknown>): string {
+  const dir = join(tempDir(), 'config');
+  cpSync(source, dir, { recursive: true });
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, ...change }));
+  return dir;
+}

@@ -26,8 +26,8 @@ TIME_FREQ_HALF = 128  # the sigma_map input is always 2 * 128 = 256 wide
 # safetensors reading
 # --------------------------------------------------------------------------
 
-def load_safetensors(path):
-    """Read a .safetensors file into {name: ndarray}, dropping a `backbone.` prefix.
+def load_safetensors(path, prefix=NAME_PREFIX):
+    """Read a .safetensors file into {name: ndarray}, dropping `prefix` (`backbone.`).
 
     Format: 8-byte little-endian header length, a JSON header mapping each name
     to {dtype, shape, data_offsets}, then the raw little-endian tensor bytes;
@@ -44,7 +44,7 @@ def load_safetensors(path):
             continue
         begin, end = info["data_offsets"]
         array = _decode(info["dtype"], data[begin:end])
-        tensors[name.removeprefix(NAME_PREFIX)] = array.reshape(info["shape"])
+        tensors[name.removeprefix(prefix)] = array.reshape(info["shape"])
     return tensors
 
 

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
+import { registerEvalGenPpl } from './eval-gen-ppl.js';
 import { registerEvalPpl } from './eval-ppl.js';
 
-/** `mdlm eval <what>`: evaluations of a model, each in its own file. */
+/** `mdlm eval <metric>`: each metric is a subcommand in its own file. */
 export function registerEval(program: Command): void {
-  const group = program.command('eval').description('Evaluate a model: ppl (the seed’s ppl_eval on a corpus)');
+  const group = program.command('eval').description('Evaluate models and samples the way the seed does: ppl (its ppl_eval on a corpus), gen-ppl (generative perplexity)');
   registerEvalPpl(group);
-  for (const command of group.commands) command.exitOverride();
+  registerEvalGenPpl(group);
 }

@@ -18,14 +18,14 @@ const ExportFlags = z.object({
 export function registerExport(program: Command): void {
   program
     .command('export')
-    .description('Convert an MDLM checkpoint (config.json + model.safetensors) into an ONNX model directory')
+    .description('Convert an MDLM or GPT-2 checkpoint (config.json + model.safetensors; model_type says which) into an ONNX model directory')
     .requiredOption('--checkpoint <dir>', 'checkpoint directory')
     .requiredOption('--out <dir>', 'output directory (written atomically: temporary name, then rename)')
     .option('--head <head>', 'positions: draws and scores tokens at chosen positions (what the server runs); logits: every raw logit (for verification)', 'positions')
     .option('--dtype <dtype>', 'weight and matmul precision: fp32 or fp16', 'fp32')
     .option('--no-fused', "use only standard ONNX operators instead of onnxruntime's fused contrib operators")
     .option('--tokenizer <dir>', 'directory with tokenizer.json (+ tokenizer_config.json) to ship with the export (default: the checkpoint directory, when it has one)')
-    .option('--mask-index <id>', 'mask token id (default: the tokenizer\'s mask id, else vocab_size - 1)')
+    .option('--mask-index <id>', 'MDLM only: mask token id (default: the tokenizer\'s mask id, else vocab_size - 1)')
     .action(async (raw: Record<string, unknown>) => {
       exitOnInterrupt();
       const flags = parseFlags(ExportFlags, raw);
@@ -43,7 +43,7 @@ export function registerExport(program: Command): void {
           onProgress: (done, total) => bar.update(Math.round(done / 1e6), Math.round(total / 1e6)),
         });
         bar.stop();
-        process.stderr.write(`exported ${flags.out} (${manifest.head} head, ${manifest.dtype}, ${(manifest.files.dataBytes / 1e6).toFixed(1)} MB of weights) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+        process.stderr.write(`exported ${flags.out} (${manifest.architecture}, ${manifest.head} head, ${manifest.dtype}, ${(manifest.files.dataBytes / 1e6).toFixed(1)} MB of weights) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
       } finally {
         bar.stop();
       }

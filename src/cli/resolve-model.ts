@@ -1,0 +1,23 @@
+import { type ResolvedModel, resolveModel } from '../hub/index.js';
+import { progressBar } from './progress.js';
+
+export interface CliModelOptions {
+  dtype: 'fp32' | 'fp16';
+  modelsDir?: string;
+}
+
+/** resolveModel with a download/conversion bar on stderr and its notices printed there. */
+export async function resolveWithProgress(reference: string, options: CliModelOptions, label = 'preparing model'): Promise<ResolvedModel> {
+  const bar = progressBar(label, 'MB');
+  try {
+    const resolved = await resolveModel(reference, {
+      modelsDir: options.modelsDir,
+      dtype: options.dtype,
+      onProgress: (event) => bar.update(Math.round(event.done / 1e6), Math.round(event.total / 1e6)),
+    });
+    for (const notice of resolved.notices) process.stderr.write(`note: ${notice}\n`);
+    return resolved;
+  } finally {
+    bar.stop();
+  }
+}

@@ -1,0 +1,16 @@
+export { CausalScorer, type ScorerOptions } from './causal-scorer.js';
+export { type GenPplOptions, type GenPplReport, type RowScores, type SampleScore, evalTokenizer, evaluateGenPpl, scoreRows } from './evaluate.js';
+export { type ScoringWindow, cleanUpTokenizationSpaces, countedPositions, generativePerplexity, retokenize, scoringWindows, unigramEntropy } from './gen-ppl.js';
+export { type SampleRecord, readSamplesFile } from './samples-file.js';
+export {
+  SEED_SEMI_AR,
+  SEED_TABLE_SCALES,
+  type SeedTablesResult,
+  type SeedTablesRun,
+  type SeedTablesScale,
+  type SeedTablesScaleName,
+  type SemiArRow,
+  type WallClockRow,
+  runSeedTables,
+  syntheticModels,
+} from './seed-tables.js';

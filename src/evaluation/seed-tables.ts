@@ -1,0 +1,246 @@
+/**
+ * The seed's two sampling tables, rerun on the machine at hand (spec §4 and §5):
+ * (a) wall clock of unconditional samples, batch size 1, per sampler and step count;
+ * (b) semi-autoregressive generation past the window: seconds per sequence and the gen PPL
+ *     of the sequences under the evaluation model.
+ * Generation goes through the public GenerationService; the scale is explicit data, so that a
+ * test can run the whole thing in seconds.
+ */
+import { join } from 'node:path';
+import { synthesizeCheckpoint, synthesizeGpt2Checkpoint } from '../checkpoint/index.js';
+import type { GenerationService } from '../generation/index.js';
+import { exportModel } from '../model/index.js';
+import { SAMPLERS, type SamplerName } from '../sampling/index.js';
+import type { MdlmTokenizer } from '../tokenizer/index.js';
+import type { CausalScorer } from './causal-scorer.js';
+import { evaluateGenPpl } from './evaluate.js';
+
+export interface WallClockScale {
+  samples: number;
+  /** Window length L. */
+  length: number;
+  steps: number[];
+}
+
+export interface SemiArScale {
+  sequences: number;
+  length: number;
+  strideLength: number;
+  numStrides: number;
+  /** Steps per round. */
+  steps: number;
+}
+
+export interface SeedTablesScale {
+  wallClock: WallClockScale;
+  semiAr: SemiArScale;
+}
+
+/** `full` is the seed's own settings (for GPUs); `small` runs on a CPU in minutes. */
+export const SEED_TABLE_SCALES = {
+  full: {
+    wallClock: { samples: 64, length: 1024, steps: [5000, 10_000] },
+    semiAr: { sequences: 200, length: 1024, strideLength: 512, numStrides: 2, steps: 1000 },
+  },
+  small: {
+    wallClock: { samples: 2, length: 128, steps: [500, 1000] },
+    semiAr: { sequences: 2, length: 128, strideLength: 64, numStrides: 2, steps: 100 },
+  },
+} as const satisfies Record<string, SeedTablesScale>;
+
+export type SeedTablesScaleName = keyof typeof SEED_TABLE_SCALES;
+
+/**
+ * The seed's wall-clock table (64 samples, batch size 1, L = 1024, one A5000), seconds per
+ * sample at T = 5000 and 10 000. One entry per sampler. The seed's analytic row is SEDD's
+ * network with SEDD's analytic sampler; ours runs the analytic predictor on the MDLM network,
+ * the same passes (T + 1) of the same shape, so the figures compare as costs.
+ */
+const SEED_WALL_CLOCK: { sampler: string; label: string; seconds: readonly number[] }[] = [
+  { sampler: 'analytic', label: 'MDLM + analytic (seed: SEDD + analytic)', seconds: [127.1, 229.3] },
+  { sampler: 'ddpm', label: 'MDLM + ddpm', seconds: [113.8, 206.6] },
+  { sampler: 'ddpm_cache', label: 'MDLM + ddpm_cache', seconds: [40.1, 60.4] },
+];
+const SEED_WALL_CLOCK_STEPS = [5000, 10_000];
+
+/** The seed's semi-AR row: 200 sequences of 2048 tokens, one RTX 3090, GPT-2 large. */
+export const SEED_SEMI_AR = { sampler: 'ddpm_cache' as SamplerName, secondsPerSequence: 89.3, genPpl: 27.18, tokens: 2048, sequences: 200 };
+
+export interface WallClockRow {
+  sampler: SamplerName;
+  steps: number;
+  samples: number;
+  totalSeconds: number;
+  secondsPerSample: number;
+  meanForwardPasses: number;
+  /** The published figure at the seed's step count of the same rank (5000, then 10 000). */
+  seed?: { label: string; steps: number; secondsPerSample: number };
+}
+
+export interface SemiArRow {
+  sequences: number;
+  tokensPerSequence: number;
+  secondsPerSequence: number;
+  meanForwardPasses: number;
+  genPpl: number;
+  tokensCounted: number;
+  meanUnigramEntropy: number;
+  seed: { sequences: number; tokens: number; secondsPerSequence: number; genPpl: number };
+}
+
+export interface SeedTablesResult {
+  scale: SeedTablesScale;
+  wallClock: WallClockRow[];
+  /** ddpm ÷ ddpm_cache seconds per step count, ours and the seed's. */
+  ratios: { steps: number; ours: number; seed?: number }[];
+  semiAr: SemiArRow;
+}
+
+export interface SeedTablesRun {
+  scale: SeedTablesScale;
+  /** The MDLM model, opened for generation; closed before the evaluation model is opened. */
+  openGenerator: () => Promise<GenerationService>;
+  openScorer: () => Promise<{ scorer: CausalScorer; tokenizer: MdlmTokenizer }>;
+  evalBatchSize: number;
+  onProgress?: (label: string, done: number, total: number) => void;
+}
+
+export async function runSeedTables(run: SeedTablesRun): Promise<SeedTablesResult> {
+  const generator = await run.openGenerator();
+  let wallClock: WallClockRow[];
+  let generated: Generated;
+  try {
+    wallClock = await wallClockTable(generator, run);
+    generated = await semiArSequences(generator, run);
+  } finally {
+    await generator.close();
+  }
+  return { scale: run.scale, wallClock, ratios: ratios(wallClock), semiAr: await semiArRow(generated, run) };
+}
+
+/** The sampler rows of the seed's table that this build has. */
+function wallClockSamplers(): (typeof SEED_WALL_CLOCK)[number][] {
+  return SEED_WALL_CLOCK.filter((row) => (SAMPLERS as readonly string[]).includes(row.sampler));
+}
+
+async function wallClockTable(generator: GenerationService, run: SeedTablesRun): Promise<WallClockRow[]> {
+  const { samples, length, steps: stepCounts } = run.scale.wallClock;
+  const rows: WallClockRow[] = [];
+  for (const published of wallClockSamplers()) {
+    const sampler = published.sampler as SamplerName;
+    for (const [rank, steps] of stepCounts.entries()) {
+      let seconds = 0;
+      let passes = 0;
+      for (let i = 0; i < samples; i++) {
+        const timed = await timedGenerate(generator, { length, steps, sampler, seed: i });
+        seconds += timed.seconds;
+        passes += timed.forwardPasses;
+        run.onProgress?.(`${sampler} T=${steps}`, i + 1, samples);
+      }
+      const seedSeconds = published.seconds[rank];
+      const seedSteps = SEED_WALL_CLOCK_STEPS[rank];
+      rows.push({
+        sampler,
+        steps,
+        samples,
+        totalSeconds: seconds,
+        secondsPerSample: seconds / samples,
+        meanForwardPasses: passes / samples,
+        seed: seedSeconds === undefined || seedSteps === undefined ? undefined : { label: published.label, steps: seedSteps, secondsPerSample: seedSeconds },
+      });
+    }
+  }
+  return rows;
+}
+
+function ratios(rows: readonly WallClockRow[]): SeedTablesResult['ratios'] {
+  const find = (sampler: string, steps: number) => rows.find((row) => row.sampler === sampler && row.steps === steps);
+  return rows
+    .filter((row) => row.sampler === 'ddpm')
+    .flatMap((ddpm) => {
+      const cached = find('ddpm_cache', ddpm.steps);
+      if (cached === undefined) return [];
+      const seed = ddpm.seed !== undefined && cached.seed !== undefined ? ddpm.seed.secondsPerSample / cached.seed.secondsPerSample : undefined;
+      return [{ steps: ddpm.steps, ours: ddpm.secondsPerSample / cached.secondsPerSample, seed }];
+    });
+}
+
+interface Generated {
+  samples: { index: number; text: string; tokenIds: number[] }[];
+  seconds: number;
+  forwardPasses: number;
+}
+
+async function semiArSequences(generator: GenerationService, run: SeedTablesRun): Promise<Generated> {
+  const { sequences, length, strideLength, numStrides, steps } = run.scale.semiAr;
+  const generated: Generated = { samples: [], seconds: 0, forwardPasses: 0 };
+  for (let i = 0; i < sequences; i++) {
+    const timed = await timedGenerate(generator, { length, steps, sampler: SEED_SEMI_AR.sampler, seed: i, semiAr: { strideLength, numStrides } });
+    generated.seconds += timed.seconds;
+    generated.forwardPasses += timed.forwardPasses;
+    generated.samples.push({ index: i, text: generator.decode(timed.tokenIds), tokenIds: timed.tokenIds });
+    run.onProgress?.('semi-AR', i + 1, sequences);
+  }
+  return generated;
+}
+
+async function semiArRow(generated: Generated, run: SeedTablesRun): Promise<SemiArRow> {
+  const { scorer, tokenizer } = await run.openScorer();
+  try {
+    const report = await evaluateGenPpl(generated.samples, scorer, tokenizer, {
+      batchSize: run.evalBatchSize,
+      cleanUpSpaces: true,
+      onProgress: (done, total) => run.onProgress?.('gen PPL', done, total),
+    });
+    const sequences = generated.samples.length;
+    return {
+      sequences,
+      tokensPerSequence: report.maxLength,
+      secondsPerSequence: generated.seconds / sequences,
+      meanForwardPasses: generated.forwardPasses / sequences,
+      genPpl: report.genPpl,
+      tokensCounted: report.tokensCounted,
+      meanUnigramEntropy: report.meanUnigramEntropy,
+      seed: { sequences: SEED_SEMI_AR.sequences, tokens: SEED_SEMI_AR.tokens, secondsPerSequence: SEED_SEMI_AR.secondsPerSequence, genPpl: SEED_SEMI_AR.genPpl },
+    };
+  } finally {
+    await scorer.close();
+  }
+}
+
+interface GenerateSpec {
+  length: number;
+  steps: number;
+  sampler: SamplerName;
+  seed: number;
+  semiAr?: { strideLength: number; numStrides: number };
+}
+
+/** One sample on its own (batch size 1, as the seed's tables), timed around the service call. */
+async function timedGenerate(generator: GenerationService, spec: GenerateSpec): Promise<{ seconds: number; forwardPasses: number; tokenIds: number[] }> {
+  const prepared = generator.prepare({ ...spec, numSamples: 1 });
+  const started = performance.now();
+  const result = await generator.generate(prepared);
+  const seconds = (performance.now() - started) / 1000;
+  const sample = result.samples[0];
+  return { seconds, forwardPasses: sample?.forwardPasses ?? 0, tokenIds: sample?.tokenIds ?? [] };
+}
+
+/**
+ * A synthetic MDLM and a synthetic GPT-2 that reads its text, for a run without real weights:
+ * both have the same word-level vocabulary (the GPT-2 export ships the MDLM's tokenizer), the
+ * MDLM's length is `length`, and GPT-2's context is `length` too, so that a semi-AR sequence
+ * spans several chunks as the seed's 2048 tokens span two of GPT-2's 1024.
+ */
+export async function syntheticModels(workDir: string, length: number): Promise<{ mdlm: string; gpt2: string }> {
+  const vocabSize = 1000;
+  const mdlmCheckpoint = join(workDir, 'mdlm-checkpoint');
+  await synthesizeCheckpoint({ outDir: mdlmCheckpoint, shape: { vocab_size: vocabSize, model_length: length, hidden_dim: 128, cond_dim: 32, n_blocks: 2, n_heads: 2, time_conditioning: false }, seed: 1 });
+  const gpt2Checkpoint = join(workDir, 'gpt2-checkpoint');
+  await synthesizeGpt2Checkpoint({ outDir: gpt2Checkpoint, shape: { vocab_size: vocabSize, n_positions: length, n_embd: 128, n_layer: 2, n_head: 2 }, seed: 2 });
+  const mdlm = join(workDir, 'mdlm');
+  const gpt2 = join(workDir, 'gpt2');
+  await exportModel({ checkpointDir: mdlmCheckpoint, outDir: mdlm, head: 'positions' });
+  await exportModel({ checkpointDir: gpt2Checkpoint, outDir: gpt2, head: 'positions', tokenizerDir: mdlmCheckpoint });
+  return { mdlm, gpt2 };
+}

@@ -1,0 +1,123 @@
+import { type GraphBuilder, float } from './graph-builder.js';
+import { OnnxDataType } from './onnx-proto.js';
+
+export type WeightDtype = 'fp32' | 'fp16';
+
+export const MS_DOMAIN = 'com.microsoft';
+
+/** The residual stream, with the last sublayer's output not yet added (so that a fused op can add it). */
+export interface Residual {
+  stream: string;
+  pending?: { delta: string; bias?: string };
+}
+
+export interface LayerOptions {
+  dtype: WeightDtype;
+  /** onnxruntime's contrib operators (MultiHeadAttention, SkipLayerNormalization, FastGelu, ...). */
+  fused: boolean;
+  layerNormEpsilon: number;
+}
+
+/**
+ * The layers every transformer here is made of, each in its fused (contrib operator) and
+ * standard ONNX form, and the precision policy around them.
+ *
+ * fp16 keeps the mixed precision these checkpoints ran under (autocast around a float32
+ * residual stream): the matrix products and attention run in float16 between a Cast in (after
+ * each norm) and a Cast out (each sublayer's output, before the float32 residual add); norms,
+ * softmax and the heads stay float32.
+ */
+export class TransformerLayers {
+  private futureMask: string | undefined;
+
+  constructor(
+    private readonly b: GraphBuilder,
+    private readonly options: LayerOptions,
+  ) {}
+
+  get fused(): boolean {
+    return this.options.fused;
+  }
+
+  /** The type of the matrix weights, and of the products and attention that use them. */
+  get weightType(): 'float' | 'float16' {
+    return this.options.dtype === 'fp16' ? 'float16' : 'float';
+  }
+
+  /** float32 → the compute type (a no-op in fp32). */
+  toCompute(x: string): string {
+    return this.options.dtype === 'fp16' ? this.b.op('Cast', [x], { attributes: { to: OnnxDataType.float16 } }) : x;
+  }
+
+  /** The compute type → float32 (a no-op in fp32). */
+  toFloat(x: string): string {
+    return this.options.dtype === 'fp16' ? this.b.op('Cast', [x], { attributes: { to: OnnxDataType.float } }) : x;
+  }
+
+  /** x·W with W already laid out [in, out] (MatMul's order); x and the result in the compute type. */
+  matmul(x: string, name: string, weight: Float32Array, inWidth: number): string {
+    const stored = this.b.initializer(`${name}.weight`, this.weightType, [inWidth, weight.length / inWidth], weight);
+    return this.b.op('MatMul', [x, stored]);
+  }
+
+  /** Adds the pending sublayer output to the stream and normalises (float32), in one fused op when allowed. */
+  layerNorm(residual: Residual, gamma: string, beta: string | undefined): { normed: string; stream: string } {
+    const { b } = this;
+    const attributes = { epsilon: float(this.options.layerNormEpsilon) };
+    if (residual.pending !== undefined && this.options.fused) {
+      const { delta, bias } = residual.pending;
+      const inputs = [delta, residual.stream, gamma, beta ?? '', bias ?? ''];
+      while (inputs[inputs.length - 1] === '') inputs.pop();
+      const [normed, , , stream] = b.node('SkipLayerNormalization', inputs, {
+        domain: MS_DOMAIN,
+        attributes,
+        outputs: [`${gamma}/normed`, '', '', `${gamma}/stream`],
+      }) as [string, string, string, string];
+      return { normed, stream };
+    }
+    let stream = residual.stream;
+    if (residual.pending !== undefined) {
+      stream = b.op('Add', [stream, residual.pending.delta]);
+      if (residual.pending.bias !== undefined) stream = b.op('Add', [stream, residual.pending.bias]);
+    }
+    const inputs = beta === undefined ? [stream, gamma] : [stream, gamma, beta];
+    return { normed: b.op('LayerNormalization', inputs, { attributes: { ...attributes, axis: -1 } }), stream };
+  }
+
+  /**
+   * softmax(q·kᵀ/√d)·v per head over [B, L, H·d] inputs in the compute type, with the scores
+   * and softmax in float32; `causal` lets position p attend to positions ≤ p only.
+   */
+  attention(q: string, k: string, v: string, heads: number, headWidth: number, causal: boolean): string {
+    const { b } = this;
+    if (this.options.fused) {
+      return b.op('MultiHeadAttention', [q, k, v], { domain: MS_DOMAIN, attributes: { num_heads: heads, ...(causal && { unidirectional: 1 }) } });
+    }
+    const split = (x: string, perm: number[]) =>
+      b.op('Transpose', [b.op('Reshape', [x, b.int64s('heads_shape', [0, 0, heads, headWidth])])], { attributes: { perm } });
+    let scores = b.op('Mul', [this.toFloat(b.op('MatMul', [split(q, [0, 2, 1, 3]), split(k, [0, 2, 3, 1])])), b.floats('scale', [1 / Math.sqrt(headWidth)], [])]);
+    if (causal) scores = b.op('Where', [this.future(q), b.floats('minus_infinity', [-Infinity], []), scores]);
+    const probabilities = this.toCompute(b.op('Softmax', [scores], { attributes: { axis: -1 } }));
+    const context = b.op('MatMul', [probabilities, split(v, [0, 2, 1, 3])]);
+    return b.op('Reshape', [b.op('Transpose', [context], { attributes: { perm: [0, 2, 1, 3] } }), b.int64s('merge_shape', [0, 0, heads * headWidth])]);
+  }
+
+  /** GELU with the tanh approximation (GPT-2's gelu_new) of x + bias. */
+  geluTanh(x: string, bias: string): string {
+    const { b } = this;
+    if (this.options.fused) return b.op('FastGelu', [x, bias], { domain: MS_DOMAIN });
+    return b.op('Gelu', [b.op('Add', [x, bias])], { attributes: { approximate: 'tanh' } });
+  }
+
+  /** [L, L] true where the key comes after the query, built once from the length of `x` [B, L, ...]. */
+  private future(x: string): string {
+    const { b } = this;
+    if (this.futureMask !== undefined) return this.futureMask;
+    const length = b.op('Gather', [b.op('Shape', [x]), b.int64s('length_axis', [1], [])], { attributes: { axis: 0 } });
+    const positions = b.op('Range', [b.int64s('zero_scalar', [0], []), length, b.int64s('one_scalar', [1], [])]);
+    const queries = b.op('Unsqueeze', [positions, b.int64s('axis1', [1])]);
+    const keys = b.op('Unsqueeze', [positions, b.int64s('axis0', [0])]);
+    this.futureMask = b.op('Greater', [keys, queries]);
+    return this.futureMask;
+  }
+}
