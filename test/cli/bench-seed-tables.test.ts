@@ -22,13 +22,15 @@ test('bench seed-tables at a tiny scale: both tables, beside the published figur
   assert.equal(report.scale, 'small');
   assert.equal(report.synthetic, true);
   assert.deepEqual(report.parameters.semiAr, { sequences: 2, length: 16, strideLength: 8, numStrides: 2, steps: 4 });
-  assert.deepEqual(report.wallClock.map((row: WallClockRow) => `${row.sampler} ${row.steps} ${row.samples}`), ['ddpm 4 2', 'ddpm 8 2', 'ddpm_cache 4 2', 'ddpm_cache 8 2']);
+  assert.deepEqual(report.wallClock.map((row: WallClockRow) => `${row.sampler} ${row.steps} ${row.samples}`), ['analytic 4 2', 'analytic 8 2', 'ddpm 4 2', 'ddpm 8 2', 'ddpm_cache 4 2', 'ddpm_cache 8 2']);
   for (const row of report.wallClock as WallClockRow[]) {
-    if (row.sampler === 'ddpm') assert.equal(row.meanForwardPasses, row.steps + 1, 'ddpm: a pass at every step and the final one');
+    if (row.sampler !== 'ddpm_cache') assert.equal(row.meanForwardPasses, row.steps + 1, `${row.sampler}: a pass at every step and the final one`);
     else assert.ok(row.meanForwardPasses >= 1 && row.meanForwardPasses <= row.steps + 1);
     assert.ok(row.secondsPerSample > 0 && Math.abs(row.totalSeconds - 2 * row.secondsPerSample) < 1e-9);
   }
   assert.deepEqual(report.wallClock.map((row: WallClockRow) => row.seed), [
+    { label: 'MDLM + analytic (seed: SEDD + analytic)', steps: 5000, secondsPerSample: 127.1 },
+    { label: 'MDLM + analytic (seed: SEDD + analytic)', steps: 10000, secondsPerSample: 229.3 },
     { label: 'MDLM + ddpm', steps: 5000, secondsPerSample: 113.8 },
     { label: 'MDLM + ddpm', steps: 10000, secondsPerSample: 206.6 },
     { label: 'MDLM + ddpm_cache', steps: 5000, secondsPerSample: 40.1 },
