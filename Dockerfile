@@ -18,13 +18,12 @@ ARG CUDA_IMAGE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu22.04
 FROM ${NODE_IMAGE} AS build
 ARG VARIANT
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 # Scripts are off for `npm ci` because the package's own `prepare` compiles sources that are
-# not copied yet. The only dependency with an install script is onnxruntime-node: .npmrc skips
-# it for the CPU image, and the CUDA image runs it with ONNXRUNTIME_NODE_INSTALL=cuda12 to
-# fetch the CUDA provider libraries from NuGet.
+# not copied yet, and because onnxruntime-node's would fetch its CUDA provider from NuGet: the
+# CPU image needs none of it, and the CUDA image runs that script on purpose, with cuda12.
 RUN npm ci --ignore-scripts \
- && if [ "$VARIANT" = cuda ]; then ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node; fi \
+ && if [ "$VARIANT" = cuda ]; then ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install; fi \
  && test "$VARIANT" != cuda || test -e node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src

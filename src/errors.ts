@@ -35,6 +35,8 @@ export const ErrorCodes = {
   sequenceTooLong: 'sequence_too_long',
   /** An OpenAI parameter this server accepts only at its neutral value (penalties, best_of, logit_bias). */
   unsupportedParameter: 'unsupported_parameter',
+  /** The server cannot listen where it was told to: the port is taken, privileged, or the address is not this machine's. */
+  addressInUse: 'address_in_use',
   /** The scoring method cannot be used with this model (ar on a time-conditioned checkpoint). */
   unsupportedMethod: 'unsupported_method',
   unsafeCheckpoint: 'unsafe_checkpoint',

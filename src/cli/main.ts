@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { isMdlmError } from '../errors.js';
+import { packageVersion } from '../util/package-version.js';
 import { registerExport } from './commands/export.js';
 import { registerServe } from './commands/serve.js';
 import { registerBench } from './commands/bench.js';
@@ -14,6 +15,7 @@ export const EXIT_USAGE = 2;
 function buildProgram(): Command {
   const program = new Command('mdlm')
     .description('mdlm-serve: run MDLM masked diffusion language models')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerSynth(program);

@@ -1,5 +1,6 @@
 /** What the one-off commands share: the model flags, and a service opened on the resolved model with progress on stderr. */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { envVarOf } from './options.js';
 import { z } from 'zod';
 import { GenerationService } from '../generation/index.js';
 import { DEFAULT_MODEL, modelIdOf, resolveModel } from '../hub/index.js';
@@ -15,13 +16,17 @@ export const ModelFlags = z.object({
 });
 export type ModelChoice = z.infer<typeof ModelFlags>;
 
-/** --model, --device, --dtype and --models-dir, as every one-off command has them. */
+/** --model, --device, --dtype and --models-dir, as every one-off command has them, each also read from its MDLM_ variable as `serve` does. */
 export function addModelOptions(command: Command): Command {
+  const flag = (flags: string, description: string, fallback?: string) => {
+    const option = new Option(flags, description).env(envVarOf(flags.split(' ')[0]?.slice(2) ?? ''));
+    return fallback === undefined ? option : option.default(fallback);
+  };
   return command
-    .option('--model <ref>', 'hub id (owner/name[@revision]), checkpoint directory or exported model directory', DEFAULT_MODEL)
-    .option('--device <device>', `${DEVICES.join(', ')}`, 'auto')
-    .option('--dtype <dtype>', 'export precision: fp32 (CPU default) or fp16 (for GPUs)', 'fp32')
-    .option('--models-dir <dir>', 'conversion cache directory (default: MDLM_MODELS_DIR or ./models)');
+    .addOption(flag('--model <ref>', 'hub id (owner/name[@revision]), checkpoint directory or exported model directory', DEFAULT_MODEL))
+    .addOption(flag('--device <device>', `${DEVICES.join(', ')}`, 'auto'))
+    .addOption(flag('--dtype <dtype>', 'export precision: fp32 (CPU default) or fp16 (for GPUs)', 'fp32'))
+    .addOption(flag('--models-dir <dir>', 'conversion cache directory (default: ./models)'));
 }
 
 /** Resolves the model (download and conversion with a progress bar) and opens one worker on it. */

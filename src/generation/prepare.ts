@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { ErrorCodes, MdlmError } from '../errors.js';
+import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
 import {
   type CanvasLayout,
   type ModelFacts,
@@ -135,10 +135,19 @@ function remaskParams(sampler: SamplerName, request: GenerateRequest): RemaskPar
   return params;
 }
 
+/** Text as ids, a tokenizer's refusal naming the field it came from. */
+export function encodeNaming(tokenizer: MdlmTokenizer, text: string, param: string): number[] {
+  try {
+    return tokenizer.encode(text);
+  } catch (error) {
+    throw isMdlmError(error) ? new MdlmError(error.code, `${param}: ${error.message}`, { details: { param } }) : error;
+  }
+}
+
 /** Fixed tokens, refusing ids outside the vocabulary and the mask token (only the sampler may place it). */
 export function encodeFixed(tokenizer: MdlmTokenizer, input: FixedInput | undefined, param: string, facts: { maskId: number; vocabSize: number }): number[] {
   if (input === undefined || input === '') return [];
-  const ids = typeof input === 'string' ? tokenizer.encode(input) : [...input];
+  const ids = typeof input === 'string' ? encodeNaming(tokenizer, input, param) : [...input];
   const outside = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= facts.vocabSize);
   if (outside !== -1) {
     throw new MdlmError(ErrorCodes.invalidArgument, `${param}: token id ${ids[outside]} at index ${outside} is outside the vocabulary [0, ${facts.vocabSize})`, { details: { param } });

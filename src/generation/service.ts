@@ -10,7 +10,7 @@ import { type DecodeOptions, MdlmTokenizer } from '../tokenizer/index.js';
 import { EngineCore } from './engine-core.js';
 import { type SpanText, type TextSpan, spanText } from './output-text.js';
 import { type PreparedScore, type ScoreRequest, prepareScore } from './prepare-score.js';
-import { type GenerateRequest, type PreparedGeneration, framingOf, prepareGeneration } from './prepare.js';
+import { type GenerateRequest, type PreparedGeneration, encodeNaming, framingOf, prepareGeneration } from './prepare.js';
 
 export interface ServiceOptions {
   exportDir: string;
@@ -218,8 +218,8 @@ export class GenerationService {
   }
 
   /** Text as ids, after the tokenizer's BOS when framing applies, exactly as a prompt is fed. */
-  tokenize(text: string, addSpecialTokens: boolean): number[] {
-    const ids = this.tokenizer.encode(text);
+  tokenize(text: string, addSpecialTokens: boolean, param = 'prompt'): number[] {
+    const ids = encodeNaming(this.tokenizer, text, param);
     const { bos } = framingOf(this.tokenizer, addSpecialTokens);
     return bos === undefined ? ids : [bos, ...ids];
   }

@@ -133,20 +133,23 @@ async function resolveCheckpoint(resolution: Resolution, dir: string): Promise<R
   return { ...converted, source: { kind: 'checkpoint', reference: resolution.reference }, notices: resolution.notices };
 }
 
-/** An export is used as it is, but only for what it was built for. */
+/**
+ * An export is used as it is: its dtype and fused operators are what it was built with
+ * (--dtype chooses only what a conversion builds). Its head must be the one asked for, since
+ * the other cannot run: the error says how to build the right one.
+ */
 async function resolveExport(resolution: Resolution, dir: string): Promise<ResolvedModel> {
   const manifest = await readAnyManifest(dir);
   const again = `export its checkpoint (${manifest.checkpoint.source}) again`;
   if (manifest.builderVersion !== BUILDER_VERSION) {
     throw new MdlmError(ErrorCodes.staleExport, `${dir} was exported by builder version ${manifest.builderVersion}, this build needs version ${BUILDER_VERSION}: ${again}`);
   }
-  for (const field of ['head', 'dtype'] as const) {
-    if (manifest[field] !== resolution.variant[field]) {
-      throw new MdlmError(
-        ErrorCodes.invalidArgument,
-        `${dir} is an export with ${field} ${manifest[field]}, but ${field} ${resolution.variant[field]} was asked for: ask for ${manifest[field]}, or ${again} with --${field} ${resolution.variant[field]}`,
-      );
-    }
+  const wanted = resolution.variant.head;
+  if (manifest.head !== wanted) {
+    throw new MdlmError(
+      ErrorCodes.invalidArgument,
+      `${dir} is a ${manifest.head}-head export, and the ${wanted} head is needed here: ${again} with \`mdlm export --head ${wanted}\`${wanted === 'positions' ? ' (the default)' : ''}`,
+    );
   }
   return { exportDir: dir, manifest, source: { kind: 'export', reference: resolution.reference }, notices: resolution.notices };
 }

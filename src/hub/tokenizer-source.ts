@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { GPT2_MDLM_VOCAB_SIZE, GPT2_VOCAB_SIZE, checkpointArchitecture, readGpt2Config, readMdlmConfig } from '../checkpoint/index.js';
-import { ErrorCodes, MdlmError } from '../errors.js';
+import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
 import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../tokenizer/index.js';
 import { isRepoId } from './reference.js';
 import { type HubSession, fetchSnapshot, requireFiles } from './snapshot.js';
@@ -31,9 +31,24 @@ export async function tokenizerDirFor(checkpointDir: string, session: HubSession
   if (required.every((file) => existsSync(join(checkpointDir, file)))) return checkpointDir;
   const repo = gpt2 ? await gpt2TokenizerRepoFor(checkpointDir) : await tokenizerRepoFor(checkpointDir);
   if (repo === undefined) return undefined;
-  const snapshot = await fetchSnapshot({ repo, revision: 'main', files: TOKENIZER_FILES }, session);
-  requireFiles(snapshot, required, session.settings);
-  return snapshot.dir;
+  try {
+    const snapshot = await fetchSnapshot({ repo, revision: 'main', files: TOKENIZER_FILES }, session);
+    requireFiles(snapshot, required, session.settings);
+    return snapshot.dir;
+  } catch (error) {
+    throw isMdlmError(error) && error.code === ErrorCodes.hubUnreachable ? missingTokenizer(checkpointDir, repo, error) : error;
+  }
+}
+
+/** The checkpoint is local and fine: what is missing is its tokenizer, and the message says so first, with the ways round it. */
+function missingTokenizer(checkpointDir: string, repo: string, cause: MdlmError): MdlmError {
+  const local = repo === GPT2_TOKENIZER_REPO ? ' (this repository carries one: test/fixtures/gpt2)' : '';
+  return new MdlmError(
+    ErrorCodes.hubUnreachable,
+    `${checkpointDir} has no tokenizer of its own (${TOKENIZER_FILES.join(', ')}), and the one it needs comes from the hub repository ${repo}, which is not in the Hugging Face cache, and ${/, and (.*?)\. To work offline/.exec(cause.message)?.[1] ?? 'the hub cannot be reached'}. ` +
+      `Fixes: put tokenizer.json and tokenizer_config.json beside the checkpoint; or export it with a local tokenizer${local}, \`npx mdlm export --checkpoint ${checkpointDir} --out DIR --tokenizer TOKENIZER_DIR\`, and use DIR as the model; or fetch ${repo} once while online.`,
+    { cause },
+  );
 }
 
 /** A GPT-2 checkpoint of GPT-2's own vocabulary that ships no tokenizer takes gpt2's. */

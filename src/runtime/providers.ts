@@ -127,7 +127,7 @@ function missingPrerequisite(provider: ExecutionProvider, environment: ProviderE
   if (provider === 'cuda' && environment.missingCudaLibraries.length > 0) {
     return (
       `onnxruntime-node was installed without its CUDA provider (${environment.missingCudaLibraries.join(', ')} missing); ` +
-      'reinstall it with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci` (downloads them from NuGet, so it needs network access) on a machine with CUDA 12 and cuDNN 9'
+      `install them with \`${CUDA_INSTALL_COMMAND}\` (downloads them from NuGet, so it needs network access) on a machine with CUDA 12 and cuDNN 9`
     );
   }
   return undefined;
@@ -179,7 +179,10 @@ function firstLine(text: string): string {
 
 // --- probing the machine (file system only; the caller adds onnxruntime's backend list) -------
 
-/** The CUDA provider's libraries that `ONNXRUNTIME_NODE_INSTALL=cuda12` puts beside the binding. */
+/** What fetches onnxruntime-node's CUDA provider: its own install script, which npm does not run for this project (package.json allowScripts). */
+export const CUDA_INSTALL_COMMAND = 'ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install';
+
+/** The CUDA provider's libraries that CUDA_INSTALL_COMMAND puts beside the binding. */
 export const CUDA_PROVIDER_LIBRARIES = ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so'] as const;
 
 /** Where onnxruntime-node keeps its native binding and libraries for this platform. */

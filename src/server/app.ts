@@ -7,6 +7,7 @@ import { type Logger, REQUEST_ID_FIELD, REQUEST_ID_HEADER, requestId } from '../
 import { STREAM_SUBPROTOCOL, installAuth } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { Lifecycle, type ServerContext } from './context.js';
+import type { SchemaBounds } from './schemas.js';
 import { installErrorHandling } from './errors.js';
 import { ServerMetrics, metricsRoutes } from './metrics.js';
 import { installOpenApi } from './openapi.js';
@@ -55,7 +56,7 @@ export function buildServer({ service, config, logger, modelId }: BuildServerOpt
     config,
     modelId,
     metrics,
-    bounds: { limits: config.limits, modelLength: service.model.modelLength },
+    bounds: { limits: config.limits, modelLength: service.model.modelLength, example: docsExample(service, modelId) },
     lifecycle: new Lifecycle(),
   };
   app.decorate('mdlm', context);
@@ -92,4 +93,17 @@ export function buildServer({ service, config, logger, modelId }: BuildServerOpt
   app.register(streamRoutes, { ...context, sessions });
   app.register(playground);
   return app;
+}
+
+/** A text the served tokenizer can spell, for the docs' examples: English for GPT-2, two of its words for a word-level vocabulary. */
+function docsExample(service: GenerationService, modelId: string): SchemaBounds['example'] {
+  let text = 'The quick brown fox';
+  let tokenIds: number[];
+  try {
+    tokenIds = service.tokenize(text, false);
+  } catch {
+    tokenIds = [1, 2];
+    text = service.detokenize(tokenIds);
+  }
+  return { text, tokenIds, modelId };
 }

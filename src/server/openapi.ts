@@ -3,23 +3,15 @@
  * from the zod schemas the routes validate with. Swagger UI's assets are bundled, so the
  * page works offline.
  */
-import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
-import { z } from 'zod';
+import { packageVersion } from '../util/package-version.js';
 
 const DESCRIPTION = `Inference server for MDLM masked diffusion language models: REST generation, OpenAI-compatible completions, and a WebSocket stream of denoising steps. Every error is {"error": {"code", "message", "type", "param"}}.
 
-**WebSocket /v1/stream** (OpenAPI cannot describe it; the README has the full protocol). Send {"type":"generate","id":"<your id>", ...the /v1/generate fields, "decode_text": bool, "mask_text": str} or {"type":"cancel","id"}. Per id the server sends "started", then "step" messages (the positions unmasked and their tokens, and the decoded text when decode_text is set), then exactly one of "done" (samples and stats as in /v1/generate), "error" or "cancelled". A slow reader gets merged step updates; started and final messages are never dropped.`;
-
-const PackageSchema = z.object({ version: z.string() });
-
-/** src/server and dist/server are both two levels below the package root. */
-function packageVersion(): string {
-  return PackageSchema.parse(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))).version;
-}
+**WebSocket /v1/stream** (OpenAPI cannot describe it; the README has the full protocol). Send \`{"type":"generate","id":"r1", ...the /v1/generate fields, "decode_text": true, "mask_text": "_"}\` or \`{"type":"cancel","id":"r1"}\` (the id is yours to choose). Per id the server sends "started", then "step" messages (the positions unmasked and their tokens, the positions remasked, and the decoded text when decode_text is set), then exactly one of "done" (samples and stats as in /v1/generate), "error" or "cancelled". A slow reader gets merged step updates; started and final messages are never dropped.`;
 
 /** Registered on the root instance: the document collects every route added after it. */
 export function installOpenApi(app: FastifyInstance, apiKey: string | undefined): void {

@@ -11,6 +11,13 @@ import type { Limits } from './config.js';
 export interface SchemaBounds {
   limits: Limits;
   modelLength: number;
+  /** The docs' examples: a short text this model's tokenizer can encode, its ids, and the served id. */
+  example: { text: string; tokenIds: number[]; modelId: string };
+}
+
+/** What the docs' "Try it out" sends: small and fast on any model, never the largest request the schema allows. */
+function exampleWindow(bounds: SchemaBounds): { length: number; steps: number } {
+  return { length: Math.min(32, bounds.modelLength), steps: 32 };
 }
 
 const count = (min = 0) => z.number().int().min(min);
@@ -76,7 +83,10 @@ function strideWithinWindow(bounds: SchemaBounds) {
 }
 
 export function generateBodySchema(bounds: SchemaBounds) {
-  return z.strictObject(generateFields(bounds)).superRefine(strideWithinWindow(bounds));
+  return z
+    .strictObject(generateFields(bounds))
+    .superRefine(strideWithinWindow(bounds))
+    .meta({ example: { prompt: bounds.example.text, ...exampleWindow(bounds), seed: 1 } });
 }
 
 /** OpenAI allows at most 4 stop sequences. */
@@ -116,7 +126,8 @@ export function completionBodySchema(bounds: SchemaBounds) {
       const prompts = typeof body.prompt === 'string' || typeof body.prompt[0] === 'number' ? 1 : body.prompt.length;
       if (prompts * body.n > maxNumSamples) ctx.addIssue({ code: 'custom', path: ['n'], message: `prompts × n must be at most ${maxNumSamples}` });
       if (body.max_tokens === 0 && !body.echo) ctx.addIssue({ code: 'custom', path: ['max_tokens'], message: 'must be at least 1 unless echo is true (echo with max_tokens 0 scores the prompt only)' });
-    });
+    })
+    .meta({ example: { model: bounds.example.modelId, prompt: bounds.example.text, max_tokens: 8, steps: exampleWindow(bounds).steps, seed: 1 } });
 }
 
 export function streamClientMessageSchema(bounds: SchemaBounds) {
@@ -156,13 +167,23 @@ export const StatsSchema = z.object({
   output_tokens: count().describe('Tokens the sampler generated (not prompt or suffix), summed over the samples.'),
 });
 
-export const GenerateResponseSchema = z.object({
-  id: z.string(),
-  model: z.string(),
-  seed: count(),
-  samples: z.array(SampleSchema),
-  stats: StatsSchema,
-});
+export const GenerateResponseSchema = z
+  .object({
+    id: z.string(),
+    model: z.string(),
+    seed: count(),
+    samples: z.array(SampleSchema),
+    stats: StatsSchema,
+  })
+  .meta({
+    example: {
+      id: 'gen-0b7e5f12-9c4d-4a51-8f0e-3d2a6c1b9e77',
+      model: 'kuleshov-group/mdlm-owt',
+      seed: 1,
+      samples: [{ index: 0, text: '<|endoftext|>The quick brown fox ran across the road and into the field, where the farmer', token_ids: [50256, 464, 2068, 7586, 21831, 4966, 1973, 262], forward_passes: 25 }],
+      stats: { steps: 32, forward_passes: 25, wall_ms: 2841.5, queued_ms: 0.6, prompt_tokens: 4, output_tokens: 27 },
+    },
+  });
 export type GenerateResponse = z.output<typeof GenerateResponseSchema>;
 
 export const FINISH_REASONS = ['stop', 'length'] as const;
@@ -193,6 +214,15 @@ export const CompletionResponseSchema = z.object({
     }),
   ),
   usage: UsageSchema,
+}).meta({
+  example: {
+    id: 'cmpl-5c2d8e41-7a3b-4f9e-b1d0-8e6f4a2c7b13',
+    object: 'text_completion',
+    created: 1764547200,
+    model: 'kuleshov-group/mdlm-owt',
+    choices: [{ index: 0, text: ' ran across the road and into', logprobs: null, finish_reason: 'length' }],
+    usage: { prompt_tokens: 4, completion_tokens: 8, total_tokens: 12 },
+  },
 });
 export type CompletionResponse = z.output<typeof CompletionResponseSchema>;
 
@@ -205,7 +235,7 @@ export const ModelSchema = z.object({
   vocab_size: count(),
   time_conditioning: z.boolean(),
   provider: z.string().describe('The execution provider running the model.'),
-});
+}).meta({ example: { id: 'kuleshov-group/mdlm-owt', object: 'model', created: 1764547200, owned_by: 'kuleshov-group', model_length: 1024, vocab_size: 50258, time_conditioning: false, provider: 'cpu' } });
 export type ModelEntry = z.output<typeof ModelSchema>;
 
 export const ModelListSchema = z.object({ object: z.literal('list'), data: z.array(ModelSchema) });
@@ -218,10 +248,12 @@ export const ErrorEnvelopeSchema = z.object({
     type: z.string(),
     param: z.string().nullable().describe('The request field at fault.'),
   }),
-});
+}).meta({ example: { error: { code: 'validation_error', message: 'steps: Too small: expected number to be >=1', type: 'invalid_request_error', param: 'steps' } } });
 
 /** Response schemas every route shares: the error envelope for any failure. */
 export const ERROR_RESPONSES = { '4xx': ErrorEnvelopeSchema, '5xx': ErrorEnvelopeSchema } as const;
 
 export const AliveSchema = z.object({ status: z.literal('ok') });
-export const ReadySchema = z.object({ status: z.literal('ready'), model: z.string(), provider: z.string(), ready_workers: count() });
+export const ReadySchema = z
+  .object({ status: z.literal('ready'), model: z.string(), provider: z.string(), ready_workers: count() })
+  .meta({ example: { status: 'ready', model: 'kuleshov-group/mdlm-owt', provider: 'cpu', ready_workers: 1 } });

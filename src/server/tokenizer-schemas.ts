@@ -14,7 +14,7 @@ export const TokenizerInfoSchema = z.object({
   vocab_size: count(),
   model_max_length: count().describe("The model's window."),
   max_model_len: count(),
-});
+}).meta({ example: { tokenizer_class: 'GPT2Tokenizer', bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', pad_token: null, unk_token: '<|endoftext|>', mask_token: null, mask_token_id: 50257, vocab_size: 50258, model_max_length: 1024, max_model_len: 1024 } });
 
 export const TokenizeBodySchema = z.strictObject({
   model: z.string().optional(),
@@ -22,7 +22,7 @@ export const TokenizeBodySchema = z.strictObject({
   add_special_tokens: z.boolean().default(true).describe("Prepend the tokenizer's BOS, as the server frames what it generates and scores."),
 });
 
-export const TokenizeResponseSchema = z.object({ tokens: z.array(count()), count: count(), max_model_len: count() });
+export const TokenizeResponseSchema = z.object({ tokens: z.array(count()), count: count(), max_model_len: count() }).meta({ example: { tokens: [50256, 464, 2068, 7586, 21831], count: 5, max_model_len: 1024 } });
 
 export const DetokenizeBodySchema = z.strictObject({ model: z.string().optional(), tokens: z.array(count()) });
-export const DetokenizeResponseSchema = z.object({ prompt: z.string() });
+export const DetokenizeResponseSchema = z.object({ prompt: z.string() }).meta({ example: { prompt: 'The quick brown fox' } });

@@ -46,7 +46,8 @@ const tokenizerConfigSchema = z.looseObject({
 type TokenizerConfig = z.infer<typeof tokenizerConfigSchema>;
 
 const tokenizerJsonSchema = z.looseObject({
-  model: z.looseObject({}),
+  /** A word-level or WordPiece model's stand-in for text it has no piece for; byte-level BPE has none. */
+  model: z.looseObject({ unk_token: z.string().nullish() }),
   added_tokens: z.array(
     z.looseObject({ id: z.number().int().nonnegative(), content: z.string(), special: z.boolean().optional() }),
   ),
@@ -93,10 +94,12 @@ export class MdlmTokenizer {
   readonly specialTokens: { bos?: string; eos?: string; unk?: string; pad?: string; mask?: string };
   /** tokenizer_config.json's tokenizer_class, e.g. GPT2Tokenizer. */
   readonly tokenizerClass: string | undefined;
+  /** The id text becomes when the vocabulary has no piece for it (word-level models), if the model has one. */
+  private readonly unknownId: number | undefined;
   /** What the tokenizer writes between two tokens: "" for byte-level BPE, " " for word-level. */
   private readonly tokenSeparator: string;
 
-  private constructor(private readonly tokenizer: HfTokenizer, config: TokenizerConfig, sources: Sources) {
+  private constructor(private readonly tokenizer: HfTokenizer, config: TokenizerConfig, json: TokenizerJson, sources: Sources) {
     this.vocabSize = contiguousVocabSize(tokenizer, sources.tokenizerJson);
     this.maskId = resolveMaskId(tokenizer, config, this.vocabSize, sources.tokenizerConfig);
     this.eosId =
@@ -105,6 +108,8 @@ export class MdlmTokenizer {
       config.bos_token === undefined ? undefined : requireTokenId(tokenizer, config.bos_token, 'bos_token', sources.tokenizerConfig);
     this.specialTokens = { bos: config.bos_token, eos: config.eos_token, unk: config.unk_token, pad: config.pad_token, mask: config.mask_token };
     this.tokenizerClass = config.tokenizer_class;
+    const unknown = json.model.unk_token ?? undefined;
+    this.unknownId = unknown === undefined ? undefined : tokenizer.token_to_id(unknown);
     this.tokenSeparator = measureTokenSeparator(tokenizer);
   }
 
@@ -127,17 +132,33 @@ export class MdlmTokenizer {
   private static create(tokenizerJson: unknown, tokenizerConfig: unknown, sources: Sources): MdlmTokenizer {
     const json = parseWith(tokenizerJsonSchema, tokenizerJson, sources.tokenizerJson);
     const config = parseWith(tokenizerConfigSchema, tokenizerConfig, sources.tokenizerConfig);
-    return new MdlmTokenizer(loadTokenizer(json, config, sources.tokenizerJson), config, sources);
+    return new MdlmTokenizer(loadTokenizer(json, config, sources.tokenizerJson), config, json, sources);
   }
 
-  /** Ids of `text` with no special tokens added; an added token written in the text (e.g. <|endoftext|>) becomes its id. */
+  /**
+   * Ids of `text` with no special tokens added; an added token written in the text (e.g.
+   * <|endoftext|>) becomes its id. Text the vocabulary cannot spell is refused rather than
+   * silently turned into the unknown token: a model fed [UNK] sees something else than was written.
+   */
   encode(text: string): number[] {
     const { ids } = this.tokenizer.encode(text, { add_special_tokens: false });
     // tokenizers.js yields undefined for a piece missing from a vocabulary that has no unk token.
     if (!ids.every((id) => Number.isInteger(id))) {
       throw new MdlmError(ErrorCodes.tokenizerError, 'text contains pieces the tokenizer cannot encode, and it has no unk token');
     }
+    if (this.unknownId !== undefined && ids.includes(this.unknownId)) this.refuseUnknown(text);
     return ids;
+  }
+
+  private refuseUnknown(text: string): void {
+    const unknownToken = this.tokenizer.id_to_token(this.unknownId as number);
+    const words = text.split(/\s+/).filter((word) => word !== '' && word !== unknownToken);
+    const missing = words.filter((word) => this.tokenizer.encode(word, { add_special_tokens: false }).ids.includes(this.unknownId as number));
+    if (missing.length === 0) return;
+    const shown = missing.slice(0, 5).map((word) => JSON.stringify(word)).join(', ');
+    throw new MdlmError(ErrorCodes.tokenizerError, `the vocabulary has no piece for ${shown}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}: a word-level tokenizer would turn them into ${unknownToken}`, {
+      details: { unknown: missing },
+    });
   }
 
   /**

@@ -8,7 +8,7 @@ import { synthCheckpoint } from '../helpers/models.js';
 import { writeRawSafetensors } from '../helpers/safetensors.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const SUBCOMMANDS = ['synth', 'export', 'generate'];
+const SUBCOMMANDS = ['synth', 'export', 'generate', 'score', 'eval', 'bench', 'serve'];
 
 test('mdlm --help lists the subcommands, and each has its own --help', async () => {
   const top = await runCli(['--help']);
@@ -17,7 +17,11 @@ test('mdlm --help lists the subcommands, and each has its own --help', async () 
   const expectedFlags: Record<string, string[]> = {
     synth: ['--preset', '--seed', '--vocab-size', '--length', '--hidden-dim', '--blocks', '--heads', '--time-conditioning'],
     export: ['--checkpoint', '--out', '--head', '--dtype', '--no-fused'],
-    generate: ['--model', '--prompt', '--steps', '--sampler', '--num-samples', '--seed', '--stride-length', '--json'],
+    generate: ['--model', '--prompt', '--steps', '--sampler', '--num-samples', '--seed', '--stride-length', '--top-p', '--eta', '--json'],
+    score: ['--model', '--text', '--token-ids', '--method', '--mc-samples', '--json'],
+    eval: ['ppl', 'gen-ppl'],
+    bench: ['seed-tables'],
+    serve: ['--model', '--port', '--max-batch-entries', '--max-score-items'],
   };
   for (const command of SUBCOMMANDS) {
     const help = await runCli([command, '--help']);
@@ -108,4 +112,36 @@ test('Ctrl-C during an export leaves no output and no temporary directory', asyn
   assert.equal(result.code, 130);
   assert.deepEqual(readdirSync(parent), []);
   assert.ok(!existsSync(join(parent, 'out')));
+});
+
+test('a busy port is address_in_use with the fix, not a stack trace', async () => {
+  const { createServer } = await import('node:net');
+  const { tinyExport } = await import('../server/helpers.js');
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const port = (blocker.address() as { port: number }).port;
+  try {
+    const result = await runCli(['serve', '--model', await tinyExport(), '--port', String(port), '--log-level', 'warn']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, new RegExp(`error \\[address_in_use\\]: 127\\.0\\.0\\.1:${port} is in use: another server is listening there\\. Stop it, or choose another port with --port`));
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+  } finally {
+    blocker.close();
+  }
+});
+
+test('an export directory runs with its own dtype; a logits-head one says which flag builds what is needed', async () => {
+  const dir = tempDir();
+  const checkpoint = join(dir, 'ckpt');
+  await runCli(['synth', '--preset', 'tiny', '--out', checkpoint]);
+  const fp16 = join(dir, 'fp16');
+  assert.equal((await runCli(['export', '--checkpoint', checkpoint, '--out', fp16, '--dtype', 'fp16'])).code, 0);
+  const generated = await runCli(['generate', '--model', fp16, '--steps', '4', '--length', '8', '--seed', '1', '--json']);
+  assert.equal(generated.code, 0, generated.stderr);
+  assert.equal((JSON.parse(generated.stdout) as { samples: unknown[] }).samples.length, 1);
+  const logits = join(dir, 'logits');
+  assert.equal((await runCli(['export', '--checkpoint', checkpoint, '--out', logits, '--head', 'logits'])).code, 0);
+  const refused = await runCli(['generate', '--model', logits, '--steps', '4']);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /is a logits-head export, and the positions head is needed here: export its checkpoint .* again with `mdlm export --head positions` \(the default\)/);
 });

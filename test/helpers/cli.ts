@@ -12,7 +12,12 @@ export interface CliResult {
 
 /** Runs the installed entry point (bin/mdlm.js → dist/, built by `npm test`) as a user would. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [MDLM_BIN, ...args], { env: { ...process.env, ...env } });
+  return startProcess(process.execPath, [MDLM_BIN, ...args], env);
+}
+
+/** Any program, its output collected. */
+export function startProcess(command: string, args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(command, args, { env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -23,4 +28,8 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): { child: 
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return startCli(args, env).done;
+}
+
+export function runProcess(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return startProcess(command, args, env).done;
 }

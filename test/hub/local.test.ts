@@ -45,10 +45,13 @@ test('a GPT-2-vocabulary checkpoint without a tokenizer gets gpt2’s from the h
   assert.ok(requestLines(hub).includes('GET /api/models/gpt2/revision/main'));
 });
 
-test('offline, that tokenizer must be in the cache, and the error says which one is missing', async () => {
-  await assert.rejects(resolveModel(await gpt2VocabCheckpoint(), { ...world.freshOptions(), offline: true }), (error: Error & { code?: string }) => {
+test('offline, that tokenizer must be in the cache: the error names the missing tokenizer first, and the fixes', async () => {
+  const checkpointDir = await gpt2VocabCheckpoint();
+  await assert.rejects(resolveModel(checkpointDir, { ...world.freshOptions(), offline: true }), (error: Error & { code?: string }) => {
     assert.equal(error.code, ErrorCodes.hubUnreachable);
-    assert.match(error.message, /^gpt2@main is not in the Hugging Face cache at .*offline mode/);
+    assert.match(error.message, new RegExp(`^${checkpointDir} has no tokenizer of its own .* the hub repository gpt2, which is not in the Hugging Face cache, and offline mode \\(HF_HUB_OFFLINE\\) allows no download\\.`));
+    assert.match(error.message, /--tokenizer TOKENIZER_DIR/);
+    assert.match(error.message, /test\/fixtures\/gpt2/);
     return true;
   });
 });
@@ -75,7 +78,7 @@ test('a checkpoint with neither a tokenizer nor a hint is exported with token id
   assert.deepEqual(requestLines(hub), []);
 });
 
-test('an export directory is returned as it is, if it was built for what is asked', async () => {
+test('an export directory is used as it is (its own dtype), if its head is the one needed', async () => {
   const checkpointDir = await synthCheckpoint();
   const exportDir = await exportHead(checkpointDir, 'logits');
   const options = { ...world.freshOptions(), hubUrl: await closedPortUrl() };
@@ -84,8 +87,9 @@ test('an export directory is returned as it is, if it was built for what is aske
   assert.equal(resolved.exportDir, exportDir);
   assert.equal(resolved.source.kind, 'export');
 
-  await assert.rejects(resolveModel(exportDir, options), { code: ErrorCodes.invalidArgument, message: new RegExp(`^${exportDir} is an export with head logits, but head positions was asked for`) });
-  await assert.rejects(resolveModel(exportDir, { ...options, head: 'logits', dtype: 'fp16' }), { code: ErrorCodes.invalidArgument, message: /dtype fp32, but dtype fp16 was asked for/ });
+  await assert.rejects(resolveModel(exportDir, options), { code: ErrorCodes.invalidArgument, message: new RegExp(`^${exportDir} is a logits-head export, and the positions head is needed here: export its checkpoint .* again with \`mdlm export --head positions\` \\(the default\\)$`) });
+  const asItIs = await resolveModel(exportDir, { ...options, head: 'logits', dtype: 'fp16' });
+  assert.equal(asItIs.manifest.dtype, 'fp32', 'an export runs with the dtype it was built with, whatever --dtype says');
 
   const manifest = JSON.parse(await readFile(join(exportDir, MANIFEST_FILE), 'utf8'));
   await writeFile(join(exportDir, MANIFEST_FILE), JSON.stringify({ ...manifest, builderVersion: '0' }));

@@ -239,14 +239,22 @@ test(`at ${PHONE_WIDTH} px wide nothing overflows, and semi-autoregressive sampl
   await screenshot(page, 'phone.png', (message) => t.diagnostic(message));
 });
 
-test('on a server with an API key the page loads without it, and generates once the key is entered', async () => {
+test('on a server with an API key the page says it needs one, marks the field, refuses to generate without it, and works once it is entered', async () => {
   const keyed = await startServer({ config: { apiKey: 'playground secret/+=' } });
   const page = await openPlayground(keyed.url, false);
-  await page.locator('#error', { hasText: /API key/ }).waitFor();
+  await page.locator('#model', { hasText: 'This server needs an API key: enter it in the API key field below.' }).waitFor();
+  assert.equal(await page.locator('[name="api_key"]').getAttribute('aria-invalid'), 'true', 'the key field is marked');
+  await fill(page, { steps: '8', seed: '3' });
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await page.locator('#error', { hasText: 'This server needs an API key' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Generate' }).isEnabled(), true, 'nothing was sent');
+  await page.locator('[name="api_key"]').fill('wrong');
+  await page.locator('[name="api_key"]').dispatchEvent('change');
+  await page.locator('#model', { hasText: 'The server refused this API key' }).waitFor();
   await page.locator('[name="api_key"]').fill('playground secret/+=');
   await page.locator('[name="api_key"]').dispatchEvent('change');
   await page.locator('#model', { hasText: MODEL_ID }).waitFor();
-  await fill(page, { steps: '8', seed: '3' });
+  assert.equal(await page.locator('[name="api_key"]').getAttribute('aria-invalid'), null, 'the mark goes with a good key');
   await page.getByRole('button', { name: 'Generate' }).click();
   await status(page, /^Done/);
   assert.equal(await page.locator('.mask').count(), 0);

@@ -24,7 +24,7 @@ test('a real worker with --device auto names each provider it passed over, with 
     assert.deepEqual(skipped, ['cuda', 'webgpu', 'cpu'].slice(0, skipped.length));
     assert.equal(runtime.provider, ['cuda', 'webgpu', 'cpu'][skipped.length]);
     const cuda = runtime.unavailable.find((entry) => entry.provider === 'cuda');
-    if (!cudaInstalled) assert.match(cuda?.reason ?? '', /reinstall it with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci`/);
+    if (!cudaInstalled) assert.match(cuda?.reason ?? '', /install them with `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules\/onnxruntime-node\/script\/install`/);
     const webgpu = runtime.unavailable.find((entry) => entry.provider === 'webgpu');
     if (webgpu !== undefined) assert.match(webgpu.reason, environment.vulkanLoader === false ? /libvulkan\.so\.1 is not installed.*libvulkan1/ : /WebGPU adapter/);
     const draws = { positions: Int32Array.of(0, 31), uniforms: Float64Array.of(0.25, 0.75), temperature: 1, topP: 1, topK: 0 };

@@ -104,3 +104,30 @@ test('404 not_found for an unknown route, model_not_found for a model not served
   await expectError(await inject('GET', '/v1/models/gpt-4'), 404, 'model_not_found', 'model');
 });
 
+
+test('tokenizer_error names the field when a word-level vocabulary cannot spell the text', async () => {
+  assert.match((await expectError(await generate({ prompt: 'ba qwxz' }), 400, 'tokenizer_error', 'prompt')).message, /^prompt: the vocabulary has no piece for "qwxz"/);
+  await expectError(await generate({ prompt: 'ba', suffix: 'zzq' }), 400, 'tokenizer_error', 'suffix');
+  await expectError(await complete({ prompt: 'qwxz' }), 400, 'tokenizer_error', 'prompt');
+  await expectError(await injectJson('/v1/score', { items: [{ text: 'ba qwxz' }] }), 400, 'tokenizer_error', 'items.0');
+  await expectError(await injectJson('/tokenize', { prompt: 'qwxz' }), 400, 'tokenizer_error', 'prompt');
+});
+
+test('the API document gives every request body a small example this model can run, and responses realistic examples', async () => {
+  const document = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { example?: Record<string, unknown> } }> }; responses: Record<string, { content?: Record<string, { schema: { example?: unknown } }> }> }>> };
+  const body = (path: string) => document.paths[path]?.post?.requestBody?.content['application/json']?.schema.example as Record<string, unknown>;
+  assert.deepEqual(body('/v1/generate'), { prompt: 'ba be', length: 32, steps: 32, seed: 1 });
+  assert.equal(body('/v1/completions')?.model, MODEL_ID);
+  assert.ok((body('/v1/completions')?.max_tokens as number) <= 16);
+  assert.deepEqual(body('/v1/score'), { items: [{ text: 'ba be' }], mc_samples: 16, seed: 1 });
+  assert.deepEqual(body('/detokenize'), { tokens: [1, 2] });
+  for (const example of [body('/v1/generate'), body('/v1/completions'), body('/v1/score'), body('/tokenize')]) {
+    const response = await app.inject({ method: 'POST', url: Object.keys(document.paths).find((path) => body(path) === example) ?? '', payload: example });
+    assert.equal(response.statusCode, 200, response.body);
+  }
+  const text = JSON.stringify(document);
+  assert.ok(!text.includes('"example":9007199254740991'), 'no example number is the schema maximum');
+  const generated = document.paths['/v1/generate']?.post?.responses['200']?.content?.['application/json']?.schema.example as { stats: { steps: number } };
+  assert.equal(generated.stats.steps, 32);
+  assert.doesNotMatch(text, /"id":"<your id>"/, 'the WebSocket description renders in HTML');
+});

@@ -60,10 +60,11 @@ describe('buildWordLevelTokenizer', () => {
     assert.deepEqual(buildWordLevelTokenizer(1000), buildWordLevelTokenizer(1000));
   });
 
-  it('encodes unknown words as [UNK]', () => {
+  it('refuses words it cannot spell, naming them, instead of turning them into [UNK]; [UNK] itself is written as such', () => {
     const tokenizer = wordLevel(50);
     const known = tokenizer.decodeTokens([7])[0] ?? '';
-    assert.deepEqual(tokenizer.encode(`${known} qwxz ${known}`), [7, 0, 7]);
+    assert.throws(() => tokenizer.encode(`${known} qwxz ${known} zzq`), { code: 'tokenizer_error', message: /the vocabulary has no piece for "qwxz", "zzq": a word-level tokenizer would turn them into \[UNK\]/ });
+    assert.deepEqual(tokenizer.encode(`${known} [UNK] ${known}`), [7, 0, 7]);
   });
 
   it('declares its mask and unk tokens in tokenizer_config', () => {

@@ -57,9 +57,9 @@ export function registerBenchSeedTables(group: Command): void {
     .option('--dtype <dtype>', 'export precision: fp32 (CPU default) or fp16 (for GPUs)', 'fp32')
     .option('--json', 'print the result as JSON instead of markdown tables')
     .option('--models-dir <dir>', 'conversion cache directory (default: MDLM_MODELS_DIR or ./models)')
-    .action(async (raw: Record<string, unknown>) => {
+    .action(async (raw: Record<string, unknown>, command: Command) => {
       exitOnInterrupt();
-      const flags = parseFlags(SeedTablesFlags, raw);
+      const flags = parseFlags(SeedTablesFlags, raw, command);
       const scale = scaleOf(flags);
       const work = await mkdtemp(join(tmpdir(), 'mdlm-seed-tables-'));
       try {

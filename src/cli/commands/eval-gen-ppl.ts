@@ -36,9 +36,9 @@ export function registerEvalGenPpl(group: Command): void {
     .option('--dtype <dtype>', 'export precision: fp32 (CPU default) or fp16 (for GPUs)', 'fp32')
     .option('--json', 'print the result as JSON')
     .option('--models-dir <dir>', 'conversion cache directory (default: MDLM_MODELS_DIR or ./models)')
-    .action(async (raw: Record<string, unknown>) => {
+    .action(async (raw: Record<string, unknown>, command: Command) => {
       exitOnInterrupt(); // a conversion may be under way: its exit hook removes the partial export
-      const flags = parseFlags(GenPplFlags, raw);
+      const flags = parseFlags(GenPplFlags, raw, command);
       // The file is checked before a model is downloaded.
       const samples = await readSamplesFile(flags.samples);
       const resolved = await resolveWithProgress(flags.evalModel, flags, 'preparing evaluation model');

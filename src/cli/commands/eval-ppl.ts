@@ -28,9 +28,9 @@ export function registerEvalPpl(group: Command): void {
     .option('--batch-size <n>', 'rows per batch; the draws of a batch are stratified together, as the seed does across its eval batch', '16')
     .option('--no-antithetic', 'draw t independently instead of stratified')
     .option('--json', 'print the result as JSON')
-    .action(async (raw: Record<string, unknown>) => {
+    .action(async (raw: Record<string, unknown>, command: Command) => {
       exitOnInterrupt();
-      const flags = parseFlags(EvalPplFlags, raw);
+      const flags = parseFlags(EvalPplFlags, raw, command);
       const documents = await readDocuments(flags.data);
       const { service } = await openModelService(flags, { maxBatch: 16, maxQueue: flags.batchSize });
       try {

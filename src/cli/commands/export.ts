@@ -26,9 +26,9 @@ export function registerExport(program: Command): void {
     .option('--no-fused', "use only standard ONNX operators instead of onnxruntime's fused contrib operators")
     .option('--tokenizer <dir>', 'directory with tokenizer.json (+ tokenizer_config.json) to ship with the export (default: the checkpoint directory, when it has one)')
     .option('--mask-index <id>', 'MDLM only: mask token id (default: the tokenizer\'s mask id, else vocab_size - 1)')
-    .action(async (raw: Record<string, unknown>) => {
+    .action(async (raw: Record<string, unknown>, command: Command) => {
       exitOnInterrupt();
-      const flags = parseFlags(ExportFlags, raw);
+      const flags = parseFlags(ExportFlags, raw, command);
       const bar = progressBar('export', 'MB');
       const started = Date.now();
       try {

@@ -56,9 +56,9 @@ export function registerGenerate(program: Command): void {
     .option('--num-strides <n>', 'semi-autoregressive: rounds after the first (output L + n·s tokens)')
     .option('--stop-at-eos', 'cut each sample at the first end-of-text token after the prompt')
     .option('--json', 'print exactly what POST /v1/generate answers, as JSON, instead of the text')
-    .action(async (raw: Record<string, unknown>) => {
+    .action(async (raw: Record<string, unknown>, command: Command) => {
       exitOnInterrupt();
-      const flags = parseFlags(GenerateFlags, raw);
+      const flags = parseFlags(GenerateFlags, raw, command);
       const { service, modelId } = await openModelService(flags, { maxBatch: Math.min(flags.numSamples, 64), maxQueue: flags.numSamples });
       try {
         const prepared = service.prepare({

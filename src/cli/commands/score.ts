@@ -43,9 +43,9 @@ export function registerScore(program: Command): void {
     .option('--no-antithetic', 'elbo: draw t independently instead of stratified')
     .option('--no-special-tokens', "do not put the tokenizer's BOS before what is scored")
     .option('--json', 'print the result as JSON (the shape of one /v1/score item, plus method and seed)')
-    .action(async (raw: Record<string, unknown>) => {
+    .action(async (raw: Record<string, unknown>, command: Command) => {
       exitOnInterrupt();
-      const flags = parseFlags(ScoreFlags, raw);
+      const flags = parseFlags(ScoreFlags, raw, command);
       const { service } = await openModelService(flags, { maxBatch: 16, maxQueue: 1 });
       try {
         const split = flags.contextTokens ?? 0;

@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
+import { ErrorCodes, MdlmError } from '../../errors.js';
 import { GenerationService } from '../../generation/index.js';
 import { type ResolvedModel, modelIdOf, resolveModel } from '../../hub/index.js';
 import { type Logger, createLogger } from '../../log.js';
@@ -43,6 +44,8 @@ const FLAGS: { name: FlagName; value: string; parse?: (value: string) => unknown
   { name: 'maxPromptTokens', value: '<n>', parse: toNumber },
   { name: 'maxOutputTokens', value: '<n>', parse: toNumber },
   { name: 'maxSocketRequests', value: '<n>', parse: toNumber },
+  { name: 'maxScoreItems', value: '<n>', parse: toNumber },
+  { name: 'maxMcSamples', value: '<n>', parse: toNumber },
   { name: 'streamHighWaterMark', value: '<bytes>', parse: toNumber },
   { name: 'shutdownTimeoutMs', value: '<ms>', parse: toNumber },
   { name: 'modelsDir', value: '<dir>' },
@@ -68,7 +71,7 @@ export function registerServe(program: Command): void {
   command.action(async (raw: Record<string, unknown>, self: Command) => {
     const port = process.env.PORT;
     if (self.getOptionValueSource('port') === 'default' && port !== undefined && port !== '') raw.port = toNumber(port);
-    await serve(configFromFlags(parseFlags(ServeFlags, raw)));
+    await serve(configFromFlags(parseFlags(ServeFlags, raw, self)));
   });
 }
 
@@ -104,7 +107,7 @@ async function serve(config: ServerConfig): Promise<void> {
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
     await service.close();
-    throw error;
+    throw listenError(error, config);
   }
   logStartup(logger, resolved, service, app.listeningOrigin);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -115,6 +118,17 @@ async function serve(config: ServerConfig): Promise<void> {
   const finished = await shutdownGracefully(app, config.shutdownTimeoutMs);
   await service.close();
   logger.info({ finished_in_time: finished }, 'stopped');
+}
+
+/** The listen failures an operator can fix, as a code and the fix; anything else as it is. */
+function listenError(error: unknown, { host, port }: ServerConfig): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    return new MdlmError(ErrorCodes.addressInUse, `${host}:${port} is in use: another server is listening there. Stop it, or choose another port with --port (or MDLM_PORT; 0 picks a free one)`);
+  }
+  if (code === 'EACCES') return new MdlmError(ErrorCodes.addressInUse, `${host}:${port} needs privileges this process lacks (ports below 1024 do): choose another with --port`);
+  if (code === 'EADDRNOTAVAIL') return new MdlmError(ErrorCodes.addressInUse, `${host} is not an address of this machine: choose another with --host (127.0.0.1, or 0.0.0.0 for every interface)`);
+  return error;
 }
 
 /** Progress bars on stderr (terminals only) while a hub model downloads and converts. */

@@ -38,9 +38,9 @@ export function registerSynth(program: Command): void {
     .option('--time-conditioning', 'mdlm: make the network depend on the diffusion time')
     .option('--no-time-conditioning', 'mdlm: ignore the diffusion time, as mdlm-owt does')
     .option('--prefixed', 'gpt2: GPT2LMHeadModel names (transformer. prefix and an explicit tied lm_head.weight) instead of the gpt2 upload\'s bare ones')
-    .action(async (raw: Record<string, unknown>) => {
+    .action(async (raw: Record<string, unknown>, command: Command) => {
       exitOnInterrupt();
-      const flags = parseFlags(SynthFlags, raw);
+      const flags = parseFlags(SynthFlags, raw, command);
       const summary = flags.arch === 'gpt2' ? await synthGpt2(flags) : await synthMdlm(flags);
       process.stderr.write(`wrote ${flags.out}: ${summary}\n`);
     });

@@ -35,6 +35,8 @@ const stats = {
 
 let socket;
 let requestCount = 0;
+/** Whether GET /v1/models answered 401: the server wants a key this page does not have (or has wrong). */
+let keyRefused = false;
 /** The request in flight, or undefined. */
 let current;
 
@@ -54,12 +56,28 @@ function apiKey() {
   return form.elements.namedItem('api_key').value;
 }
 
+function keyMessage() {
+  return apiKey() ? 'The server refused this API key: check the API key field.' : 'This server needs an API key: enter it in the API key field below.';
+}
+
+function markKeyField(refused) {
+  const field = form.elements.namedItem('api_key');
+  if (refused) field.setAttribute('aria-invalid', 'true');
+  else field.removeAttribute('aria-invalid');
+}
+
 // ---- REST: the model ------------------------------------------------------------------
 
 async function showModel() {
   try {
     const response = await fetch('/v1/models', { headers: apiKey() ? { authorization: `Bearer ${apiKey()}` } : {} });
     const body = await response.json();
+    keyRefused = response.status === 401;
+    markKeyField(keyRefused);
+    if (keyRefused) {
+      document.querySelector('#model').textContent = keyMessage();
+      return;
+    }
     if (!response.ok) return showError(body.error);
     const model = body.data[0];
     document.querySelector('#model').textContent = `${model.id}: ${model.model_length} tokens per window, ${model.vocab_size} tokens in the vocabulary, on ${model.provider}`;
@@ -73,6 +91,7 @@ async function showModel() {
 
 function generate() {
   clearError();
+  if (keyRefused) return showError({ message: keyMessage(), param: 'api_key' });
   const unreadable = [...form.elements].find((element) => element.validity?.badInput);
   if (unreadable) return showError({ message: `${unreadable.name}: not a number`, param: unreadable.name });
   const message = generateMessage(`playground-${++requestCount}`);
@@ -147,7 +166,9 @@ function connect() {
   socket = new WebSocket(`${scheme}://${location.host}/v1/stream`, subprotocols());
   socket.addEventListener('message', (event) => receive(JSON.parse(event.data)));
   socket.addEventListener('close', (event) => {
-    if (current) fail({ message: `the connection to /v1/stream closed (code ${event.code}${event.reason ? `: ${event.reason}` : ''}) before the request finished` });
+    if (!current) return;
+    // A refused upgrade (a missing or wrong key) reaches a browser only as code 1006.
+    fail({ message: keyRefused ? keyMessage() : `the connection to /v1/stream closed (code ${event.code}${event.reason ? `: ${event.reason}` : ''}) before the request finished` });
   });
   return socket;
 }
@@ -288,6 +309,7 @@ function clearError() {
   errorBox.hidden = true;
   errorBox.textContent = '';
   for (const field of form.querySelectorAll('[aria-invalid]')) field.removeAttribute('aria-invalid');
+  markKeyField(keyRefused);
 }
 
 /** The control a server error's param names: fields carry their protocol names ("steps", "semi_ar.stride_length"). */
