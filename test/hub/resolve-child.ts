@@ -9,7 +9,7 @@ import { isMdlmError } from '../../src/errors.js';
 import { resolveModel } from '../../src/hub/index.js';
 
 const { reference, options } = JSON.parse(process.argv[2] ?? '{}');
-process.once('SIGINT', () => process.exit(130));
+process.on('SIGINT', () => process.exit(130));
 try {
   let converted = false;
   const resolved = await resolveModel(reference, {
