@@ -242,7 +242,7 @@ function printTable(results: (MatmulMeasurement | ForwardMeasurement | Skipped)[
   }
   for (const f of forwards) {
     const rate = f.gflop / (f.ms / 1000);
-    const share = reference.get(f.dtype);
+    const share = reference.get(f.dtype === 'int8' ? 'fp32' : f.dtype);
     const head = `${f.architecture} ${f.head} head${f.fused ? '' : ', standard ops'}`;
     const tokensPerSecond = (f.batch * f.length) / (f.ms / 1000);
     console.log(`| ${head} | ${f.device} | ${f.dtype} | ${f.batch} | ${f.length} | ${f.outputRows} | ${f.ms.toFixed(1)} | ${tokensPerSecond.toFixed(0)} | ${f.gflop.toFixed(1)} | ${rate.toFixed(0)} | ${share === undefined ? '' : `${((100 * rate) / share).toFixed(0)}%`} |`);

@@ -7,11 +7,13 @@ import { DEFAULT_MODEL, modelIdOf, resolveModel } from '../hub/index.js';
 import { DEVICES, ProviderOptionsSchema } from '../runtime/index.js';
 import { DEFAULT_BATCH_ENTRIES } from '../server/index.js';
 import { progressBar } from './progress.js';
+import { DTYPE_HELP } from './resolve-model.js';
+import { WEIGHT_DTYPES } from '../model/index.js';
 
 export const ModelFlags = z.object({
   model: z.string().min(1),
   device: z.enum(DEVICES),
-  dtype: z.enum(['fp32', 'fp16']),
+  dtype: z.enum(WEIGHT_DTYPES),
   modelsDir: z.string().optional(),
 });
 export type ModelChoice = z.infer<typeof ModelFlags>;
@@ -25,7 +27,7 @@ export function addModelOptions(command: Command): Command {
   return command
     .addOption(flag('--model <ref>', 'hub id (owner/name[@revision]), checkpoint directory or exported model directory', DEFAULT_MODEL))
     .addOption(flag('--device <device>', `${DEVICES.join(', ')}`, 'auto'))
-    .addOption(flag('--dtype <dtype>', 'export precision: fp32 (CPU default) or fp16 (for GPUs)', 'fp32'))
+    .addOption(flag('--dtype <dtype>', DTYPE_HELP, 'fp32'))
     .addOption(flag('--models-dir <dir>', 'conversion cache directory (default: ./models)'));
 }
 

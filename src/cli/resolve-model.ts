@@ -1,10 +1,14 @@
 import { type ResolvedModel, resolveModel } from '../hub/index.js';
+import type { WeightDtype } from '../model/index.js';
 import { progressBar } from './progress.js';
 
 export interface CliModelOptions {
-  dtype: 'fp32' | 'fp16';
+  dtype: WeightDtype;
   modelsDir?: string;
 }
+
+/** What --dtype says on every command that converts a model. */
+export const DTYPE_HELP = 'export precision: fp32 (CPU default), int8 (CPU, faster, approximate: see the README) or fp16 (for GPUs)';
 
 /** resolveModel with a download/conversion bar on stderr and its notices printed there. */
 export async function resolveWithProgress(reference: string, options: CliModelOptions, label = 'preparing model'): Promise<ResolvedModel> {

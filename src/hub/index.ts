@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { CONFIG_FILE, WEIGHTS_FILE, checkpointHash } from '../checkpoint/index.js';
 import { describeZodIssues } from '../util/zod.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
-import { type AnyExportManifest, BUILDER_VERSION, EXPORT_HEADS, type ExportHead, type ExportKey, MANIFEST_FILE, readAnyManifest } from '../model/index.js';
+import { type AnyExportManifest, BUILDER_VERSION, EXPORT_HEADS, type ExportHead, type ExportKey, MANIFEST_FILE, readAnyManifest, WEIGHT_DTYPES, type WeightDtype } from '../model/index.js';
 import { conversionDir, ensureConverted } from './conversion-cache.js';
 import { parseReference } from './reference.js';
 import { type HubOptions, defaultModelsDir, hubSettings } from './settings.js';
@@ -43,7 +43,7 @@ export interface ResolveOptions extends HubOptions {
   /** Default 'positions'. */
   head?: ExportHead;
   /** Default 'fp32'. */
-  dtype?: 'fp32' | 'fp16';
+  dtype?: WeightDtype;
   /** Default true. */
   fused?: boolean;
   onProgress?: (event: ResolveProgress) => void;
@@ -67,7 +67,7 @@ export interface ResolvedModel {
 
 const VariantSchema = z.object({
   head: z.enum(EXPORT_HEADS).default('positions'),
-  dtype: z.enum(['fp32', 'fp16']).default('fp32'),
+  dtype: z.enum(WEIGHT_DTYPES).default('fp32'),
   fused: z.boolean().default(true),
 });
 type Variant = z.infer<typeof VariantSchema>;

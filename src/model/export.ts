@@ -70,7 +70,8 @@ export async function exportModel(options: ExportOptions): Promise<AnyExportMani
   const { tokenizer } = network;
   try {
     return await writeDirAtomically(options.outDir, async (dir) => {
-      const expectedBytes = network.weightBytes * (dtype === 'fp16' ? 0.5 : 1);
+      // A progress estimate: int8 keeps the embeddings and the output layer in float32, about half overall too.
+      const expectedBytes = network.weightBytes * (dtype === 'fp32' ? 1 : 0.5);
       const builder = new GraphBuilder(join(dir, DATA_FILE), DATA_FILE, (done) => options.onProgress?.(Math.min(done, expectedBytes), expectedBytes));
       let modelBytes: Uint8Array;
       try {

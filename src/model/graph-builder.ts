@@ -28,7 +28,7 @@ export interface NodeOptions {
   domain?: string;
 }
 
-type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint16Array | Uint8Array;
+type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint16Array | Uint8Array | Int8Array;
 
 /** Weights larger than this go to the external data file; smaller constants stay in the graph. */
 const INLINE_LIMIT_BYTES = 1024;
@@ -139,6 +139,11 @@ export class GraphBuilder {
   floats(name: string, values: number[] | Float32Array, dims: number[] = [values.length]): string {
     if (values.length > SHARED_CONSTANT_MAX_ELEMENTS) return this.initializer(name, 'float', dims, Float32Array.from(values));
     return this.sharedConstant(name, 'float', dims, Array.from(values), () => Float32Array.from(values));
+  }
+
+  /** A uint8 constant, shared like int64s. */
+  uint8s(name: string, values: number[], dims: number[] = [values.length]): string {
+    return this.sharedConstant(name, 'uint8', dims, values, () => Uint8Array.from(values));
   }
 
   /** A float64 constant, shared like int64s. */

@@ -12,4 +12,4 @@ export {
   staleReason,
 } from './manifest.js';
 export { EXPORT_HEADS, type ExportHead, MAX_TOP_LOGPROBS, topWidth } from './heads.js';
-export type { WeightDtype } from './layers.js';
+export { WEIGHT_DTYPES, type WeightDtype } from './layers.js';

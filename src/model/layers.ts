@@ -1,7 +1,15 @@
 import { type GraphBuilder, float } from './graph-builder.js';
 import { OnnxDataType } from './onnx-proto.js';
+import { INT8_LEVELS, quantizeColumns } from './quantize.js';
 
-export type WeightDtype = 'fp32' | 'fp16';
+export const WEIGHT_DTYPES = ['fp32', 'fp16', 'int8'] as const;
+export type WeightDtype = (typeof WEIGHT_DTYPES)[number];
+
+/** What a matrix product is for: int8 quantises the transformer blocks' products only. */
+export type ProductRole = 'block' | 'output';
+
+/** Activations shifted into uint8 around this zero point (MatMulInteger's u8·s8, the fast kernel on x86). */
+const ACTIVATION_ZERO_POINT = 128;
 
 export const MS_DOMAIN = 'com.microsoft';
 
@@ -26,6 +34,12 @@ export interface LayerOptions {
  * residual stream): the matrix products and attention run in float16 between a Cast in (after
  * each norm) and a Cast out (each sublayer's output, before the float32 residual add); norms,
  * softmax and the heads stay float32.
+ *
+ * int8 quantises the weights of the blocks' matrix products (qkv, attention out, both MLP
+ * layers) per output column and their inputs per row, at run time, and multiplies in integers
+ * (MatMulInteger); everything else (embeddings, norms, attention, the output layer, the heads)
+ * stays float32. Per row, not per tensor: a row's result then depends on that row alone, so a
+ * sequence's output does not change with what else is in its batch.
  */
 export class TransformerLayers {
   private futureMask: string | undefined;
@@ -55,9 +69,30 @@ export class TransformerLayers {
   }
 
   /** x·W with W already laid out [in, out] (MatMul's order); x and the result in the compute type. */
-  matmul(x: string, name: string, weight: Float32Array, inWidth: number): string {
+  matmul(x: string, name: string, weight: Float32Array, inWidth: number, role: ProductRole = 'block'): string {
+    if (this.options.dtype === 'int8' && role === 'block') return this.int8Matmul(x, name, weight, inWidth);
     const stored = this.b.initializer(`${name}.weight`, this.weightType, [inWidth, weight.length / inWidth], weight);
     return this.b.op('MatMul', [x, stored]);
+  }
+
+  /**
+   * x·W in integers: W as int8 with a scale per output column, each row r of x as uint8
+   * round(x / s_r) + 128 with s_r = max |x_r| / 127, then (Σ (x_q − 128)·W_q) · s_r · s_col.
+   */
+  private int8Matmul(x: string, name: string, weight: Float32Array, inWidth: number): string {
+    const { b } = this;
+    const outWidth = weight.length / inWidth;
+    const { values, scales } = quantizeColumns(weight, inWidth);
+    const stored = b.initializer(`${name}.weight_int8`, 'int8', [inWidth, outWidth], values);
+    const columnScales = b.initializer(`${name}.weight_scale`, 'float', [outWidth], scales);
+    const largest = b.op('ReduceMax', [b.op('Abs', [x]), b.int64s('last_axis', [-1])], { attributes: { keepdims: 1 } });
+    // An all-zero row keeps a positive scale (and quantises to zeros).
+    const rowScales = b.op('Max', [b.op('Mul', [largest, b.floats('per_level', [1 / INT8_LEVELS], [])]), b.floats('smallest_scale', [1e-30], [])]);
+    const shifted = b.op('Add', [b.op('Round', [b.op('Div', [x, rowScales])]), b.floats('activation_zero_point', [ACTIVATION_ZERO_POINT], [])]);
+    const quantized = b.op('Cast', [shifted], { attributes: { to: OnnxDataType.uint8 } });
+    const zeroPoint = b.uint8s('activation_zero_point_u8', [ACTIVATION_ZERO_POINT], []);
+    const sums = b.op('MatMulInteger', [quantized, stored, zeroPoint]);
+    return b.op('Mul', [b.op('Mul', [b.op('Cast', [sums], { attributes: { to: OnnxDataType.float } }), rowScales]), columnScales]);
   }
 
   /** Adds the pending sublayer output to the stream and normalises (float32), in one fused op when allowed. */

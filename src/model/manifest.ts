@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { Gpt2ConfigSchema, MdlmConfigSchema } from '../checkpoint/index.js';
 import { EXPORT_HEADS } from './heads.js';
+import { WEIGHT_DTYPES } from './layers.js';
 import { describeZodIssues } from '../util/zod.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
 
@@ -18,7 +19,7 @@ const ManifestBaseSchema = z.object({
   format: z.literal('mdlm-serve-onnx'),
   builderVersion: z.string(),
   head: z.enum(EXPORT_HEADS),
-  dtype: z.enum(['fp32', 'fp16']),
+  dtype: z.enum(WEIGHT_DTYPES),
   fused: z.boolean(),
   opsets: z.record(z.string(), z.number()),
   /** Whether tokenizer.json and tokenizer_config.json were shipped beside the model. */

@@ -154,7 +154,8 @@ export class MdlmModel {
 
   private outputProjection(features: string): string {
     const { b, config } = this;
-    const logits = this.layers.toFloat(this.matmul(this.layers.toCompute(features), 'linear', this.checkpoint.weight('output_layer.linear.weight'), this.D));
+    const weight = transposeForMatMul(this.checkpoint.weight('output_layer.linear.weight'), this.D);
+    const logits = this.layers.toFloat(this.layers.matmul(this.layers.toCompute(features), 'linear', weight, this.D, 'output'));
     return b.op('Add', [logits, b.initializer('output_layer.linear.bias', 'float', [config.vocab_size], this.checkpoint.weight('output_layer.linear.bias'))]);
   }
 

@@ -86,6 +86,7 @@ export const ModelProto = root.lookupType('onnx.ModelProto');
 export const OnnxDataType = {
   float: 1,
   uint8: 2,
+  int8: 3,
   int32: 6,
   int64: 7,
   bool: 9,

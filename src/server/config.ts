@@ -5,6 +5,7 @@ import { DEFAULT_MODEL } from '../hub/index.js';
 import { LogLevelSchema } from '../log.js';
 import { DEVICES, ProviderOptionsSchema } from '../runtime/index.js';
 import type { SchedulerOptions } from '../scheduler/index.js';
+import { WEIGHT_DTYPES } from '../model/index.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 
@@ -47,7 +48,7 @@ export const ServerConfigSchema = z
     limits: LimitsSchema.prefault({}),
     shutdownTimeoutMs: int(0).default(30_000).describe('on SIGTERM, how long running requests may take before they are cancelled'),
     modelsDir: z.string().min(1).optional().describe('conversion cache root'),
-    dtype: z.enum(['fp32', 'fp16']).default('fp32').describe('weight precision of the export built from a hub model or checkpoint'),
+    dtype: z.enum(WEIGHT_DTYPES).default('fp32').describe('weight precision of the export built from a hub model or checkpoint'),
     logLevel: LogLevelSchema.default('info').describe('log level: fatal, error, warn, info, debug, trace or silent'),
   })
   .strict();

@@ -12,7 +12,8 @@ import type { MdlmTokenizer } from '../../tokenizer/index.js';
 import { exitOnInterrupt } from '../interrupt.js';
 import { cliInt, parseFlags } from '../options.js';
 import { progressBar } from '../progress.js';
-import { type CliModelOptions, resolveWithProgress } from '../resolve-model.js';
+import { type CliModelOptions, DTYPE_HELP, resolveWithProgress } from '../resolve-model.js';
+import { WEIGHT_DTYPES } from '../../model/index.js';
 
 const stepList = z
   .string()
@@ -32,7 +33,7 @@ const SeedTablesFlags = z.object({
   numStrides: cliInt(0, 10_000).optional(),
   batchSize: cliInt(1, 4096),
   device: z.enum(DEVICES),
-  dtype: z.enum(['fp32', 'fp16']),
+  dtype: z.enum(WEIGHT_DTYPES),
   json: z.boolean().default(false),
   modelsDir: z.string().optional(),
 });
@@ -54,7 +55,7 @@ export function registerBenchSeedTables(group: Command): void {
     .option('--num-strides <n>', 'table (b): rounds after the first (full: 2, i.e. 2048 tokens)')
     .option('--batch-size <n>', 'gen PPL rows per forward pass', '8')
     .option('--device <device>', `${DEVICES.join(', ')}`, 'auto')
-    .option('--dtype <dtype>', 'export precision: fp32 (CPU default) or fp16 (for GPUs)', 'fp32')
+    .option('--dtype <dtype>', DTYPE_HELP, 'fp32')
     .option('--json', 'print the result as JSON instead of markdown tables')
     .option('--models-dir <dir>', 'conversion cache directory (default: MDLM_MODELS_DIR or ./models)')
     .action(async (raw: Record<string, unknown>, command: Command) => {

@@ -6,7 +6,8 @@ import { DEVICES } from '../../runtime/index.js';
 import { exitOnInterrupt } from '../interrupt.js';
 import { cliInt, parseFlags } from '../options.js';
 import { progressBar } from '../progress.js';
-import { resolveWithProgress } from '../resolve-model.js';
+import { DTYPE_HELP, resolveWithProgress } from '../resolve-model.js';
+import { WEIGHT_DTYPES } from '../../model/index.js';
 
 /** The seed's eval.perplexity_batch_size. */
 const DEFAULT_BATCH_SIZE = 8;
@@ -18,7 +19,7 @@ const GenPplFlags = z.object({
   maxLength: cliInt(1, 1_048_576).optional(),
   cleanUpSpaces: z.boolean(),
   device: z.enum(DEVICES),
-  dtype: z.enum(['fp32', 'fp16']),
+  dtype: z.enum(WEIGHT_DTYPES),
   json: z.boolean().default(false),
   modelsDir: z.string().optional(),
 });
@@ -33,7 +34,7 @@ export function registerEvalGenPpl(group: Command): void {
     .option('--max-length <n>', 'truncate each retokenized sample to this many tokens (default: the longest token_ids in the file, the MDLM length)')
     .option('--no-clean-up-spaces', "retokenize the text as it is, without transformers' clean_up_tokenization that the seed's decode applied")
     .option('--device <device>', `${DEVICES.join(', ')}`, 'auto')
-    .option('--dtype <dtype>', 'export precision: fp32 (CPU default) or fp16 (for GPUs)', 'fp32')
+    .option('--dtype <dtype>', DTYPE_HELP, 'fp32')
     .option('--json', 'print the result as JSON')
     .option('--models-dir <dir>', 'conversion cache directory (default: MDLM_MODELS_DIR or ./models)')
     .action(async (raw: Record<string, unknown>, command: Command) => {

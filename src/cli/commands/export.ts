@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { EXPORT_HEADS, exportModel } from '../../model/index.js';
+import { EXPORT_HEADS, exportModel, WEIGHT_DTYPES } from '../../model/index.js';
 import { exitOnInterrupt } from '../interrupt.js';
 import { cliInt, parseFlags } from '../options.js';
 import { progressBar } from '../progress.js';
@@ -9,7 +9,7 @@ const ExportFlags = z.object({
   checkpoint: z.string().min(1),
   out: z.string().min(1),
   head: z.enum(EXPORT_HEADS),
-  dtype: z.enum(['fp32', 'fp16']),
+  dtype: z.enum(WEIGHT_DTYPES),
   fused: z.boolean(),
   maskIndex: cliInt(0, 1_048_575).optional(),
   tokenizer: z.string().min(1).optional(),
@@ -22,7 +22,7 @@ export function registerExport(program: Command): void {
     .requiredOption('--checkpoint <dir>', 'checkpoint directory')
     .requiredOption('--out <dir>', 'output directory (written atomically: temporary name, then rename)')
     .option('--head <head>', 'positions: draws and scores tokens at chosen positions (what the server runs); logits: every raw logit (for verification)', 'positions')
-    .option('--dtype <dtype>', 'weight and matmul precision: fp32 or fp16', 'fp32')
+    .option('--dtype <dtype>', 'weight and matmul precision: fp32, int8 (the blocks\' matrix products in integers, per-column weight and per-row activation scales) or fp16', 'fp32')
     .option('--no-fused', "use only standard ONNX operators instead of onnxruntime's fused contrib operators")
     .option('--tokenizer <dir>', 'directory with tokenizer.json (+ tokenizer_config.json) to ship with the export (default: the checkpoint directory, when it has one)')
     .option('--mask-index <id>', 'MDLM only: mask token id (default: the tokenizer\'s mask id, else vocab_size - 1)')
