@@ -55,9 +55,27 @@ export type ServerConfigInput = z.input<typeof ServerConfigSchema>;
 export type Limits = ServerConfig['limits'];
 
 export function parseServerConfig(input: ServerConfigInput): ServerConfig {
-  const parsed = ServerConfigSchema.safeParse(input);
+  const parsed = ServerConfigSchema.superRefine((config, ctx) => checkSettingsAgree({ ...config, ...config.limits }, ctx)).safeParse(input);
   if (!parsed.success) throw new MdlmError(ErrorCodes.invalidArgument, `server config: ${describeZodIssues(parsed.error)}`, { details: parsed.error.issues });
   return parsed.data;
+}
+
+/** The settings that bound one another, as the flags and the config both hold them. */
+type AgreeingSettings = Pick<ServerConfig, 'maxQueue'> & Pick<Limits, 'maxNumSamples'>;
+
+/**
+ * Settings that are each valid but contradict one another, refused at start-up rather than on
+ * every request: with --max-queue below --max-num-samples, a request the schemas accept could
+ * never be admitted, even by an idle server, and would be told to retry forever.
+ */
+export function checkSettingsAgree(settings: AgreeingSettings, ctx: z.RefinementCtx): void {
+  if (settings.maxQueue < settings.maxNumSamples) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['maxQueue'],
+      message: `must be at least --max-num-samples (${settings.maxNumSamples}), or a request of that many samples could never be admitted`,
+    });
+  }
 }
 
 /** The scheduler's share of the configuration. */

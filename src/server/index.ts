@@ -1,4 +1,4 @@
 export { buildServer, type BuildServerOptions, type MdlmServer } from './app.js';
-export { DEFAULT_BATCH_ENTRIES, type Limits, LimitsSchema, parseServerConfig, schedulerOptions, type ServerConfig, type ServerConfigInput, ServerConfigSchema } from './config.js';
+export { DEFAULT_BATCH_ENTRIES, type Limits, LimitsSchema, checkSettingsAgree, parseServerConfig, schedulerOptions, type ServerConfig, type ServerConfigInput, ServerConfigSchema } from './config.js';
 export { generateResponse } from './generate-body.js';
 export { shutdownGracefully } from './shutdown.js';

@@ -4,13 +4,14 @@ import { GenerationService } from '../../generation/index.js';
 import { type ResolvedModel, modelIdOf, resolveModel } from '../../hub/index.js';
 import { type Logger, createLogger } from '../../log.js';
 import { describeProviderChoice } from '../../runtime/index.js';
-import { LimitsSchema, type ServerConfig, ServerConfigSchema, buildServer, parseServerConfig, schedulerOptions, shutdownGracefully } from '../../server/index.js';
+import { LimitsSchema, type ServerConfig, ServerConfigSchema, buildServer, checkSettingsAgree, parseServerConfig, schedulerOptions, shutdownGracefully } from '../../server/index.js';
 import { parseFlags } from '../options.js';
 import { progressBar } from '../progress.js';
 
 /** The config with its limits flattened: one flag per field. */
-const ServeFlags = ServerConfigSchema.omit({ limits: true }).extend(LimitsSchema.shape);
-type FlagName = keyof typeof ServeFlags.shape;
+const FlagFields = ServerConfigSchema.omit({ limits: true }).extend(LimitsSchema.shape);
+const ServeFlags = FlagFields.superRefine(checkSettingsAgree);
+type FlagName = keyof typeof FlagFields.shape;
 const LIMIT_NAMES = Object.keys(LimitsSchema.shape) as (keyof typeof LimitsSchema.shape)[];
 const DEFAULTS = ServeFlags.parse({});
 
@@ -74,7 +75,7 @@ export function registerServe(program: Command): void {
 
 function option({ name, value, parse }: (typeof FLAGS)[number]): Option {
   const kebab = name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
-  const created = new Option(`--${kebab} ${value}`, ServeFlags.shape[name].description ?? '').env(`MDLM_${kebab.replace(/-/g, '_').toUpperCase()}`);
+  const created = new Option(`--${kebab} ${value}`, FlagFields.shape[name].description ?? '').env(`MDLM_${kebab.replace(/-/g, '_').toUpperCase()}`);
   if (parse !== undefined) created.argParser(parse);
   const fallback = DEFAULTS[name];
   // An empty provider-options object says nothing worth showing.
