@@ -32,6 +32,21 @@ export const ErrorCodes = {
   internal: 'internal_error',
   /** A checkpoint whose pickle would run code (a non-allow-listed callable) or hides an unknown object among the weights. */
   unsafeCheckpoint: 'unsafe_checkpoint',
+  /** The HTTP request itself is malformed: unparsable, a bad URL, no Host header, an upgrade its route does not take. */
+  badRequest: 'bad_request',
+  /** The client did not send its whole request within --headers-timeout-ms / --request-timeout-ms. */
+  requestTimeout: 'request_timeout',
+  uriTooLong: 'uri_too_long',
+  /** A Content-Encoding or charset the server does not decode. */
+  unsupportedMediaType: 'unsupported_media_type',
+  rangeNotSatisfiable: 'range_not_satisfiable',
+  /** An Expect header other than 100-continue. */
+  expectationFailed: 'expectation_failed',
+  /** A plain HTTP request to the WebSocket endpoint, or a WebSocket version other than 13. */
+  upgradeRequired: 'upgrade_required',
+  headersTooLarge: 'headers_too_large',
+  /** A Transfer-Encoding other than chunked. */
+  notImplemented: 'not_implemented',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

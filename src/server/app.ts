@@ -16,6 +16,7 @@ import { generateRoutes } from './routes/generate.js';
 import { healthRoutes } from './routes/health.js';
 import { modelsRoutes } from './routes/models.js';
 import { StreamSessions, streamRoutes } from './routes/stream.js';
+import { installTransportChecks, transportOptions } from './transport.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -41,6 +42,9 @@ export function buildServer({ service, config, logger, modelId }: BuildServerOpt
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: REQUEST_ID_FIELD }),
     genReqId: (request) => requestId(request.headers[REQUEST_ID_HEADER]),
     bodyLimit: config.limits.bodyLimit,
+    // Node's own Host check answers with an empty 400; installTransportChecks makes it instead.
+    http: { requireHostHeader: false },
+    ...transportOptions(),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -78,6 +82,7 @@ export function buildServer({ service, config, logger, modelId }: BuildServerOpt
     installRequestLog(app, context);
     installErrorHandling(app);
     installAuth(app, config.apiKey);
+    installTransportChecks(app);
   });
   installOpenApi(app, config.apiKey);
   app.register(metricsRoutes, { metrics });

@@ -17,6 +17,7 @@ import { generateRequest, generateResponse, outputParam } from '../generate-body
 import { prepareWithinLimits } from '../limits.js';
 import { Outbox, type PendingStep } from '../outbox.js';
 import { recordRequest } from '../request-log.js';
+import { WEBSOCKET_ROUTE } from '../transport.js';
 import { type StreamGenerateMessage, streamClientMessageSchema } from '../schemas.js';
 
 const ENDPOINT = '/v1/stream';
@@ -43,14 +44,23 @@ export class StreamSessions {
 export const streamRoutes: FastifyPluginAsyncZod<ServerContext & { sessions: StreamSessions }> = async (app, options) => {
   const { sessions, ...context } = options;
   const messageSchema = streamClientMessageSchema(context.bounds);
-  // @fastify/websocket keeps WebSocket routes out of the OpenAPI document, whose description summarises this protocol instead.
-  app.get(ENDPOINT, { websocket: true }, (socket, request) => {
-    const session = new StreamSession(socket, request, context, messageSchema);
-    sessions.add(session);
-    socket.on('close', () => {
-      session.cancelAll();
-      sessions.delete(session);
-    });
+  app.route({
+    method: 'GET',
+    url: ENDPOINT,
+    config: WEBSOCKET_ROUTE,
+    // Kept out of the OpenAPI document, whose description summarises this protocol instead.
+    schema: { hide: true },
+    handler: async () => {
+      throw new MdlmError(ErrorCodes.upgradeRequired, `${ENDPOINT} is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket)`);
+    },
+    wsHandler: (socket, request) => {
+      const session = new StreamSession(socket, request, context, messageSchema);
+      sessions.add(session);
+      socket.on('close', () => {
+        session.cancelAll();
+        sessions.delete(session);
+      });
+    },
   });
 };
 
@@ -182,10 +192,16 @@ class StreamSession {
     return message.decode_text ? { text: this.context.service.decode(tokens, { maskText: message.mask_text }) } : {};
   }
 
+  /**
+   * Refuses a message that started no request. Its error is the final message of its id,
+   * unless a request under that id is in flight: that one still ends with its own final
+   * message, so the refusal carries id null and names the id in rejected_id instead.
+   */
   private sendError(id: string | null, error: MdlmError): void {
     const api = toApiError(error);
     recordRequest(this.log, this.context.metrics, { endpoint: ENDPOINT, outcome: api.code, durationMs: 0 });
-    this.outbox.push({ type: 'error', id, ...envelope(api) });
+    const ids = id !== null && this.requests.has(id) ? { id: null, rejected_id: id } : { id };
+    this.outbox.push({ type: 'error', ...ids, ...envelope(api) });
   }
 
   private get log(): FastifyBaseLogger {
