@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ErrorCodes, MdlmError } from '../errors.js';
+import { within } from '../util/within.js';
 import { type HeadOutputs, packFeeds, transferList, unpackResults } from './feeds.js';
 import type { PassOutput, PassRow } from './pass.js';
 import type { Device, ExecutionProvider, ProviderAttempt, ProviderOptions } from './providers.js';
@@ -33,6 +34,9 @@ interface WorkerResult {
   outputs: Record<string, unknown>;
   computeMs: number;
 }
+
+/** Longer than one forward pass of the owt shape on a CPU (about 2.5 s at L = 1024). */
+const PASS_WAIT_MS = 5000;
 
 /** Crashes tolerated per slot before the runtime stops restarting it: a model that kills every worker. */
 const MAX_RESTARTS = 5;
@@ -130,8 +134,13 @@ export class ForwardRuntime extends EventEmitter<{ ready: [index: number]; faile
     await slot.worker.terminate();
   }
 
+  /**
+   * Stops every worker once its pass in flight has returned (terminating a thread inside
+   * session.run aborts the process, see recycleWorker), waiting at most PASS_WAIT_MS for it.
+   */
   async close(): Promise<void> {
     this.closing = true;
+    await within(Promise.all(this.slots.map((slot) => slot.answered)), PASS_WAIT_MS);
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
   }
 

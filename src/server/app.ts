@@ -16,6 +16,7 @@ import { generateRoutes } from './routes/generate.js';
 import { healthRoutes } from './routes/health.js';
 import { modelsRoutes } from './routes/models.js';
 import { StreamSessions, streamRoutes } from './routes/stream.js';
+import { installDraining } from './shutdown.js';
 import { installTransportChecks, transportOptions } from './transport.js';
 
 declare module 'fastify' {
@@ -34,6 +35,9 @@ export interface BuildServerOptions {
   modelId: string;
 }
 
+/** How long WebSockets get to answer the close that app.close() sends them (shutdownGracefully closes them first, on its own deadline). */
+const PRE_CLOSE_GRACE_MS = 2000;
+
 /** The HTTP and WebSocket API over a loaded model; listen() starts it, shutdownGracefully() stops it. */
 export function buildServer({ service, config, logger, modelId }: BuildServerOptions): MdlmServer {
   const app = Fastify({
@@ -42,9 +46,7 @@ export function buildServer({ service, config, logger, modelId }: BuildServerOpt
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: REQUEST_ID_FIELD }),
     genReqId: (request) => requestId(request.headers[REQUEST_ID_HEADER]),
     bodyLimit: config.limits.bodyLimit,
-    // Node's own Host check answers with an empty 400; installTransportChecks makes it instead.
-    http: { requireHostHeader: false },
-    ...transportOptions(),
+    ...transportOptions(config),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -59,20 +61,20 @@ export function buildServer({ service, config, logger, modelId }: BuildServerOpt
     metrics,
     bounds: { limits: config.limits, modelLength: service.model.modelLength },
     lifecycle: new Lifecycle(),
+    streams: new StreamSessions(),
   };
   app.decorate('mdlm', context);
 
-  const sessions = new StreamSessions();
   app.register(websocket, {
     options: {
       maxPayload: config.limits.bodyLimit,
       // A browser that sends its key as a subprotocol must get one back, or it drops the socket.
       handleProtocols: (protocols: Set<string>) => (protocols.has(STREAM_SUBPROTOCOL) ? STREAM_SUBPROTOCOL : false),
     },
-    // Sockets get what they are owed, then a "going away" close instead of a bare one.
+    // Sockets get what they are owed, then a "going away" close instead of a bare one; those
+    // that do not answer it in time are cut, well within Fastify's timeout for this hook.
     preClose: (done) => {
-      sessions.closeAll();
-      app.websocketServer.close(() => done());
+      void context.streams.closeAll(PRE_CLOSE_GRACE_MS).then(() => app.websocketServer.close(() => done()));
     },
   });
   // Hooks on the root apply to every route, the docs' included. They go after the WebSocket
@@ -83,6 +85,7 @@ export function buildServer({ service, config, logger, modelId }: BuildServerOpt
     installErrorHandling(app);
     installAuth(app, config.apiKey);
     installTransportChecks(app);
+    installDraining(app, context.lifecycle);
   });
   installOpenApi(app, config.apiKey);
   app.register(metricsRoutes, { metrics });
@@ -90,7 +93,7 @@ export function buildServer({ service, config, logger, modelId }: BuildServerOpt
   app.register(modelsRoutes, context);
   app.register(generateRoutes, context);
   app.register(completionsRoutes, context);
-  app.register(streamRoutes, { ...context, sessions });
+  app.register(streamRoutes, context);
   app.register(playground);
   return app;
 }

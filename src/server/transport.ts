@@ -4,10 +4,11 @@
  * that ws would reject), answered in the error envelope like every other error; and the
  * request framing this server does not support, refused instead of being misread.
  */
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerOptions, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { ErrorCodes, MdlmError } from '../errors.js';
+import type { ServerConfig } from './config.js';
 import { type ApiError, envelope, toApiError } from './errors.js';
 
 /** Route config of the one route that takes a WebSocket upgrade. */
@@ -20,9 +21,29 @@ declare module 'fastify' {
   }
 }
 
-/** Fastify options that route its own refusals through the envelope. */
-export function transportOptions(): Pick<FastifyServerOptions, 'clientErrorHandler' | 'frameworkErrors' | 'return503OnClosing' | 'onProtoPoisoning' | 'onConstructorPoisoning'> {
+type TransportOptionNames = 'requestTimeout' | 'keepAliveTimeout' | 'clientErrorHandler' | 'frameworkErrors' | 'return503OnClosing' | 'onProtoPoisoning' | 'onConstructorPoisoning';
+
+/** Node checks its request and headers timeouts on a timer, every 30 s by default: far too coarse for a 10 s timeout. */
+const TIMEOUT_CHECKS_PER_PERIOD = 4;
+const MAX_TIMEOUT_CHECK_MS = 1000;
+
+/**
+ * Fastify options for the transport: time limits, so that requests sent by halves cannot pile
+ * up (Fastify turns Node's request timeout off by default), and its own refusals routed
+ * through the envelope.
+ */
+export function transportOptions(config: Pick<ServerConfig, 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs'>): Pick<FastifyServerOptions, TransportOptionNames> & { http: ServerOptions } {
+  const timeouts = { headersTimeout: config.headersTimeoutMs, requestTimeout: config.requestTimeoutMs, keepAliveTimeout: config.keepAliveTimeoutMs };
   return {
+    http: {
+      ...timeouts,
+      connectionsCheckingInterval: Math.max(1, Math.min(MAX_TIMEOUT_CHECK_MS, Math.floor(config.headersTimeoutMs / TIMEOUT_CHECKS_PER_PERIOD))),
+      // Node's own Host check answers with an empty 400; installTransportChecks makes it instead.
+      requireHostHeader: false,
+    },
+    // Fastify sets these two on the server itself, over what `http` said.
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
     clientErrorHandler: answerClientError,
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
       const api = toApiError(error);

@@ -19,3 +19,15 @@ test('--max-queue below --max-num-samples is refused: such a request could never
   assert.equal(refused.code, 2, refused.stderr);
   assert.match(refused.stderr, /error \[invalid_argument\]: --max-queue: must be at least --max-num-samples \(8\)/);
 });
+
+test('the transport timeouts are flags with environment variables, and the headers timeout cannot exceed the request timeout', async () => {
+  const help = await runCli(['serve', '--help']);
+  for (const flag of ['--headers-timeout-ms', '--request-timeout-ms', '--keep-alive-timeout-ms']) assert.ok(help.stdout.includes(flag), `--help lists ${flag}`);
+  assert.match(help.stdout, /MDLM_REQUEST_TIMEOUT_MS/);
+  assert.match(help.stdout, /\/readyz answers 503, new requests get\s+shutting_down/);
+  const config = parseServerConfig({});
+  assert.deepEqual([config.headersTimeoutMs, config.requestTimeoutMs, config.keepAliveTimeoutMs], [10_000, 30_000, 72_000]);
+  const refused = await runCli(['serve', '--model', 'no/such-model', '--headers-timeout-ms', '5000'], { MDLM_REQUEST_TIMEOUT_MS: '1000' });
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /--headers-timeout-ms: must be at most --request-timeout-ms \(1000\)/);
+});

@@ -213,11 +213,15 @@ export interface RawResponse {
  * Sends `request` as it is over a fresh TCP connection and reads back one response (by its
  * Content-Length, or to the end of the connection): for requests no HTTP client would send.
  */
-export function rawExchange(url: string, request: string | Buffer): Promise<RawResponse> {
+export function rawExchange(url: string, request: string | Buffer, timeoutMs = 15_000): Promise<RawResponse> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
     let received = Buffer.alloc(0);
+    socket.setTimeout(timeoutMs, () => {
+      socket.destroy();
+      reject(new Error(`no whole response within ${timeoutMs} ms: ${JSON.stringify(received.toString())}`));
+    });
     const finish = (closed = false) => {
       const parsed = parseResponse(received, closed);
       if (parsed === undefined) return false;

@@ -76,7 +76,8 @@ test('codings the server does not decode are refused, not misread: gzip bodies, 
   const chunked = rawRequest('POST', '/v1/generate', { 'content-type': 'application/json', 'transfer-encoding': 'gzip, chunked' }, `b\r\n${body}\r\n0\r\n\r\n`);
   expectEnvelope(await send(chunked), 501, 'not_implemented', /Transfer-Encoding "gzip, chunked"/);
   // What is supported still works: identity, UTF-8 by either name, plain chunked.
-  for (const headers of [{ 'content-encoding': 'identity' }, { 'content-type': 'application/json; charset=UTF-8' }, { 'content-type': 'application/json; charset="utf8"' }]) {
+  const supported: Record<string, string>[] = [{ 'content-encoding': 'identity' }, { 'content-type': 'application/json; charset=UTF-8' }, { 'content-type': 'application/json; charset="utf8"' }];
+  for (const headers of supported) {
     assert.equal((await send(json('/v1/generate', body, headers))).status, 200, JSON.stringify(headers));
   }
   const plainChunked = rawRequest('POST', '/v1/generate', { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, `b\r\n${body}\r\n0\r\n\r\n`);

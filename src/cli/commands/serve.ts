@@ -46,6 +46,9 @@ const FLAGS: { name: FlagName; value: string; parse?: (value: string) => unknown
   { name: 'maxSocketRequests', value: '<n>', parse: toNumber },
   { name: 'streamHighWaterMark', value: '<bytes>', parse: toNumber },
   { name: 'shutdownTimeoutMs', value: '<ms>', parse: toNumber },
+  { name: 'headersTimeoutMs', value: '<ms>', parse: toNumber },
+  { name: 'requestTimeoutMs', value: '<ms>', parse: toNumber },
+  { name: 'keepAliveTimeoutMs', value: '<ms>', parse: toNumber },
   { name: 'modelsDir', value: '<dir>' },
   { name: 'dtype', value: '<dtype>' },
   { name: 'logLevel', value: '<level>' },
@@ -57,8 +60,9 @@ flag's name); a flag wins over its variable. PORT is read when neither --port no
 MDLM_PORT is set. Hub downloads follow HF_TOKEN, HF_HOME, HF_HUB_CACHE, HF_ENDPOINT and
 HF_HUB_OFFLINE.
 
-On SIGTERM (or Ctrl-C) the server stops accepting connections (/readyz answers 503), lets running
-requests finish for --shutdown-timeout-ms, cancels the rest and exits 0.`;
+On SIGTERM (or Ctrl-C) the server stops taking work (/readyz answers 503, new requests get
+shutting_down), lets running requests finish for --shutdown-timeout-ms, cancels the rest, cuts
+the connections that are still open after a short grace, and exits 0.`;
 
 export function registerServe(program: Command): void {
   const command = program
@@ -116,6 +120,22 @@ async function serve(config: ServerConfig): Promise<void> {
   const finished = await shutdownGracefully(app, config.shutdownTimeoutMs);
   await service.close();
   logger.info({ finished_in_time: finished }, 'stopped');
+  exitIfStillHeld(logger);
+}
+
+/** How long the process may take to end by itself once everything is closed. */
+const EXIT_GRACE_MS = 2000;
+
+/**
+ * Everything the server opened is closed by now, so the process should end by itself. Should
+ * anything else still hold it (a handle some dependency left open), exit anyway rather than
+ * hang until the orchestrator's SIGKILL; the timer is unref'd, so it never delays an exit.
+ */
+function exitIfStillHeld(logger: Logger): void {
+  setTimeout(() => {
+    logger.warn({ handles: process.getActiveResourcesInfo() }, 'the process is still held open after shutdown; exiting');
+    process.exit();
+  }, EXIT_GRACE_MS).unref();
 }
 
 /** Progress bars on stderr (terminals only) while a hub model downloads and converts. */

@@ -7,7 +7,8 @@
  */
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { RawData, WebSocket } from 'ws';
+import { once } from 'node:events';
+import { type RawData, WebSocket } from 'ws';
 import { ErrorCodes, MdlmError } from '../../errors.js';
 import type { GenerateResult, GenerationStart, GenerationStats, PreparedGeneration } from '../../generation/index.js';
 import { type StepEvent, applyStepEvent } from '../../sampling/index.js';
@@ -18,6 +19,7 @@ import { prepareWithinLimits } from '../limits.js';
 import { Outbox, type PendingStep } from '../outbox.js';
 import { recordRequest } from '../request-log.js';
 import { WEBSOCKET_ROUTE } from '../transport.js';
+import { within } from '../../util/within.js';
 import { type StreamGenerateMessage, streamClientMessageSchema } from '../schemas.js';
 
 const ENDPOINT = '/v1/stream';
@@ -36,13 +38,19 @@ export class StreamSessions {
     this.sessions.delete(session);
   }
 
-  closeAll(): void {
-    for (const session of this.sessions) session.close(CLOSE_GOING_AWAY, 'server shutting down');
+  /**
+   * Delivers what every socket is owed and closes it as "going away". A client that has not
+   * completed the close handshake within `graceMs` (one that stopped reading, say) is cut.
+   * Resolves to the number of sockets cut.
+   */
+  async closeAll(graceMs: number): Promise<number> {
+    const closedInTime = await Promise.all([...this.sessions].map((session) => session.close(graceMs)));
+    return closedInTime.filter((inTime) => !inTime).length;
   }
 }
 
-export const streamRoutes: FastifyPluginAsyncZod<ServerContext & { sessions: StreamSessions }> = async (app, options) => {
-  const { sessions, ...context } = options;
+export const streamRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, context) => {
+  const sessions = context.streams;
   const messageSchema = streamClientMessageSchema(context.bounds);
   app.route({
     method: 'GET',
@@ -90,9 +98,15 @@ class StreamSession {
     for (const request of this.requests.values()) request.controller.abort();
   }
 
-  close(code: number, reason: string): void {
+  /** Resolves to whether the client completed the close handshake in time (else the socket is cut). */
+  async close(graceMs: number): Promise<boolean> {
+    if (this.socket.readyState === WebSocket.CLOSED) return true;
+    const closed = once(this.socket, 'close');
     this.outbox.drain();
-    this.socket.close(code, reason);
+    this.socket.close(CLOSE_GOING_AWAY, 'server shutting down');
+    const inTime = await within(closed, graceMs);
+    if (!inTime) this.socket.terminate();
+    return inTime;
   }
 
   private receive(data: RawData, isBinary: boolean): void {
