@@ -47,6 +47,8 @@ export const ErrorCodes = {
   headersTooLarge: 'headers_too_large',
   /** A Transfer-Encoding other than chunked. */
   notImplemented: 'not_implemented',
+  /** No inference worker can run (none could be restarted): queued and new work is refused until a restart succeeds. */
+  workerUnavailable: 'worker_unavailable',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

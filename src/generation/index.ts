@@ -1,5 +1,5 @@
 export { GENERATION_DEFAULTS } from './defaults.js';
-export { EngineCore } from './engine-core.js';
+export { EngineCore, type EngineRuntime } from './engine-core.js';
 export { type SpanText, type TextSpan, eosCut, spanText } from './output-text.js';
 export type { FixedInput, GenerateRequest, PreparedGeneration } from './prepare.js';
 export {
@@ -12,4 +12,5 @@ export {
   type ModelInfo,
   type ServiceOptions,
   type ServiceStatus,
+  type WorkerEvent,
 } from './service.js';

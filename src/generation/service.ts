@@ -75,7 +75,12 @@ export interface ServiceStatus {
   unavailable: ProviderAttempt[];
   activeSequences: number;
   queueDepth: number;
+  /** Set while no inference worker can run: why, and when the next restart is due. */
+  workersDown: string | undefined;
 }
+
+/** A worker became ready (at start or after a restart), or could not be started and is retried later. */
+export type WorkerEvent = { type: 'ready'; worker: number } | { type: 'failed'; worker: number; reason: string; retryInMs: number };
 
 /**
  * A loaded model ready to generate: the tokenizer, the inference workers, the scheduler and
@@ -167,6 +172,18 @@ export class GenerationService {
       unavailable: this.runtime.unavailable,
       activeSequences: this.scheduler.activeSequences,
       queueDepth: this.scheduler.queueDepth,
+      workersDown: this.engine.unavailableReason,
+    };
+  }
+
+  onWorkerEvent(listener: (event: WorkerEvent) => void): () => void {
+    const ready = (worker: number) => listener({ type: 'ready', worker });
+    const failed = (worker: number, reason: string, retryInMs: number) => listener({ type: 'failed', worker, reason, retryInMs });
+    this.runtime.on('ready', ready);
+    this.runtime.on('failed', failed);
+    return () => {
+      this.runtime.off('ready', ready);
+      this.runtime.off('failed', failed);
     };
   }
 

@@ -18,6 +18,7 @@ import { modelsRoutes } from './routes/models.js';
 import { StreamSessions, streamRoutes } from './routes/stream.js';
 import { installDraining } from './shutdown.js';
 import { installTransportChecks, transportOptions } from './transport.js';
+import { installWorkerLog } from './worker-log.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -87,6 +88,7 @@ export function buildServer({ service, config, logger, modelId }: BuildServerOpt
     installTransportChecks(app);
     installDraining(app, context.lifecycle);
   });
+  installWorkerLog(app, service);
   installOpenApi(app, config.apiKey);
   app.register(metricsRoutes, { metrics });
   app.register(healthRoutes, context);

@@ -43,6 +43,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.overloaded]: 503,
   [ErrorCodes.shuttingDown]: 503,
   [ErrorCodes.workerCrashed]: 503,
+  [ErrorCodes.workerUnavailable]: 503,
   [ErrorCodes.badRequest]: 400,
   [ErrorCodes.requestTimeout]: 408,
   [ErrorCodes.uriTooLong]: 414,
