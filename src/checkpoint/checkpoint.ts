@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, MdlmError } from '../errors.js';
+import { describeNonFinite, findNonFinite } from '../util/finite.js';
 import { type MdlmConfig, readMdlmConfig } from './config.js';
 import { SafetensorsFile } from './safetensors.js';
 import { describeProblems, hasProblems, matchLayout } from './tensor-layout.js';
@@ -42,10 +43,16 @@ export class Checkpoint {
     return new Checkpoint(dir, config, file, storedNames);
   }
 
+  /** One weight as float32; a weight holding NaN or an infinity is refused, naming it. */
   weight(canonicalName: string): Float32Array {
     const stored = this.storedNames.get(canonicalName);
     if (stored === undefined) throw new Error(`unknown MDLM tensor ${canonicalName}`);
-    return this.file.readFloat32(stored);
+    const values = this.file.readFloat32(stored);
+    const nonFinite = findNonFinite(values);
+    if (nonFinite !== undefined) {
+      throw new MdlmError(ErrorCodes.invalidCheckpoint, `${this.file.path}: tensor ${stored} holds ${describeNonFinite(nonFinite, values.length)}; the checkpoint is corrupt or its training diverged`);
+    }
+    return values;
   }
 
   /** Size of the weights as float32, which is what an fp32 export writes. */

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { ErrorCodes, MdlmError } from '../errors.js';
 import { type ExportManifest, readManifest } from '../model/index.js';
 import { SeededRandom } from '../random.js';
@@ -119,7 +118,7 @@ export class GenerationService {
     const tokenizer = await MdlmTokenizer.fromFiles(options.exportDir);
     checkTokenizerFits(tokenizer, manifest, options.exportDir);
     const runtime = await ForwardRuntime.start({
-      modelPath: join(options.exportDir, manifest.files.model),
+      model: { dir: options.exportDir, files: manifest.files },
       device: options.device,
       providerOptions: options.providerOptions,
       workers: options.workers,

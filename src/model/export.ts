@@ -5,6 +5,7 @@ import { Checkpoint, type MdlmConfig, checkpointHash } from '../checkpoint/index
 import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
 import { MdlmTokenizer, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../tokenizer/index.js';
 import { writeDirAtomically } from '../util/atomic.js';
+import { bytesSha256, fileSha256 } from '../util/hash.js';
 import { GraphBuilder } from './graph-builder.js';
 import {
   BUILDER_VERSION,
@@ -74,7 +75,14 @@ export async function exportModel(options: ExportOptions): Promise<ExportManifes
         tokenizer: tokenizer !== undefined,
         config: checkpoint.config,
         checkpoint: { sha256, source: options.checkpointDir },
-        files: { model: MODEL_FILE, data: DATA_FILE, dataBytes: builder.externalBytes },
+        files: {
+          model: MODEL_FILE,
+          data: DATA_FILE,
+          dataBytes: builder.externalBytes,
+          modelBytes: modelBytes.byteLength,
+          modelSha256: bytesSha256(modelBytes),
+          dataSha256: await fileSha256(join(dir, DATA_FILE)),
+        },
         createdAt: new Date().toISOString(),
       };
       if (tokenizerDir !== undefined) {

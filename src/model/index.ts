@@ -1,6 +1,8 @@
 export { type ExportOptions, exportModel } from './export.js';
+export { type ExportBytes, type ExportLocation, readExport } from './load.js';
 export {
   BUILDER_VERSION,
+  type ExportFiles,
   type ExportKey,
   type ExportManifest,
   ExportManifestSchema,

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ErrorCodes, MdlmError } from '../errors.js';
+import type { ExportLocation } from '../model/index.js';
 import { within } from '../util/within.js';
 import { type HeadOutputs, packFeeds, transferList, unpackResults } from './feeds.js';
 import type { PassOutput, PassRow } from './pass.js';
@@ -9,7 +10,8 @@ import type { Device, ExecutionProvider, ProviderAttempt, ProviderOptions } from
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 
 export interface RuntimeOptions {
-  modelPath: string;
+  /** The export: each worker reads and checks its files, then builds its session from the bytes. */
+  model: ExportLocation;
   device: Device;
   providerOptions: ProviderOptions;
   /** Worker threads, each with its own session; passes on different workers run in parallel. */
@@ -87,7 +89,7 @@ export class ForwardRuntime extends EventEmitter<{ ready: [index: number]; faile
   static async start(options: RuntimeOptions): Promise<ForwardRuntime> {
     const intraOpThreads = options.intraOpThreads ?? Math.max(1, Math.floor(availableParallelism() / options.workers));
     const runtime = new ForwardRuntime({
-      modelPath: options.modelPath,
+      model: options.model,
       device: options.device,
       providerOptions: options.providerOptions,
       intraOpThreads,
@@ -181,7 +183,7 @@ export class ForwardRuntime extends EventEmitter<{ ready: [index: number]; faile
           this.emit('ready', index);
         } else if (message.type === 'init-failed') {
           void worker.terminate();
-          fail(new MdlmError(ErrorCodes.providerUnavailable, message.message, { details: message.unavailable }));
+          fail(new MdlmError(message.code, message.message, { details: message.unavailable }));
         } else {
           this.settle(slot, message);
         }
