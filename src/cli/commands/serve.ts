@@ -5,6 +5,7 @@ import { type ResolvedModel, modelIdOf, resolveModel } from '../../hub/index.js'
 import { type Logger, createLogger } from '../../log.js';
 import { describeProviderChoice } from '../../runtime/index.js';
 import { LimitsSchema, type ServerConfig, ServerConfigSchema, buildServer, checkSettingsAgree, parseServerConfig, schedulerOptions, shutdownGracefully } from '../../server/index.js';
+import { exitOnSignals } from '../interrupt.js';
 import { parseFlags } from '../options.js';
 import { progressBar } from '../progress.js';
 
@@ -95,6 +96,7 @@ function configFromFlags(flags: z.output<typeof ServeFlags>): ServerConfig {
 
 async function serve(config: ServerConfig): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
+  const stopExitingOnSignals = exitOnSignals();
   const resolved = await resolveWithProgress(config);
   for (const notice of resolved.notices) logger.warn(notice);
   const service = await GenerationService.open({
@@ -112,6 +114,7 @@ async function serve(config: ServerConfig): Promise<void> {
     throw error;
   }
   logStartup(logger, resolved, service, app.listeningOrigin);
+  stopExitingOnSignals();
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
