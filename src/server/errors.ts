@@ -152,6 +152,9 @@ function fromFastifyError(error: FastifyError): MdlmError | undefined {
       return new MdlmError(ErrorCodes.uriTooLong, 'a path parameter is longer than this server accepts (100 characters)');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new MdlmError(ErrorCodes.badRequest, 'the body does not match its Content-Length');
+    // A streamed body (server-sent events) whose client hung up: a cancellation, not a server fault.
+    case 'ERR_STREAM_PREMATURE_CLOSE':
+      return new MdlmError(ErrorCodes.cancelled, 'the client went away before the stream ended');
   }
   return fromStatus(error.statusCode, error.message);
 }
