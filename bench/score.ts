@@ -21,6 +21,7 @@ import { z } from 'zod';
 import { synthesizeCheckpoint } from '../src/checkpoint/synth.js';
 import { EngineCore } from '../src/generation/index.js';
 import { exportModel } from '../src/model/export.js';
+import { readManifest } from '../src/model/index.js';
 import { SeededRandom } from '../src/random.js';
 import { ForwardRuntime, ProviderOptionsSchema } from '../src/runtime/index.js';
 import { Scheduler } from '../src/scheduler/index.js';
@@ -62,7 +63,8 @@ function scorers(length: number, count: number): { scorer: ElboScorer; t: number
 }
 
 async function viaEngine(exportDir: string, length: number, count: number): Promise<{ seconds: number; nll: number }> {
-  const runtime = await ForwardRuntime.start({ modelPath: join(exportDir, 'model.onnx'), device: 'cpu', providerOptions: ProviderOptionsSchema.parse({}), workers: 1 });
+  const manifest = await readManifest(exportDir);
+  const runtime = await ForwardRuntime.start({ model: { dir: exportDir, files: manifest.files }, device: 'cpu', providerOptions: ProviderOptionsSchema.parse({}), workers: 1 });
   try {
     const engine = new EngineCore(new Scheduler({ maxBatch: 1, maxBatchEntries: 4096, maxQueue: count, batchWaitMs: 0 }), runtime);
     // A session's first run plans its memory: warm up on a row that is not timed.

@@ -42,6 +42,23 @@ export const ErrorCodes = {
   unsafeCheckpoint: 'unsafe_checkpoint',
   /** A samples file (mdlm eval gen-ppl --samples) that is neither generate --json output nor JSONL of text / token_ids. */
   invalidSamples: 'invalid_samples',
+  /** The HTTP request itself is malformed: unparsable, a bad URL, no Host header, an upgrade its route does not take. */
+  badRequest: 'bad_request',
+  /** The client did not send its whole request within --headers-timeout-ms / --request-timeout-ms. */
+  requestTimeout: 'request_timeout',
+  uriTooLong: 'uri_too_long',
+  /** A Content-Encoding or charset the server does not decode. */
+  unsupportedMediaType: 'unsupported_media_type',
+  rangeNotSatisfiable: 'range_not_satisfiable',
+  /** An Expect header other than 100-continue. */
+  expectationFailed: 'expectation_failed',
+  /** A plain HTTP request to the WebSocket endpoint, or a WebSocket version other than 13. */
+  upgradeRequired: 'upgrade_required',
+  headersTooLarge: 'headers_too_large',
+  /** A Transfer-Encoding other than chunked. */
+  notImplemented: 'not_implemented',
+  /** No inference worker can run (none could be restarted): queued and new work is refused until a restart succeeds. */
+  workerUnavailable: 'worker_unavailable',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -1,4 +1,5 @@
 import { ErrorCodes, MdlmError } from '../errors.js';
+import { describeNonFinite, findNonFinite } from '../util/finite.js';
 import { SafetensorsFile } from './safetensors.js';
 import { type TensorLayout, describeProblems, hasProblems, matchTensorLayout } from './tensor-layout.js';
 
@@ -35,10 +36,16 @@ export class NamedWeights {
     return this.storedNames.get(canonicalName) ?? canonicalName;
   }
 
+  /** One weight as float32; a weight holding NaN or an infinity is refused, naming it. */
   weight(canonicalName: string): Float32Array {
     const stored = this.storedNames.get(canonicalName);
     if (stored === undefined) throw new Error(`unknown tensor ${canonicalName}`);
-    return this.file.readFloat32(stored);
+    const values = this.file.readFloat32(stored);
+    const nonFinite = findNonFinite(values);
+    if (nonFinite !== undefined) {
+      throw new MdlmError(ErrorCodes.invalidCheckpoint, `${this.file.path}: tensor ${stored} holds ${describeNonFinite(nonFinite, values.length)}; the checkpoint is corrupt or its training diverged`);
+    }
+    return values;
   }
 
   /** Size of the weights as float32, which is what an fp32 export writes (optional copies left out). */

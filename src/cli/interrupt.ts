@@ -7,3 +7,19 @@
 export function exitOnInterrupt(): void {
   process.on('SIGINT', () => process.exit(130));
 }
+
+/**
+ * Until the returned function is called, SIGINT and SIGTERM also end the process through
+ * process.exit (130 / 143), so that its exit hooks remove half-written output: for
+ * `mdlm serve` while it downloads and converts, before it can shut down gracefully.
+ */
+export function exitOnSignals(): () => void {
+  const onInterrupt = () => process.exit(130);
+  const onTerminate = () => process.exit(143);
+  process.once('SIGINT', onInterrupt);
+  process.once('SIGTERM', onTerminate);
+  return () => {
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onTerminate);
+  };
+}

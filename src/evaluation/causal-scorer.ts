@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { ErrorCodes, MdlmError } from '../errors.js';
 import { type Gpt2ExportManifest, readAnyManifest } from '../model/index.js';
 import { type Device, type ExecutionProvider, ForwardRuntime, type PassRow, ProviderOptionsSchema } from '../runtime/index.js';
@@ -31,7 +30,7 @@ export class CausalScorer {
       throw new MdlmError(ErrorCodes.invalidArgument, `${options.exportDir} is a ${manifest.head}-head export; scoring needs the positions head (mdlm export --head positions)`);
     }
     const runtime = await ForwardRuntime.start({
-      modelPath: join(options.exportDir, manifest.files.model),
+      model: { dir: options.exportDir, files: manifest.files },
       device: options.device,
       providerOptions: ProviderOptionsSchema.parse({}),
       workers: 1,

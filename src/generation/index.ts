@@ -1,5 +1,5 @@
 export { GENERATION_DEFAULTS } from './defaults.js';
-export { EngineCore } from './engine-core.js';
+export { EngineCore, type EngineRuntime } from './engine-core.js';
 export { type SpanText, type TextSpan, eosCut, spanText } from './output-text.js';
 export { type PreparedScore, SCORE_DEFAULTS, type ScoreItemRequest, type ScoreRequest } from './prepare-score.js';
 export type { FixedInput, GenerateRequest, PreparedGeneration } from './prepare.js';
@@ -16,4 +16,5 @@ export {
   type ServiceOptions,
   type ServiceStatus,
   type TokenizerInfo,
+  type WorkerEvent,
 } from './service.js';

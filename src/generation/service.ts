@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
 import { type ExportManifest, readManifest } from '../model/index.js';
 import { SeededRandom } from '../random.js';
@@ -97,7 +96,12 @@ export interface ServiceStatus {
   unavailable: ProviderAttempt[];
   activeSequences: number;
   queueDepth: number;
+  /** Set while no inference worker can run: why, and when the next restart is due. */
+  workersDown: string | undefined;
 }
+
+/** A worker became ready (at start or after a restart), or could not be started and is retried later. */
+export type WorkerEvent = { type: 'ready'; worker: number } | { type: 'failed'; worker: number; reason: string; retryInMs: number };
 
 /**
  * A loaded model ready to generate: the tokenizer, the inference workers, the scheduler and
@@ -137,7 +141,7 @@ export class GenerationService {
     const tokenizer = await MdlmTokenizer.fromFiles(options.exportDir);
     checkTokenizerFits(tokenizer, manifest, options.exportDir);
     const runtime = await ForwardRuntime.start({
-      modelPath: join(options.exportDir, manifest.files.model),
+      model: { dir: options.exportDir, files: manifest.files },
       device: options.device,
       providerOptions: options.providerOptions,
       workers: options.workers,
@@ -236,6 +240,18 @@ export class GenerationService {
       unavailable: this.runtime.unavailable,
       activeSequences: this.scheduler.activeSequences,
       queueDepth: this.scheduler.queueDepth,
+      workersDown: this.engine.unavailableReason,
+    };
+  }
+
+  onWorkerEvent(listener: (event: WorkerEvent) => void): () => void {
+    const ready = (worker: number) => listener({ type: 'ready', worker });
+    const failed = (worker: number, reason: string, retryInMs: number) => listener({ type: 'failed', worker, reason, retryInMs });
+    this.runtime.on('ready', ready);
+    this.runtime.on('failed', failed);
+    return () => {
+      this.runtime.off('ready', ready);
+      this.runtime.off('failed', failed);
     };
   }
 

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type AnyExportManifest, BUILDER_VERSION, type ExportKey, MANIFEST_FILE, exportModel, readAnyManifest, staleReason } from '../model/index.js';
-import { siblingPath } from '../util/atomic.js';
+import { removeAbandonedTemporaries, removeOnExit, siblingPath } from '../util/atomic.js';
 
 export interface ConversionRequest {
   exportDir: string;
@@ -25,10 +25,14 @@ export function conversionDir(modelsDir: string, namespace: string, id: string, 
 
 /** The export in `exportDir` when it is current for the checkpoint, else a fresh conversion put in its place. */
 export async function ensureConverted(request: ConversionRequest): Promise<AnyExportManifest> {
+  for (const { path, pid } of await removeAbandonedTemporaries(dirname(request.exportDir))) {
+    request.notices.push(`removed ${path}, left by an interrupted conversion (process ${pid}, no longer running)`);
+  }
   const existing = await inspectExport(request.exportDir, request.key);
   if (existing.manifest !== undefined) return existing.manifest;
   if (existing.staleBecause !== undefined) request.notices.push(`rebuilding ${request.exportDir}: ${existing.staleBecause}`);
   const staging = siblingPath(request.exportDir, 'staging');
+  const stopTracking = removeOnExit(staging);
   try {
     await exportModel({
       checkpointDir: request.checkpointDir,
@@ -42,6 +46,7 @@ export async function ensureConverted(request: ConversionRequest): Promise<AnyEx
     });
     await publish(staging, request.exportDir, request.key);
   } finally {
+    stopTracking();
     await rm(staging, { recursive: true, force: true });
   }
   return readAnyManifest(request.exportDir);

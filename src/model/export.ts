@@ -5,6 +5,7 @@ import { Checkpoint, Gpt2Checkpoint, type MdlmConfig, checkpointArchitecture, ch
 import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
 import { MdlmTokenizer, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, buildGpt2TokenizerConfig } from '../tokenizer/index.js';
 import { writeDirAtomically } from '../util/atomic.js';
+import { bytesSha256, fileSha256 } from '../util/hash.js';
 import { Gpt2Model } from './gpt2-graph.js';
 import { GraphBuilder } from './graph-builder.js';
 import type { ExportHead } from './heads.js';
@@ -91,7 +92,14 @@ export async function exportModel(options: ExportOptions): Promise<AnyExportMani
         opsets: { ...OPSETS },
         tokenizer: tokenizer !== undefined,
         checkpoint: { sha256, source: options.checkpointDir },
-        files: { model: MODEL_FILE, data: DATA_FILE, dataBytes: builder.externalBytes },
+        files: {
+          model: MODEL_FILE,
+          data: DATA_FILE,
+          dataBytes: builder.externalBytes,
+          modelBytes: modelBytes.byteLength,
+          modelSha256: bytesSha256(modelBytes),
+          dataSha256: await fileSha256(join(dir, DATA_FILE)),
+        },
         createdAt: new Date().toISOString(),
       } satisfies AnyExportManifest;
       for (const [file, bytes] of Object.entries(tokenizer?.files ?? {})) await writeFile(join(dir, file), bytes);

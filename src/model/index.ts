@@ -1,7 +1,9 @@
 export { type ExportOptions, exportModel } from './export.js';
+export { type ExportBytes, type ExportLocation, readExport } from './load.js';
 export {
   type AnyExportManifest,
   BUILDER_VERSION,
+  type ExportFiles,
   type ExportKey,
   type ExportManifest,
   ExportManifestSchema,

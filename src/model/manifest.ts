@@ -14,6 +14,21 @@ export const MANIFEST_FILE = 'manifest.json';
 export const MODEL_FILE = 'model.onnx';
 export const DATA_FILE = 'model.onnx.data';
 
+/**
+ * The export's two files, as a load checks them before building a session from their bytes.
+ * The sizes of model.onnx and both hashes came with builder 3's later exports; an export
+ * without them is checked by the size of its data file alone.
+ */
+export const ExportFilesSchema = z.object({
+  model: z.string(),
+  data: z.string(),
+  dataBytes: z.number().int().nonnegative(),
+  modelBytes: z.number().int().nonnegative().optional(),
+  modelSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  dataSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+});
+export type ExportFiles = z.infer<typeof ExportFilesSchema>;
+
 /** What every export records, whatever the network. */
 const ManifestBaseSchema = z.object({
   format: z.literal('mdlm-serve-onnx'),
@@ -25,7 +40,7 @@ const ManifestBaseSchema = z.object({
   /** Whether tokenizer.json and tokenizer_config.json were shipped beside the model. */
   tokenizer: z.boolean(),
   checkpoint: z.object({ sha256: z.string(), source: z.string() }),
-  files: z.object({ model: z.string(), data: z.string(), dataBytes: z.number().int().nonnegative() }),
+  files: ExportFilesSchema,
   createdAt: z.string(),
 });
 

@@ -58,6 +58,10 @@ export class Scheduler {
   /** Admits a job or throws (overloaded, shutting down, already cancelled); its rows join the next pass. */
   admit(sequences: Sequence[], signal?: AbortSignal): JobHandle {
     if (!this.accepting) throw new MdlmError(ErrorCodes.shuttingDown, 'the server is shutting down');
+    // Larger than the whole queue: retrying can never help, so this is the request's fault, not load.
+    if (sequences.length > this.options.maxQueue) {
+      throw new MdlmError(ErrorCodes.invalidArgument, `this request needs ${sequences.length} sequences at once; the queue holds at most ${this.options.maxQueue} (--max-queue)`);
+    }
     if (this.admitted + sequences.length > this.options.maxQueue) {
       throw new MdlmError(ErrorCodes.overloaded, `the queue is full (${this.admitted} of ${this.options.maxQueue} sequences in progress); retry later`);
     }

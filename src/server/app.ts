@@ -19,6 +19,9 @@ import { modelsRoutes } from './routes/models.js';
 import { scoreRoutes } from './routes/score.js';
 import { StreamSessions, streamRoutes } from './routes/stream.js';
 import { tokenizerRoutes } from './routes/tokenizer.js';
+import { installDraining } from './shutdown.js';
+import { installTransportChecks, transportOptions } from './transport.js';
+import { installWorkerLog } from './worker-log.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -36,6 +39,9 @@ export interface BuildServerOptions {
   modelId: string;
 }
 
+/** How long WebSockets get to answer the close that app.close() sends them (shutdownGracefully closes them first, on its own deadline). */
+const PRE_CLOSE_GRACE_MS = 2000;
+
 /** The HTTP and WebSocket API over a loaded model; listen() starts it, shutdownGracefully() stops it. */
 export function buildServer({ service, config, logger, modelId }: BuildServerOptions): MdlmServer {
   const app = Fastify({
@@ -44,6 +50,7 @@ export function buildServer({ service, config, logger, modelId }: BuildServerOpt
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: REQUEST_ID_FIELD }),
     genReqId: (request) => requestId(request.headers[REQUEST_ID_HEADER]),
     bodyLimit: config.limits.bodyLimit,
+    ...transportOptions(config),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -58,20 +65,20 @@ export function buildServer({ service, config, logger, modelId }: BuildServerOpt
     metrics,
     bounds: { limits: config.limits, modelLength: service.model.modelLength, example: docsExample(service, modelId) },
     lifecycle: new Lifecycle(),
+    streams: new StreamSessions(),
   };
   app.decorate('mdlm', context);
 
-  const sessions = new StreamSessions();
   app.register(websocket, {
     options: {
       maxPayload: config.limits.bodyLimit,
       // A browser that sends its key as a subprotocol must get one back, or it drops the socket.
       handleProtocols: (protocols: Set<string>) => (protocols.has(STREAM_SUBPROTOCOL) ? STREAM_SUBPROTOCOL : false),
     },
-    // Sockets get what they are owed, then a "going away" close instead of a bare one.
+    // Sockets get what they are owed, then a "going away" close instead of a bare one; those
+    // that do not answer it in time are cut, well within Fastify's timeout for this hook.
     preClose: (done) => {
-      sessions.closeAll();
-      app.websocketServer.close(() => done());
+      void context.streams.closeAll(PRE_CLOSE_GRACE_MS).then(() => app.websocketServer.close(() => done()));
     },
   });
   // Hooks on the root apply to every route, the docs' included. They go after the WebSocket
@@ -81,7 +88,10 @@ export function buildServer({ service, config, logger, modelId }: BuildServerOpt
     installRequestLog(app, context);
     installErrorHandling(app);
     installAuth(app, config.apiKey);
+    installTransportChecks(app);
+    installDraining(app, context.lifecycle);
   });
+  installWorkerLog(app, service);
   installOpenApi(app, config.apiKey);
   app.register(metricsRoutes, { metrics });
   app.register(healthRoutes, context);
@@ -90,7 +100,7 @@ export function buildServer({ service, config, logger, modelId }: BuildServerOpt
   app.register(completionsRoutes, context);
   app.register(scoreRoutes, context);
   app.register(tokenizerRoutes, context);
-  app.register(streamRoutes, { ...context, sessions });
+  app.register(streamRoutes, context);
   app.register(playground);
   return app;
 }

@@ -9,6 +9,8 @@ import { WEIGHT_DTYPES } from '../model/index.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 
+const HOUR_MS = 3_600_000;
+
 /** 512 positions through the output layer of a 50k vocabulary is about 100 MB per float64 tensor of the draw. */
 export const DEFAULT_BATCH_ENTRIES = 512;
 
@@ -46,7 +48,12 @@ export const ServerConfigSchema = z
     batchWaitMs: z.number().min(0).max(60_000).default(0).describe('how long a free worker waits for a fuller batch'),
     apiKey: z.string().min(1).optional().describe('when set, requests need Authorization: Bearer <key> or x-api-key'),
     limits: LimitsSchema.prefault({}),
-    shutdownTimeoutMs: int(0).default(30_000).describe('on SIGTERM, how long running requests may take before they are cancelled'),
+    shutdownTimeoutMs: int(0).default(30_000).describe('on SIGTERM, how long running requests may take before they are cancelled, and sockets still open after them are cut'),
+    headersTimeoutMs: int(1, HOUR_MS).default(10_000).describe("how long a client may take to send a request's headers; then 408"),
+    requestTimeoutMs: int(1, HOUR_MS).default(30_000).describe('how long a client may take to send a whole request, body included; then 408'),
+    keepAliveTimeoutMs: int(1, HOUR_MS)
+      .default(72_000)
+      .describe('how long an idle keep-alive connection stays open (longer than the 60 s idle timeout of common load balancers)'),
     modelsDir: z.string().min(1).optional().describe('conversion cache root'),
     dtype: z.enum(WEIGHT_DTYPES).default('fp32').describe('weight precision of the export built from a hub model or checkpoint'),
     logLevel: LogLevelSchema.default('info').describe('log level: fatal, error, warn, info, debug, trace or silent'),
@@ -58,9 +65,31 @@ export type ServerConfigInput = z.input<typeof ServerConfigSchema>;
 export type Limits = ServerConfig['limits'];
 
 export function parseServerConfig(input: ServerConfigInput): ServerConfig {
-  const parsed = ServerConfigSchema.safeParse(input);
+  const parsed = ServerConfigSchema.superRefine((config, ctx) => checkSettingsAgree({ ...config, ...config.limits }, ctx)).safeParse(input);
   if (!parsed.success) throw new MdlmError(ErrorCodes.invalidArgument, `server config: ${describeZodIssues(parsed.error)}`, { details: parsed.error.issues });
   return parsed.data;
+}
+
+/** The settings that bound one another, as the flags and the config both hold them. */
+type AgreeingSettings = Pick<ServerConfig, 'maxQueue' | 'headersTimeoutMs' | 'requestTimeoutMs'> & Pick<Limits, 'maxNumSamples'>;
+
+/**
+ * Settings that are each valid but contradict one another, refused at start-up rather than on
+ * every request: with --max-queue below --max-num-samples, a request the schemas accept could
+ * never be admitted, even by an idle server, and would be told to retry forever. The headers
+ * are part of the request, so their timeout cannot be the longer one (Node refuses it too).
+ */
+export function checkSettingsAgree(settings: AgreeingSettings, ctx: z.RefinementCtx): void {
+  if (settings.maxQueue < settings.maxNumSamples) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['maxQueue'],
+      message: `must be at least --max-num-samples (${settings.maxNumSamples}), or a request of that many samples could never be admitted`,
+    });
+  }
+  if (settings.headersTimeoutMs > settings.requestTimeoutMs) {
+    ctx.addIssue({ code: 'custom', path: ['headersTimeoutMs'], message: `must be at most --request-timeout-ms (${settings.requestTimeoutMs})` });
+  }
 }
 
 /** The scheduler's share of the configuration. */

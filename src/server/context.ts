@@ -1,6 +1,7 @@
 import type { GenerationService } from '../generation/index.js';
 import type { ServerConfig } from './config.js';
 import type { ServerMetrics } from './metrics.js';
+import type { StreamSessions } from './routes/stream.js';
 import type { SchemaBounds } from './schemas.js';
 
 /** Whether the server is still taking work; /readyz reports it. */
@@ -17,4 +18,6 @@ export interface ServerContext {
   metrics: ServerMetrics;
   bounds: SchemaBounds;
   lifecycle: Lifecycle;
+  /** The open WebSockets, so that shutting down can deliver what they are owed and close them. */
+  streams: StreamSessions;
 }

@@ -46,6 +46,37 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.overloaded]: 503,
   [ErrorCodes.shuttingDown]: 503,
   [ErrorCodes.workerCrashed]: 503,
+  [ErrorCodes.workerUnavailable]: 503,
+  [ErrorCodes.badRequest]: 400,
+  [ErrorCodes.requestTimeout]: 408,
+  [ErrorCodes.uriTooLong]: 414,
+  [ErrorCodes.unsupportedMediaType]: 415,
+  [ErrorCodes.rangeNotSatisfiable]: 416,
+  [ErrorCodes.expectationFailed]: 417,
+  [ErrorCodes.upgradeRequired]: 426,
+  [ErrorCodes.headersTooLarge]: 431,
+  [ErrorCodes.notImplemented]: 501,
+};
+
+/** Headers a code always carries: when to retry, what to upgrade to. */
+const HEADERS_BY_CODE: Partial<Record<ErrorCode, Record<string, string>>> = {
+  [ErrorCodes.overloaded]: { 'retry-after': String(RETRY_AFTER_S) },
+  [ErrorCodes.upgradeRequired]: { upgrade: 'websocket', 'sec-websocket-version': '13' },
+};
+
+/**
+ * What a status that Fastify or a plugin chose means here, for errors whose own code says
+ * nothing more: a static file refused as outside its root (403) is simply not there.
+ */
+const CODE_BY_STATUS: Record<number, ErrorCode> = {
+  403: ErrorCodes.notFound,
+  404: ErrorCodes.notFound,
+  408: ErrorCodes.requestTimeout,
+  414: ErrorCodes.uriTooLong,
+  415: ErrorCodes.unsupportedMediaType,
+  416: ErrorCodes.rangeNotSatisfiable,
+  417: ErrorCodes.expectationFailed,
+  431: ErrorCodes.headersTooLarge,
 };
 
 /** The service's errors name no field; these codes are always about one. */
@@ -90,8 +121,7 @@ export function envelope(error: ApiError): ErrorEnvelope {
 }
 
 function build(code: ErrorCode, status: number, message: string, param: string | null): ApiError {
-  const headers: Record<string, string> = code === ErrorCodes.overloaded ? { 'retry-after': String(RETRY_AFTER_S) } : {};
-  return { status, code, message, type: openAiType(status), param, headers };
+  return { status, code, message, type: openAiType(status), param, headers: { ...HEADERS_BY_CODE[code] } };
 }
 
 function paramOf(error: MdlmError): string | undefined {
@@ -119,11 +149,24 @@ function fromFastifyError(error: FastifyError): MdlmError | undefined {
       return new MdlmError(ErrorCodes.validation, "the body's content type is not supported; send it as application/json");
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new MdlmError(ErrorCodes.bodyTooLarge, 'the request body is larger than this server accepts (see --body-limit)');
+    case 'FST_ERR_BAD_URL':
+      return new MdlmError(ErrorCodes.badRequest, `the URL is not valid: ${error.message}`);
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new MdlmError(ErrorCodes.uriTooLong, 'a path parameter is longer than this server accepts (100 characters)');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new MdlmError(ErrorCodes.badRequest, 'the body does not match its Content-Length');
+    // A streamed body (server-sent events) whose client hung up: a cancellation, not a server fault.
+    case 'ERR_STREAM_PREMATURE_CLOSE':
+      return new MdlmError(ErrorCodes.cancelled, 'the client went away before the stream ended');
   }
-  // Fastify answers requests that arrive while it closes with a bare 503.
-  if (error.statusCode === 503) return new MdlmError(ErrorCodes.shuttingDown, 'the server is shutting down');
-  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) return new MdlmError(ErrorCodes.validation, error.message);
-  return undefined;
+  return fromStatus(error.statusCode, error.message);
+}
+
+/** A client error known only by its status (a plugin's, say), in the code the status stands for. */
+function fromStatus(status: number | undefined, message: string): MdlmError | undefined {
+  if (status === undefined || status < 400 || status >= 500) return undefined;
+  const code = CODE_BY_STATUS[status] ?? ErrorCodes.badRequest;
+  return new MdlmError(code, code === ErrorCodes.notFound ? 'there is no such file' : message);
 }
 
 function openAiType(status: number): string {
@@ -132,12 +175,15 @@ function openAiType(status: number): string {
   return status >= 500 ? 'server_error' : 'invalid_request_error';
 }
 
+/** 5xx answers that say nothing is wrong with the server, so they are not logged as failures. */
+const CLIENT_CAUSED = new Set<ErrorCode>([ErrorCodes.shuttingDown, ErrorCodes.notImplemented]);
+
 /** Every failure, and every unknown route, answers with the envelope. */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const api = toApiError(error);
     request.outcome.code = api.code;
-    if (api.status >= 500 && api.code !== ErrorCodes.shuttingDown) request.log.error({ err: error }, 'request failed');
+    if (api.status >= 500 && !CLIENT_CAUSED.has(api.code)) request.log.error({ err: error }, 'request failed');
     return reply.code(api.status).headers(api.headers).send(envelope(api));
   });
   app.setNotFoundHandler((request, reply) => {

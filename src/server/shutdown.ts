@@ -1,56 +1,75 @@
 import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { ErrorCodes, MdlmError } from '../errors.js';
+import type { Lifecycle } from './context.js';
+import { within } from '../util/within.js';
 
-/** After the work is done, how long responses still being written may take before their connections are cut. */
-const CONNECTION_GRACE_MS = 2000;
+/**
+ * Once the drain is over, the least time the answers it settled (results, or shutting_down
+ * for what was cancelled) get to reach their clients, even past the deadline.
+ */
+const DELIVERY_GRACE_MS = 2000;
+/** How long cut sockets and Fastify's own close may take before shutdown carries on regardless. */
+const CLOSE_GRACE_MS = 1000;
 const CONNECTION_POLL_MS = 20;
 
 /**
- * Stops taking work (/readyz answers 503, new generation requests get shutting_down, no new
- * connections), lets running requests finish within `timeoutMs`, cancels the rest with
- * shutting_down, then closes the server. The caller closes the service. Resolves to whether
- * everything finished in time.
+ * Stops taking work (/readyz answers 503 and new requests get shutting_down, on new
+ * connections too), lets running requests finish within `timeoutMs`, cancels the rest with
+ * shutting_down, then closes every connection: politely until the deadline (or a short grace
+ * after the drain, whichever is later), then by force. No step waits on a client, so it
+ * returns in about `timeoutMs` + 3 s whatever the clients do. The caller closes the service.
+ * Resolves to whether every request finished in time.
  */
 export async function shutdownGracefully(app: FastifyInstance, timeoutMs = app.mdlm.config.shutdownTimeoutMs): Promise<boolean> {
   const { service, lifecycle } = app.mdlm;
+  const deadline = Date.now() + timeoutMs;
   lifecycle.draining = true;
   service.stopAccepting();
-  const connectionsClosed = new Promise<void>((resolve) => app.server.once('close', resolve));
-  // Fastify's close() below finds the listener closed already, which it accepts.
-  app.server.close();
+  // From now on every response closes its connection (installDraining); those idle already go now.
+  (app.server as Server).closeIdleConnections();
   const finished = await within(service.idle(), timeoutMs);
   if (!finished) {
     app.log.warn({ timeout_ms: timeoutMs }, 'shutdown deadline passed: cancelling the requests still running');
     service.cancelAll(new MdlmError(ErrorCodes.shuttingDown, `the server shut down before this request finished (deadline ${timeoutMs} ms)`));
   }
-  await app.close();
-  await closeConnections(app, connectionsClosed);
+  await closeConnections(app, Math.max(deadline, Date.now() + DELIVERY_GRACE_MS));
+  if (!(await within(app.close(), CLOSE_GRACE_MS))) app.log.warn('the HTTP server did not finish closing in time; stopping anyway');
   return finished;
 }
 
 /**
- * Node keeps a keep-alive connection open after its last response even on a closed server,
- * so idle ones are closed as they appear, and whatever is left after the grace is cut.
+ * Stops listening, then gives every connection until `closeBy` to take what it is owed:
+ * WebSockets get their last messages and a "going away" close, keep-alive connections are
+ * closed as soon as they are idle. At `closeBy` whatever is left (a reader that never reads,
+ * a request whose body never ends) is cut.
  */
-async function closeConnections(app: FastifyInstance, closed: Promise<void>): Promise<void> {
+async function closeConnections(app: FastifyInstance, closeBy: number): Promise<void> {
   const server = app.server as Server;
+  // Node's 'close' comes once the listener and every connection, upgraded ones included, are gone.
+  const allClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+  const streams = app.mdlm.streams.closeAll(closeBy - Date.now());
   const poll = setInterval(() => server.closeIdleConnections(), CONNECTION_POLL_MS);
-  const inTime = await within(closed, CONNECTION_GRACE_MS);
+  const inTime = await within(allClosed, closeBy - Date.now());
   clearInterval(poll);
-  if (inTime) return;
-  server.closeAllConnections();
-  for (const client of app.websocketServer.clients) client.terminate();
+  if (!inTime) {
+    const open = await new Promise<number>((resolve) => server.getConnections((_error, count) => resolve(count)));
+    app.log.warn({ connections: open }, 'connections still open at the shutdown deadline: cutting them');
+    server.closeAllConnections();
+  }
+  const cut = await streams;
+  if (cut > 0) app.log.warn({ websockets: cut }, 'WebSocket clients that did not answer the close by the shutdown deadline: cut');
+  await within(allClosed, CLOSE_GRACE_MS);
 }
 
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
+/**
+ * While draining, every response closes its connection after it, so that no client sends a
+ * request on a keep-alive connection the server is about to close (a request reset that way
+ * cannot be told from one the server never saw); its next request opens a new connection and
+ * gets a clean 503 until the drain is over.
+ */
+export function installDraining(app: FastifyInstance, lifecycle: Lifecycle): void {
+  app.addHook('onSend', async (_request, reply) => {
+    if (lifecycle.draining) reply.header('connection', 'close');
   });
-  try {
-    return await Promise.race([promise.then(() => true), deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -18,6 +19,12 @@ function track(path: string): void {
 function untrack(path: string): void {
   pendingPaths.delete(path);
   if (pendingPaths.size === 0) process.off('exit', removePending);
+}
+
+/** Has `path` removed should the process exit before the returned function is called. */
+export function removeOnExit(path: string): () => void {
+  track(path);
+  return () => untrack(path);
 }
 
 /** Removal attempts at exit, and the pause between them. */
@@ -47,8 +54,58 @@ function removeWhileWritesFinish(path: string): void {
   }
 }
 
+/**
+ * This machine, as temporary names carry it: a process id means something only on the host
+ * that owns it. Without dots, so that the last dot of a name always precedes its purpose.
+ */
+const HOST = hostname().replace(/[^A-Za-z0-9-]/g, '_');
+
+/** `<host>-<pid>-<random>`: which process made a temporary, so that a later one can tell an abandoned one from a live one. */
 function uniqueTag(): string {
-  return `${process.pid}-${randomBytes(4).toString('hex')}`;
+  return `${HOST}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/** The names siblingPath makes, `.<name>.<purpose>-<host>-<pid>-<random>`; names from before the host was recorded have none. */
+const SIBLING_NAME = /^\..*\.[a-z]+-(?:(?<host>.+)-)?(?<pid>\d+)-[0-9a-f]{8}$/;
+
+export interface AbandonedTemporary {
+  path: string;
+  pid: number;
+}
+
+/**
+ * Removes the temporaries (siblingPath names) in `dir` whose process is gone: those of a write
+ * that never finished because its process was killed (SIGKILL, the OOM killer, a power cut),
+ * so no exit hook ran. Only this host's are considered, since a process id means nothing on
+ * another machine sharing the directory; a live process's (another server converting right
+ * now) is never touched. A dead owner's id reused by a new process keeps its temporary until
+ * that process ends too: the rule errs on the side of keeping.
+ */
+export async function removeAbandonedTemporaries(dir: string): Promise<AbandonedTemporary[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const abandoned = names.flatMap((name) => {
+    const owner = SIBLING_NAME.exec(name)?.groups;
+    if (owner === undefined || (owner.host ?? HOST) !== HOST || isRunning(Number(owner.pid))) return [];
+    return [{ path: join(dir, name), pid: Number(owner.pid) }];
+  });
+  for (const { path } of abandoned) await rm(path, { recursive: true, force: true });
+  return abandoned;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** A hidden name beside `path` for a temporary of the given purpose. */

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { after } from 'node:test';
 import { EngineCore } from '../../src/generation/index.js';
 import { readManifest } from '../../src/model/manifest.js';
@@ -46,7 +45,7 @@ export interface TestEngine {
 export async function startEngine(exportDir: string, options: Partial<SchedulerOptions> & { workers?: number } = {}): Promise<TestEngine> {
   const manifest = await readManifest(exportDir);
   const runtime = await ForwardRuntime.start({
-    modelPath: join(exportDir, manifest.files.model),
+    model: { dir: exportDir, files: manifest.files },
     device: 'cpu',
     providerOptions: ProviderOptionsSchema.parse({}),
     workers: options.workers ?? 1,

@@ -123,9 +123,10 @@ export function requestLines(hub: FakeHub): string[] {
 export async function interruptChildDuringDownload(reference: string, options: ResolveOptions, file: string): Promise<number | null> {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD_SCRIPT, JSON.stringify({ reference, options })], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = once(child, 'exit');
-  let pressed = false;
+  let interrupted = false;
   for await (const line of createInterface({ input: child.stderr })) {
-    if (!pressed && line.startsWith(`download ${file} `)) pressed = child.kill('SIGINT');
+    // Once, as a user would: a second Ctrl-C while the first one's exit hooks run kills the process outright.
+    if (!interrupted && line.startsWith(`download ${file} `)) interrupted = child.kill('SIGINT');
   }
   const [code] = (await exited) as [number | null];
   return code;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { ErrorCodes, isMdlmError } from '../../src/errors.js';
+import { readManifest } from '../../src/model/index.js';
 import { ForwardRuntime, ProviderOptionsSchema } from '../../src/runtime/index.js';
 import { describeProviderChoice, executionProviderConfig, probeProviderEnvironment } from '../../src/runtime/providers.js';
 import { exportHead, synthCheckpoint } from '../helpers/models.js';
@@ -13,7 +14,9 @@ const cudaInstalled = environment.backends.some((backend) => backend.name === 'c
 const exportDir = exportHead(await synthCheckpoint(), 'positions');
 
 async function start(device: 'auto' | 'cuda' | 'webgpu'): Promise<ForwardRuntime> {
-  return ForwardRuntime.start({ modelPath: join(await exportDir, 'model.onnx'), device, providerOptions: ProviderOptionsSchema.parse({}), workers: 1, intraOpThreads: 1 });
+  const dir = await exportDir;
+  const { files } = await readManifest(dir);
+  return ForwardRuntime.start({ model: { dir, files }, device, providerOptions: ProviderOptionsSchema.parse({}), workers: 1, intraOpThreads: 1 });
 }
 
 test('a real worker with --device auto names each provider it passed over, with the fix, and runs on the one it chose', async (t) => {

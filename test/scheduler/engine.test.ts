@@ -4,8 +4,12 @@
  * crashing workers.
  */
 import assert from 'node:assert/strict';
+import { EventEmitter, once } from 'node:events';
 import { test } from 'node:test';
-import { type SampleRequest, startEngine } from '../helpers/engine.js';
+import { EngineCore, type EngineRuntime } from '../../src/generation/index.js';
+import type { PassOutput } from '../../src/runtime/index.js';
+import { Scheduler } from '../../src/scheduler/index.js';
+import { type SampleRequest, samplersFor, startEngine } from '../helpers/engine.js';
 import { exportHead, synthCheckpoint } from '../helpers/models.js';
 
 function request(overrides: Partial<SampleRequest> = {}): SampleRequest {
@@ -106,6 +110,16 @@ test('a worker that dies fails its in-flight requests cleanly and is restarted',
   assert.equal((await engine.sample(request({ steps: 20 }), 1)).samplers.length, 1);
 });
 
+test('a worker that serves between crashes is restarted every time, at once: no restart limit', async () => {
+  const engine = await tinyEngine();
+  for (let round = 0; round < 7; round++) {
+    const ready = once(engine.runtime, 'ready');
+    await engine.runtime.recycleWorker(0);
+    await ready;
+    assert.equal((await engine.sample(request({ steps: 4 }), 1)).samplers.length, 1, `served after restart ${round + 1}`);
+  }
+});
+
 test('a step hook that throws fails its own request, and the loop carries on', async () => {
   const engine = await tinyEngine();
   const broken = engine.sample(request({ seed: 7 }), 1, {
@@ -123,4 +137,31 @@ test('a job with nothing to run settles at once, with no pass', async () => {
   const stats = await engine.engine.submit([]).done;
   assert.equal(stats.forwardPasses, 0);
   assert.equal(engine.passes.length, 0);
+});
+
+/** A runtime with no worker that can run, driven by hand: what the loop does when restarts fail and succeed. */
+class NoWorkers extends EventEmitter<{ ready: [index: number]; failed: [index: number, reason: string, retryInMs: number] }> implements EngineRuntime {
+  idleWorkers = 0;
+  readyWorkers = 0;
+  startingWorkers = 0;
+  execute(): Promise<PassOutput> {
+    return Promise.reject(new Error('no pass can run'));
+  }
+}
+
+test('when no worker can run, queued and new work fails with worker_unavailable; a ready worker lifts it', async () => {
+  const runtime = new NoWorkers();
+  const engine = new EngineCore(new Scheduler({ maxBatch: 8, maxBatchEntries: 1000, maxQueue: 100, batchWaitMs: 0 }), runtime);
+  const facts = { maskId: 63, modelLength: 32, timeConditioned: false };
+  const queued = engine.submit(samplersFor(request(), 2, facts)).done;
+  runtime.startingWorkers = 1;
+  runtime.emit('failed', 1, 'another worker failed, but this one may still start', 500);
+  assert.equal(engine.unavailableReason, undefined, 'a worker that is starting may yet run the work');
+  runtime.startingWorkers = 0;
+  runtime.emit('failed', 0, 'model.onnx: no such file', 1000);
+  await assert.rejects(queued, { code: 'worker_unavailable', message: /worker 0 could not be restarted \(model\.onnx: no such file\); the next attempt is in 1\.0 s/ });
+  assert.throws(() => engine.submit(samplersFor(request(), 1, facts)), { code: 'worker_unavailable' });
+  runtime.emit('ready', 0);
+  assert.equal(engine.unavailableReason, undefined);
+  assert.doesNotThrow(() => engine.submit(samplersFor(request(), 1, facts)), 'admitted again');
 });

@@ -165,3 +165,13 @@ test('with --batch-wait-ms, a partial batch waits for more rows; a full one, or 
   await new Promise((resolve) => setTimeout(resolve, 60));
   assert.deepEqual(owners(nextPass(scheduler)), ['a']);
 });
+
+test('a job larger than the whole queue is invalid_argument, not overloaded: retrying could never admit it', () => {
+  const scheduler = new Scheduler({ ...OPTIONS, maxQueue: 3 });
+  assert.throws(() => scheduler.admit([1, 2, 3, 4].map((n) => new StandIn(`s${n}`, 1, 1))), (error: Error & { code?: string }) => {
+    assert.equal(error.code, 'invalid_argument');
+    assert.match(error.message, /needs 4 sequences at once; the queue holds at most 3 \(--max-queue\)/);
+    return true;
+  });
+  assert.equal(scheduler.activeSequences, 0, 'nothing was admitted');
+});

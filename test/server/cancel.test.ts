@@ -43,3 +43,15 @@ test('an SSE client that disconnects cancels its completion', async () => {
     assert.match(new TextDecoder().decode(value), /^data: \{/);
   });
 });
+
+test('SSE clients that hang up at any moment, before the first event included, are cancellations, never logged as failures', async () => {
+  const logged = server.logs.length;
+  for (let i = 0; i < 60; i++) {
+    const client = new AbortController();
+    setTimeout(() => client.abort(), i % 20);
+    const request = postJson(`${server.url}/v1/completions`, { model: MODEL_ID, prompt: 'ba', max_tokens: 8, stream: true, seed: i }, { signal: client.signal });
+    await request.then((response) => response.text()).catch(() => undefined);
+  }
+  await waitFor(() => server.service.status().activeSequences === 0, 'every request to end');
+  assert.deepEqual(server.logs.slice(logged).filter((line) => (line.level as number) >= 40), [], 'a client going away is no warning or error');
+});

@@ -8,7 +8,7 @@ import { buildWordLevelTokenizer } from '../../src/tokenizer/index.js';
 import { LONG_REQUEST, MODEL_ID, exportVariant, postJson, startServer, tinyExport, waitFor } from './helpers.js';
 
 /** Transport-level failures over real HTTP: overload, a crashing worker, a model that cannot load. */
-const server = await startServer({ config: { maxQueue: 2, limits: { maxSteps: 100_000 } } });
+const server = await startServer({ config: { maxQueue: 2, limits: { maxSteps: 100_000, maxNumSamples: 2 } } });
 
 interface Envelope {
   error: { code: string; message: string; type: string; param: string | null };

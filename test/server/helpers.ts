@@ -3,6 +3,7 @@
  * the mask renders as "[MASK]"), and the clients the server tests drive it with.
  */
 import { cp, readFile, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after } from 'node:test';
@@ -224,4 +225,59 @@ export function rebuild(messages: ServerMessage[], samples: number): { tokens: n
     texts[message.sample] = message.text;
   }
   return { tokens, texts };
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Sends `request` as it is over a fresh TCP connection and reads back one response (by its
+ * Content-Length, or to the end of the connection): for requests no HTTP client would send.
+ */
+export function rawExchange(url: string, request: string | Buffer, timeoutMs = 15_000): Promise<RawResponse> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    let received = Buffer.alloc(0);
+    socket.setTimeout(timeoutMs, () => {
+      socket.destroy();
+      reject(new Error(`no whole response within ${timeoutMs} ms: ${JSON.stringify(received.toString())}`));
+    });
+    const finish = (closed = false) => {
+      const parsed = parseResponse(received, closed);
+      if (parsed === undefined) return false;
+      socket.destroy();
+      resolve(parsed);
+      return true;
+    };
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      finish();
+    });
+    socket.on('close', () => finish(true) || reject(new Error(`the connection closed without a whole response: ${JSON.stringify(received.toString())}`)));
+    socket.on('error', () => undefined);
+    socket.write(request);
+  });
+}
+
+function parseResponse(bytes: Buffer, closed: boolean): RawResponse | undefined {
+  const end = bytes.indexOf('\r\n\r\n');
+  if (end < 0) return undefined;
+  const [statusLine = '', ...lines] = bytes.subarray(0, end).toString('latin1').split('\r\n');
+  const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+  const status = Number(statusLine.split(' ')[1]);
+  const body = bytes.subarray(end + 4);
+  // A 101 hands the connection over to another protocol: no body follows.
+  const length = status === 101 ? 0 : headers['content-length'] === undefined && closed ? body.length : Number(headers['content-length']);
+  if (!(body.length >= length)) return undefined;
+  return { status, headers, body: body.subarray(0, length).toString('utf8') };
+}
+
+/** A request line and headers (Host included unless given), then the body as it is. */
+export function rawRequest(method: string, path: string, headers: Record<string, string> = {}, body = ''): string {
+  const lines = Object.entries({ host: 'test', ...headers }).map(([name, value]) => `${name}: ${value}\r\n`);
+  return `${method} ${path} HTTP/1.1\r\n${lines.join('')}\r\n${body}`;
 }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { type Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { shutdownGracefully } from '../../src/server/index.js';
-import { LONG_REQUEST, StreamClient, postJson, startServer, tinyExport, waitFor } from './helpers.js';
+import { LONG_REQUEST, StreamClient, postJson, rawRequest as rawHttp, startServer, tinyExport, waitFor } from './helpers.js';
 
 // Built at the top level: a temporary directory made inside a test is removed when that test ends.
 await tinyExport();
@@ -15,38 +15,56 @@ const MEDIUM_REQUEST = { steps: 2500, sampler: 'ddpm', seed: 3 } as const;
 
 function rawRequest(method: string, path: string, body?: object): string {
   const payload = body === undefined ? '' : JSON.stringify(body);
-  const headers = body === undefined ? '' : `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(payload)}\r\n`;
-  return `${method} ${path} HTTP/1.1\r\nhost: test\r\n${headers}\r\n${payload}`;
+  return rawHttp(method, path, body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }, payload);
 }
 
-test('draining: running requests finish, new ones get shutting_down, /readyz says 503, then everything closes', async () => {
+/** What each connection opened by openConnection has received. */
+const received = new Map<Socket, string>();
+
+/** A connection the server has certainly accepted: it answered `first` (a request, or the upgrade) on it. */
+async function openConnection(url: string, first: string, expected: RegExp): Promise<Socket> {
+  const socket = connect(Number(new URL(url).port), '127.0.0.1');
+  received.set(socket, '');
+  socket.on('data', (chunk: Buffer) => received.set(socket, `${received.get(socket)}${chunk.toString('latin1')}`));
+  socket.on('error', () => undefined);
+  socket.write(first);
+  await waitFor(() => expected.test(received.get(socket) ?? ''), `an answer matching ${expected}`);
+  return socket;
+}
+
+test('draining: running requests finish, new ones get shutting_down, /readyz says 503 on new connections too, then everything closes', async () => {
   const server = await startServer();
   const stream = await StreamClient.connect(server);
   const streamClosed = once(stream.socket, 'close');
   stream.send({ type: 'generate', id: 'running', ...MEDIUM_REQUEST });
-  // One keep-alive connection: pipelined requests sent after the drain began still reach the server on it.
-  const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
-  let received = '';
-  socket.on('data', (chunk) => (received += chunk.toString()));
-  socket.write(rawRequest('POST', '/v1/generate', MEDIUM_REQUEST));
+  // Keep-alive connections: one with a request running, one idle.
+  const busy = await openConnection(server.url, rawRequest('POST', '/v1/generate', MEDIUM_REQUEST), /^/);
+  const idle = await openConnection(server.url, rawRequest('GET', '/healthz'), /"status":"ok"/);
+  const [busyClosed, idleClosed] = [once(busy, 'close'), once(idle, 'close')];
   await waitFor(() => server.service.status().activeSequences === 2, 'both requests to run');
 
   const shutdown = shutdownGracefully(server.app, 30_000);
-  socket.write(rawRequest('GET', '/readyz') + rawRequest('POST', '/v1/generate', { steps: 2 }));
   stream.send({ type: 'generate', id: 'late', steps: 2 });
-  await assert.rejects(fetch(`${server.url}/healthz`), 'new connections are refused');
+  // A probe opens a new connection: while the server drains it is answered, with 503.
+  const probe = await fetch(`${server.url}/readyz`);
+  assert.equal(probe.status, 503);
+  assert.equal((await probe.json()).error.code, 'shutting_down');
+  assert.equal(probe.headers.get('connection'), 'close', 'a draining server asks clients not to reuse their connections');
+  assert.equal((await (await postJson(`${server.url}/v1/generate`, { steps: 2 })).json()).error.code, 'shutting_down');
+  await idleClosed;
 
   assert.equal(await shutdown, true, 'everything finished before the deadline');
+  await assert.rejects(fetch(`${server.url}/healthz`), 'once drained, new connections are refused');
   assert.equal((await stream.final('running')).type, 'done');
   const late = await stream.final('late');
   assert.equal((late.error as { code: string }).code, 'shutting_down');
   const [closeCode] = await streamClosed;
   assert.equal(closeCode, 1001, 'the WebSocket closes as "going away"');
-  await once(socket, 'close');
-  const statuses = [...received.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((match) => match[1]);
-  assert.deepEqual(statuses, ['200', '503', '503']);
-  assert.equal(received.match(/"code":"shutting_down"/g)?.length, 2);
-  assert.match(received, /"samples":\[\{"index":0/);
+  await busyClosed;
+  const answer = received.get(busy) ?? '';
+  assert.match(answer, /^HTTP\/1\.1 200 /);
+  assert.match(answer, /\r\nconnection: close\r\n/i);
+  assert.match(answer, /"samples":\[\{"index":0/);
 });
 
 const CLI = join(import.meta.dirname, 'cli-entry.ts');
@@ -119,4 +137,42 @@ test('mdlm serve: Ctrl-C drains too; past the deadline the request gets shutting
   assert.equal((await response.json()).error.code, 'shutting_down');
   assert.equal(await serving.exited, 0);
   assert.ok(serving.logs.some((line) => line.msg === 'stopped' && line.finished_in_time === false));
+});
+
+/** The upgrade request of a WebSocket client written by hand, so that it can stop reading. */
+const UPGRADE = 'GET /v1/stream HTTP/1.1\r\nhost: test\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+
+/** SIGTERM, and the exit code; a process that does not exit in `ms` fails the test instead of hanging it. */
+async function terminate(serving: ServeProcess, ms = 30_000): Promise<number | null> {
+  serving.child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      serving.child.kill('SIGKILL');
+      reject(new Error(`mdlm serve did not exit within ${ms} ms of SIGTERM`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([serving.exited, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+test('SIGTERM with a WebSocket client that never reads or answers its close: cut at the deadline, exit 0', async () => {
+  const serving = await serve([], { PORT: '0', MDLM_SHUTDOWN_TIMEOUT_MS: '500' });
+  const stalled = await openConnection(serving.url, UPGRADE, /^HTTP\/1\.1 101 /);
+  stalled.pause();
+  assert.equal(await terminate(serving), 0);
+  assert.ok(serving.logs.some((line) => line.websockets === 1 && /did not answer the close/.test(line.msg as string)), 'the socket was cut');
+  stalled.destroy();
+});
+
+test('SIGTERM with an HTTP request whose body never finishes: cut at the deadline, exit 0', async () => {
+  const serving = await serve([], { PORT: '0', MDLM_SHUTDOWN_TIMEOUT_MS: '500' });
+  const half = await openConnection(serving.url, 'GET /healthz HTTP/1.1\r\nhost: test\r\n\r\n', /"status":"ok"/);
+  half.write('POST /v1/generate HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"ste');
+  assert.equal(await terminate(serving), 0);
+  assert.ok(serving.logs.some((line) => line.connections === 1 && /still open at the shutdown deadline/.test(line.msg as string)), 'the connection was cut');
+  half.destroy();
 });

@@ -81,13 +81,18 @@ test('a duplicate id, malformed messages and bad fields get errors, and the sock
   client.send({ type: 'generate', id: 'x', ...LONG_REQUEST });
   await client.next((message) => message.id === 'x' && message.type === 'started');
   client.send({ type: 'generate', id: 'x', steps: 2 });
-  const duplicate = await client.next((message) => message.id === 'x' && message.type === 'error');
-  assert.equal((duplicate.error as { code: string }).code, 'duplicate_id');
+  client.send({ type: 'generate', id: 'x', steps: 'many' });
+  // Refusals of messages under an id in flight are not that id's final message: id null, the id in rejected_id.
+  const duplicate = await client.next((message) => message.rejected_id === 'x' && (message.error as { code: string }).code === 'duplicate_id');
+  assert.equal(duplicate.id, null);
+  assert.equal((duplicate.error as { param: string }).param, 'id');
+  const malformed = await client.next((message) => message.rejected_id === 'x' && (message.error as { code: string }).code === 'validation_error');
+  assert.equal(malformed.id, null);
   client.send('not json');
   client.send({ type: 'generate', id: 'y', steps: 'many' });
   client.send({ type: 'shout', id: 'z' });
   const errors = await Promise.all([
-    client.next((message) => message.type === 'error' && message.id === null),
+    client.next((message) => message.type === 'error' && message.id === null && message.rejected_id === undefined),
     client.next((message) => message.type === 'error' && message.id === 'y'),
     client.next((message) => message.type === 'error' && message.id === 'z'),
   ]);
@@ -100,8 +105,8 @@ test('a duplicate id, malformed messages and bad fields get errors, and the sock
   const lifecycle = client.of('x').filter((message) => message.type !== 'step');
   assert.deepEqual(
     lifecycle.map((message) => (message.type === 'error' ? (message.error as { code: string }).code : message.type)),
-    ['started', 'duplicate_id', 'cancelled'],
-    'the duplicate did not end the request running under its id',
+    ['started', 'cancelled'],
+    'the request running under the id got exactly one final message; the refusals did not use its id',
   );
   client.send({ type: 'generate', id: 'after', steps: 4, seed: 1 });
   assert.equal((await client.final('after')).type, 'done');

@@ -9,7 +9,7 @@ import { pseudoWord } from '../../src/tokenizer/index.js';
 import { MODEL_ID, buildTestApp } from './helpers.js';
 
 const { app } = await buildTestApp({
-  config: { maxQueue: 2, limits: { maxSteps: 100_000, maxNumSamples: 4, maxStrides: 8, maxPromptTokens: 8, maxOutputTokens: 64, bodyLimit: 2048 } },
+  config: { maxQueue: 4, limits: { maxSteps: 100_000, maxNumSamples: 4, maxStrides: 8, maxPromptTokens: 8, maxOutputTokens: 64, bodyLimit: 2048 } },
 });
 
 interface Reply {

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { type ErrorCode, ErrorCodes, MdlmError } from '../../errors.js';
 import { bf16ToF32, f16ToF32 } from '../../util/half.js';
+import { fileSha256 } from '../../util/hash.js';
 import type { MdlmConfig } from '../config.js';
 import { BACKBONE_PREFIX } from '../tensor-layout.js';
 import { type LightningBackbone, type LightningParameterization, type SeedConfig, readSeedConfig, toMdlmConfig } from './hyper-parameters.js';
@@ -256,10 +255,4 @@ function weightProblems(archive: TorchArchive, { where, tensor }: WeightSource):
     });
   }
   return problems;
-}
-
-async function fileSha256(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }

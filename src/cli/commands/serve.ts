@@ -5,13 +5,15 @@ import { GenerationService } from '../../generation/index.js';
 import { type ResolvedModel, modelIdOf, resolveModel } from '../../hub/index.js';
 import { type Logger, createLogger } from '../../log.js';
 import { describeProviderChoice } from '../../runtime/index.js';
-import { LimitsSchema, type ServerConfig, ServerConfigSchema, buildServer, parseServerConfig, schedulerOptions, shutdownGracefully } from '../../server/index.js';
+import { LimitsSchema, type ServerConfig, ServerConfigSchema, buildServer, checkSettingsAgree, parseServerConfig, schedulerOptions, shutdownGracefully } from '../../server/index.js';
+import { exitOnSignals } from '../interrupt.js';
 import { parseFlags } from '../options.js';
 import { progressBar } from '../progress.js';
 
 /** The config with its limits flattened: one flag per field. */
-const ServeFlags = ServerConfigSchema.omit({ limits: true }).extend(LimitsSchema.shape);
-type FlagName = keyof typeof ServeFlags.shape;
+const FlagFields = ServerConfigSchema.omit({ limits: true }).extend(LimitsSchema.shape);
+const ServeFlags = FlagFields.superRefine(checkSettingsAgree);
+type FlagName = keyof typeof FlagFields.shape;
 const LIMIT_NAMES = Object.keys(LimitsSchema.shape) as (keyof typeof LimitsSchema.shape)[];
 const DEFAULTS = ServeFlags.parse({});
 
@@ -48,6 +50,9 @@ const FLAGS: { name: FlagName; value: string; parse?: (value: string) => unknown
   { name: 'maxMcSamples', value: '<n>', parse: toNumber },
   { name: 'streamHighWaterMark', value: '<bytes>', parse: toNumber },
   { name: 'shutdownTimeoutMs', value: '<ms>', parse: toNumber },
+  { name: 'headersTimeoutMs', value: '<ms>', parse: toNumber },
+  { name: 'requestTimeoutMs', value: '<ms>', parse: toNumber },
+  { name: 'keepAliveTimeoutMs', value: '<ms>', parse: toNumber },
   { name: 'modelsDir', value: '<dir>' },
   { name: 'dtype', value: '<dtype>' },
   { name: 'logLevel', value: '<level>' },
@@ -59,8 +64,9 @@ flag's name); a flag wins over its variable. PORT is read when neither --port no
 MDLM_PORT is set. Hub downloads follow HF_TOKEN, HF_HOME, HF_HUB_CACHE, HF_ENDPOINT and
 HF_HUB_OFFLINE.
 
-On SIGTERM (or Ctrl-C) the server stops accepting connections (/readyz answers 503), lets running
-requests finish for --shutdown-timeout-ms, cancels the rest and exits 0.`;
+On SIGTERM (or Ctrl-C) the server stops taking work (/readyz answers 503, new requests get
+shutting_down), lets running requests finish for --shutdown-timeout-ms, cancels the rest, cuts
+the connections that are still open after a short grace, and exits 0.`;
 
 export function registerServe(program: Command): void {
   const command = program
@@ -77,7 +83,7 @@ export function registerServe(program: Command): void {
 
 function option({ name, value, parse }: (typeof FLAGS)[number]): Option {
   const kebab = name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
-  const created = new Option(`--${kebab} ${value}`, ServeFlags.shape[name].description ?? '').env(`MDLM_${kebab.replace(/-/g, '_').toUpperCase()}`);
+  const created = new Option(`--${kebab} ${value}`, FlagFields.shape[name].description ?? '').env(`MDLM_${kebab.replace(/-/g, '_').toUpperCase()}`);
   if (parse !== undefined) created.argParser(parse);
   const fallback = DEFAULTS[name];
   // An empty provider-options object says nothing worth showing.
@@ -93,6 +99,7 @@ function configFromFlags(flags: z.output<typeof ServeFlags>): ServerConfig {
 
 async function serve(config: ServerConfig): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
+  const stopExitingOnSignals = exitOnSignals();
   const resolved = await resolveWithProgress(config);
   for (const notice of resolved.notices) logger.warn(notice);
   const service = await GenerationService.open({
@@ -110,6 +117,7 @@ async function serve(config: ServerConfig): Promise<void> {
     throw listenError(error, config);
   }
   logStartup(logger, resolved, service, app.listeningOrigin);
+  stopExitingOnSignals();
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
@@ -118,6 +126,22 @@ async function serve(config: ServerConfig): Promise<void> {
   const finished = await shutdownGracefully(app, config.shutdownTimeoutMs);
   await service.close();
   logger.info({ finished_in_time: finished }, 'stopped');
+  exitIfStillHeld(logger);
+}
+
+/** How long the process may take to end by itself once everything is closed. */
+const EXIT_GRACE_MS = 2000;
+
+/**
+ * Everything the server opened is closed by now, so the process should end by itself. Should
+ * anything else still hold it (a handle some dependency left open), exit anyway rather than
+ * hang until the orchestrator's SIGKILL; the timer is unref'd, so it never delays an exit.
+ */
+function exitIfStillHeld(logger: Logger): void {
+  setTimeout(() => {
+    logger.warn({ handles: process.getActiveResourcesInfo() }, 'the process is still held open after shutdown; exiting');
+    process.exit();
+  }, EXIT_GRACE_MS).unref();
 }
 
 /** The listen failures an operator can fix, as a code and the fix; anything else as it is. */

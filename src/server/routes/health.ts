@@ -12,8 +12,8 @@ export const healthRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, { 
     { schema: { summary: 'Readiness: the model is loaded, a worker is ready and the server is not shutting down', tags: ['operations'], response: { 200: ReadySchema, ...ERROR_RESPONSES } } },
     async () => {
       if (lifecycle.draining) throw new MdlmError(ErrorCodes.shuttingDown, 'the server is shutting down');
-      const { readyWorkers, provider } = service.status();
-      if (readyWorkers === 0) throw new MdlmError(ErrorCodes.workerCrashed, 'no inference worker is ready');
+      const { readyWorkers, provider, workersDown } = service.status();
+      if (readyWorkers === 0) throw new MdlmError(ErrorCodes.workerUnavailable, workersDown ?? 'no inference worker is ready (one is starting)');
       return { status: 'ready' as const, model: modelId, provider, ready_workers: readyWorkers };
     },
   );

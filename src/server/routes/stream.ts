@@ -7,7 +7,8 @@
  */
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { RawData, WebSocket } from 'ws';
+import { once } from 'node:events';
+import { type RawData, WebSocket } from 'ws';
 import { ErrorCodes, MdlmError } from '../../errors.js';
 import type { GenerateResult, GenerationStart, GenerationStats, PreparedGeneration } from '../../generation/index.js';
 import { type StepEvent, applyStepEvent } from '../../sampling/index.js';
@@ -17,6 +18,8 @@ import { generateRequest, generateResponse, outputParam } from '../generate-body
 import { prepareWithinLimits } from '../limits.js';
 import { Outbox, type PendingStep } from '../outbox.js';
 import { recordRequest } from '../request-log.js';
+import { WEBSOCKET_ROUTE } from '../transport.js';
+import { within } from '../../util/within.js';
 import { type StreamGenerateMessage, streamClientMessageSchema } from '../schemas.js';
 
 const ENDPOINT = '/v1/stream';
@@ -35,22 +38,37 @@ export class StreamSessions {
     this.sessions.delete(session);
   }
 
-  closeAll(): void {
-    for (const session of this.sessions) session.close(CLOSE_GOING_AWAY, 'server shutting down');
+  /**
+   * Delivers what every socket is owed and closes it as "going away". A client that has not
+   * completed the close handshake within `graceMs` (one that stopped reading, say) is cut.
+   * Resolves to the number of sockets cut.
+   */
+  async closeAll(graceMs: number): Promise<number> {
+    const closedInTime = await Promise.all([...this.sessions].map((session) => session.close(graceMs)));
+    return closedInTime.filter((inTime) => !inTime).length;
   }
 }
 
-export const streamRoutes: FastifyPluginAsyncZod<ServerContext & { sessions: StreamSessions }> = async (app, options) => {
-  const { sessions, ...context } = options;
+export const streamRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, context) => {
+  const sessions = context.streams;
   const messageSchema = streamClientMessageSchema(context.bounds);
-  // @fastify/websocket keeps WebSocket routes out of the OpenAPI document, whose description summarises this protocol instead.
-  app.get(ENDPOINT, { websocket: true }, (socket, request) => {
-    const session = new StreamSession(socket, request, context, messageSchema);
-    sessions.add(session);
-    socket.on('close', () => {
-      session.cancelAll();
-      sessions.delete(session);
-    });
+  app.route({
+    method: 'GET',
+    url: ENDPOINT,
+    config: WEBSOCKET_ROUTE,
+    // Kept out of the OpenAPI document, whose description summarises this protocol instead.
+    schema: { hide: true },
+    handler: async () => {
+      throw new MdlmError(ErrorCodes.upgradeRequired, `${ENDPOINT} is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket)`);
+    },
+    wsHandler: (socket, request) => {
+      const session = new StreamSession(socket, request, context, messageSchema);
+      sessions.add(session);
+      socket.on('close', () => {
+        session.cancelAll();
+        sessions.delete(session);
+      });
+    },
   });
 };
 
@@ -80,9 +98,15 @@ class StreamSession {
     for (const request of this.requests.values()) request.controller.abort();
   }
 
-  close(code: number, reason: string): void {
+  /** Resolves to whether the client completed the close handshake in time (else the socket is cut). */
+  async close(graceMs: number): Promise<boolean> {
+    if (this.socket.readyState === WebSocket.CLOSED) return true;
+    const closed = once(this.socket, 'close');
     this.outbox.drain();
-    this.socket.close(code, reason);
+    this.socket.close(CLOSE_GOING_AWAY, 'server shutting down');
+    const inTime = await within(closed, graceMs);
+    if (!inTime) this.socket.terminate();
+    return inTime;
   }
 
   private receive(data: RawData, isBinary: boolean): void {
@@ -183,10 +207,16 @@ class StreamSession {
     return message.decode_text ? { text: this.context.service.decode(tokens, { maskText: message.mask_text }) } : {};
   }
 
+  /**
+   * Refuses a message that started no request. Its error is the final message of its id,
+   * unless a request under that id is in flight: that one still ends with its own final
+   * message, so the refusal carries id null and names the id in rejected_id instead.
+   */
   private sendError(id: string | null, error: MdlmError): void {
     const api = toApiError(error);
     recordRequest(this.log, this.context.metrics, { endpoint: ENDPOINT, outcome: api.code, durationMs: 0 });
-    this.outbox.push({ type: 'error', id, ...envelope(api) });
+    const ids = id !== null && this.requests.has(id) ? { id: null, rejected_id: id } : { id };
+    this.outbox.push({ type: 'error', ...ids, ...envelope(api) });
   }
 
   private get log(): FastifyBaseLogger {
