@@ -40,6 +40,8 @@ export const ErrorCodes = {
   unsafeCheckpoint: 'unsafe_checkpoint',
   /** A samples file (mdlm eval gen-ppl --samples) that is neither generate --json output nor JSONL of text / token_ids. */
   invalidSamples: 'invalid_samples',
+  /** A checkpoint this server reads but cannot serve (the seed's d3pm, a SEDD model without time conditioning). */
+  unsupportedModel: 'unsupported_model',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

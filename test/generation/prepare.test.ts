@@ -6,7 +6,7 @@ import { MdlmTokenizer, buildWordLevelTokenizer, pseudoWord } from '../../src/to
 
 const { tokenizerJson, tokenizerConfig } = buildWordLevelTokenizer(64);
 const tokenizer = MdlmTokenizer.fromJson(tokenizerJson, tokenizerConfig);
-const FACTS = { maskId: 63, modelLength: 32, timeConditioned: false, vocabSize: 64 };
+const FACTS = { maskId: 63, modelLength: 32, timeConditioned: false, vocabSize: 64, parameterization: 'subs' } as const;
 const words = (...ids: number[]) => ids.map((id) => pseudoWord(id - 1)).join(' ');
 
 test('what a request leaves out gets the paper’s settings, and a seed is chosen and reported', () => {
