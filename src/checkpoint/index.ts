@@ -22,6 +22,7 @@ export {
   LIGHTNING_BACKBONES,
   LIGHTNING_EXTENSION,
   LIGHTNING_WEIGHTS,
+  fileSha256,
   isLightningFile,
   LIGHTNING_PARAMETERIZATIONS,
   type LightningBackbone,

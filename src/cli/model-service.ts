@@ -1,6 +1,7 @@
 /** What the one-off commands share: the model flags, and a service opened on the resolved model with progress on stderr. */
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { LIGHTNING_WEIGHTS } from '../checkpoint/index.js';
 import { GenerationService } from '../generation/index.js';
 import { DEFAULT_MODEL, modelIdOf, resolveModel } from '../hub/index.js';
 import { DEVICES, ProviderOptionsSchema } from '../runtime/index.js';
@@ -12,24 +13,30 @@ export const ModelFlags = z.object({
   device: z.enum(DEVICES),
   dtype: z.enum(['fp32', 'fp16']),
   modelsDir: z.string().optional(),
+  weights: z.enum(LIGHTNING_WEIGHTS).optional(),
+  tokenizer: z.string().min(1).optional(),
 });
 export type ModelChoice = z.infer<typeof ModelFlags>;
 
-/** --model, --device, --dtype and --models-dir, as every one-off command has them. */
+/** --model, --device, --dtype, --models-dir, --weights and --tokenizer, as every one-off command has them. */
 export function addModelOptions(command: Command): Command {
   return command
-    .option('--model <ref>', 'hub id (owner/name[@revision]), checkpoint directory or exported model directory', DEFAULT_MODEL)
+    .option('--model <ref>', 'hub id (owner/name[@revision]), checkpoint directory, Lightning .ckpt file or exported model directory', DEFAULT_MODEL)
     .option('--device <device>', `${DEVICES.join(', ')}`, 'auto')
     .option('--dtype <dtype>', 'export precision: fp32 (CPU default) or fp16 (for GPUs)', 'fp32')
-    .option('--models-dir <dir>', 'conversion cache directory (default: MDLM_MODELS_DIR or ./models)');
+    .option('--models-dir <dir>', 'conversion cache directory (default: MDLM_MODELS_DIR or ./models)')
+    .option('--weights <weights>', `a .ckpt's weights: ${LIGHTNING_WEIGHTS.join(' or ')} (default ema, what the seed samples and evaluates with)`)
+    .option('--tokenizer <dir>', 'tokenizer.json + tokenizer_config.json to convert a checkpoint with (default: its own, else the one it names)');
 }
 
 /** Resolves the model (download and conversion with a progress bar) and opens one worker on it. */
-export async function openModelService({ model, device, dtype, modelsDir }: ModelChoice, capacity: { maxBatch: number; maxQueue: number }): Promise<{ service: GenerationService; modelId: string }> {
+export async function openModelService({ model, device, dtype, modelsDir, weights, tokenizer }: ModelChoice, capacity: { maxBatch: number; maxQueue: number }): Promise<{ service: GenerationService; modelId: string }> {
   const download = progressBar('preparing model', 'MB');
   const resolved = await resolveModel(model, {
     modelsDir,
     dtype,
+    weights,
+    tokenizer,
     onProgress: (event) => download.update(Math.round(event.done / 1e6), Math.round(event.total / 1e6)),
   });
   download.stop();

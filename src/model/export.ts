@@ -51,6 +51,8 @@ export interface ExportOptions {
   maskIndex?: number;
   /** The checkpoint's sha256 when the caller has already computed it (saves reading the weights twice). */
   checkpointSha256?: string;
+  /** Recorded in the manifest: the hash of tokenizer files chosen explicitly, which the conversion cache keys on. */
+  tokenizerSha256?: string;
   /** Called as weights are written: bytes so far and the expected total. */
   onProgress?: (doneBytes: number, totalBytes: number) => void;
 }
@@ -110,7 +112,7 @@ export async function exportModel(options: ExportOptions): Promise<AnyExportMani
         fused,
         opsets: { ...OPSETS },
         tokenizer: tokenizer !== undefined,
-        checkpoint: { sha256, source: options.checkpointDir, weights: network.lightning?.weights },
+        checkpoint: { sha256, source: options.checkpointDir, weights: network.lightning?.weights, tokenizerSha256: options.tokenizerSha256 },
         files: { model: MODEL_FILE, data: DATA_FILE, dataBytes: builder.externalBytes },
         createdAt: new Date().toISOString(),
       } satisfies AnyExportManifest;

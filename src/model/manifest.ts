@@ -23,8 +23,12 @@ const ManifestBaseSchema = z.object({
   opsets: z.record(z.string(), z.number()),
   /** Whether tokenizer.json and tokenizer_config.json were shipped beside the model. */
   tokenizer: z.boolean(),
-  /** `weights`: which weights of a Lightning .ckpt were exported (absent for a checkpoint directory). */
-  checkpoint: z.object({ sha256: z.string(), source: z.string(), weights: z.enum(LIGHTNING_WEIGHTS).optional() }),
+  /**
+   * `weights`: which weights of a Lightning .ckpt were exported (absent for a checkpoint
+   * directory); `tokenizerSha256`: the tokenizer files given explicitly (absent when the
+   * checkpoint's own or its named one was used).
+   */
+  checkpoint: z.object({ sha256: z.string(), source: z.string(), weights: z.enum(LIGHTNING_WEIGHTS).optional(), tokenizerSha256: z.string().optional() }),
   files: z.object({ model: z.string(), data: z.string(), dataBytes: z.number().int().nonnegative() }),
   createdAt: z.string(),
 });
@@ -106,6 +110,8 @@ export interface ExportKey {
   checkpointSha256: string;
   /** A Lightning .ckpt's weights; undefined for a checkpoint directory. */
   weights?: LightningWeights;
+  /** The tokenizer files given explicitly (tokenizerFilesHash), when they were. */
+  tokenizerSha256?: string;
   head: AnyExportManifest['head'];
   dtype: AnyExportManifest['dtype'];
   fused: boolean;
@@ -116,6 +122,7 @@ export function staleReason(manifest: AnyExportManifest, key: ExportKey): string
   if (manifest.builderVersion !== BUILDER_VERSION) return `built by builder version ${manifest.builderVersion}, current is ${BUILDER_VERSION}`;
   if (manifest.checkpoint.sha256 !== key.checkpointSha256) return 'the checkpoint has changed since it was exported';
   if (manifest.checkpoint.weights !== key.weights) return `weights are ${manifest.checkpoint.weights ?? 'the directory\'s'}, wanted ${key.weights ?? 'the directory\'s'}`;
+  if (manifest.checkpoint.tokenizerSha256 !== key.tokenizerSha256) return 'exported with another tokenizer';
   if (manifest.head !== key.head) return `head is ${manifest.head}, wanted ${key.head}`;
   if (manifest.dtype !== key.dtype) return `dtype is ${manifest.dtype}, wanted ${key.dtype}`;
   if (manifest.fused !== key.fused) return `fused operators ${manifest.fused ? 'on' : 'off'}, wanted ${key.fused ? 'on' : 'off'}`;

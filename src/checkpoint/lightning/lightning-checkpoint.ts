@@ -268,7 +268,8 @@ function weightProblems(archive: TorchArchive, { where, tensor }: WeightSource):
   return problems;
 }
 
-async function fileSha256(path: string): Promise<string> {
+/** sha256 of a whole file, hex: what identifies a .ckpt. */
+export async function fileSha256(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) hash.update(chunk as Buffer);
   return hash.digest('hex');
