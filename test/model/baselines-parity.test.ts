@@ -11,16 +11,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { exportModel } from '../../src/model/export.js';
 import { readManifest } from '../../src/model/manifest.js';
-import type { ExportHead, WeightDtype } from '../../src/model/index.js';
 import { seddUnmaskProbability, totalNoise } from '../../src/sampling/index.js';
 import { seddLoss } from '../../src/scoring/index.js';
+import { exportCkpt } from '../helpers/baselines.js';
 import { runLogits } from '../helpers/models.js';
 import { drawFromHead } from '../helpers/positions-head.js';
 import { assertWithinFloat16 } from '../helpers/precision.js';
 import { softmax } from '../helpers/stats.js';
-import { tempDir } from '../helpers/tmp.js';
 
 interface LogitsCase {
   input_ids: number[][];
@@ -47,15 +45,8 @@ interface Golden {
   mdlm: LogitsCase;
 }
 
-const CKPT_DIR = join(import.meta.dirname, '..', 'fixtures', 'ckpt');
 const golden = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'baselines', 'golden.json'), 'utf8')) as Golden;
 const TOLERANCE = 1e-4;
-
-async function exportCkpt(name: string, head: ExportHead, options: { weights?: 'ema' | 'raw'; maskIndex?: number; dtype?: WeightDtype; fused?: boolean } = {}): Promise<string> {
-  const outDir = join(tempDir(), `${name}-${head}`);
-  await exportModel({ checkpointDir: join(CKPT_DIR, `${name}.ckpt`), outDir, head, ...options });
-  return outDir;
-}
 
 function maxError(expected: number[][][], actual: Float32Array): number {
   const flat = expected.flat(2);
