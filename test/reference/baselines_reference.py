@@ -22,7 +22,11 @@ numpy, written from the seed's models/autoregressive.py and diffusion.py:
   mdlm   the MDLM fixture's raw logits, to check that a .ckpt exports as its
          directory twin does.
 
-Writes test/fixtures/baselines/golden.json.
+Writes test/fixtures/baselines/golden.json, and three small .ckpt files the
+server must refuse to serve (same stand-ins as make_ckpt_fixtures.py):
+  d3pm.ckpt          parameterization d3pm (the seed's discrete-time variant);
+  sedd-untimed.ckpt  sedd without time_conditioning (its score would divide by 0);
+  ar-subs.ckpt       backbone ar with parameterization subs (not a model the seed trains).
 """
 
 import json
@@ -191,6 +195,20 @@ def mdlm_case(rows):
     return {"input_ids": rows, "logits": ref.forward(w, config, np.array(rows), None).tolist()}
 
 
+def unservable():
+    small = make_ckpt_fixtures.SMALL
+    specs = {
+        "d3pm.ckpt": ("dit", "d3pm", False),
+        "sedd-untimed.ckpt": ("dit", "sedd", False),
+        "ar-subs.ckpt": ("ar", "subs", False),
+    }
+    for seed, (name, (kind, parameterization, timed)) in enumerate(specs.items(), 1301):
+        spec = dict(seed=seed, kind=kind, parameterization=parameterization, time_conditioning=timed,
+                    dtype=torch.float32, flat_ema=False, tokenizer="gpt2")
+        _, ckpt = make_ckpt_fixtures.build(spec, small)
+        torch.save(ckpt, OUT.parent / name)
+
+
 def main():
     rng = np.random.default_rng(7)
     vocab, length = 20, 16
@@ -203,6 +221,7 @@ def main():
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(golden) + "\n")
+    unservable()
     print(f"wrote {OUT.relative_to(ROOT)}: {len(golden['sedd']['entries'])} SEDD entries")
 
 
