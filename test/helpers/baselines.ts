@@ -16,13 +16,18 @@ export function ckptPath(name: string): string {
   return join(CKPT_DIR, name.endsWith('.ckpt') ? name : `${name}.ckpt`);
 }
 
-/** tokenizer.json + tokenizer_config.json of a word-level vocabulary in a fresh directory (mask = vocabSize − 1, no BOS). */
-export function wordTokenizerDir(vocabSize = CKPT_VOCAB): string {
+/**
+ * tokenizer.json + tokenizer_config.json of a word-level vocabulary in a fresh directory (mask
+ * = vocabSize − 1). With `framing`, [UNK] (id 0) is also its BOS and EOS, as GPT-2's
+ * <|endoftext|> is both.
+ */
+export function wordTokenizerDir(vocabSize = CKPT_VOCAB, framing = false): string {
   const dir = join(tempDir(), 'tokenizer');
   mkdirSync(dir, { recursive: true });
   const { tokenizerJson, tokenizerConfig } = buildWordLevelTokenizer(vocabSize);
+  const config = framing ? { ...tokenizerConfig, bos_token: '[UNK]', eos_token: '[UNK]' } : tokenizerConfig;
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
-  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(config));
   return dir;
 }
 
