@@ -98,6 +98,8 @@ export function prepareGeneration(request: GenerateRequest, tokenizer: MdlmToken
       topK: request.topK ?? GENERATION_DEFAULTS.topK,
       layout,
       initial: initialCanvas(layout, head, tail, facts.maskId),
+      // Left to right, the grid's t is exactly the share of the tokens still to generate.
+      ...(sampler === LEFT_TO_RIGHT && { eps: 0 }),
     },
     numSamples: request.numSamples ?? GENERATION_DEFAULTS.numSamples,
     seed: request.seed ?? randomInt(2 ** 32),
