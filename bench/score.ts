@@ -25,7 +25,7 @@ import { readManifest } from '../src/model/index.js';
 import { SeededRandom } from '../src/random.js';
 import { ForwardRuntime, ProviderOptionsSchema } from '../src/runtime/index.js';
 import { Scheduler } from '../src/scheduler/index.js';
-import { ElboScorer, drawTimes } from '../src/scoring/index.js';
+import { ElboScorer, drawTimes, subsLoss } from '../src/scoring/index.js';
 import { GPT2_TOKENIZER_DIR } from './support.js';
 
 const Args = z.object({
@@ -58,7 +58,7 @@ function scorers(length: number, count: number): { scorer: ElboScorer; t: number
   const times = drawTimes(count, random, true);
   return Array.from(times, (t, r) => {
     const tokens = Int32Array.from({ length }, () => Math.floor(random.uniform() * 50256));
-    return { scorer: new ElboScorer({ tokens, start: 0, end: length }, Float64Array.of(t), SeededRandom.fromSeed(100 + r), { maskId: MASK, timeConditioned: false }), t };
+    return { scorer: new ElboScorer({ tokens, start: 0, end: length }, Float64Array.of(t), SeededRandom.fromSeed(100 + r), { maskId: MASK, timeConditioned: false, loss: subsLoss }), t };
   });
 }
 

@@ -59,6 +59,8 @@ export const ErrorCodes = {
   notImplemented: 'not_implemented',
   /** No inference worker can run (none could be restarted): queued and new work is refused until a restart succeeds. */
   workerUnavailable: 'worker_unavailable',
+  /** A checkpoint this server reads but cannot serve (the seed's d3pm, a SEDD model without time conditioning). */
+  unsupportedModel: 'unsupported_model',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -20,6 +20,9 @@ export {
 } from './gpt2/index.js';
 export {
   LIGHTNING_BACKBONES,
+  LIGHTNING_EXTENSION,
+  LIGHTNING_WEIGHTS,
+  isLightningFile,
   LIGHTNING_PARAMETERIZATIONS,
   type LightningBackbone,
   LightningCheckpoint,

@@ -2,6 +2,7 @@
 import { type Command, Option } from 'commander';
 import { envVarOf } from './options.js';
 import { z } from 'zod';
+import { LIGHTNING_WEIGHTS } from '../checkpoint/index.js';
 import { GenerationService } from '../generation/index.js';
 import { DEFAULT_MODEL, modelIdOf, resolveModel } from '../hub/index.js';
 import { DEVICES, ProviderOptionsSchema } from '../runtime/index.js';
@@ -15,28 +16,34 @@ export const ModelFlags = z.object({
   device: z.enum(DEVICES),
   dtype: z.enum(WEIGHT_DTYPES),
   modelsDir: z.string().optional(),
+  weights: z.enum(LIGHTNING_WEIGHTS).optional(),
+  tokenizer: z.string().min(1).optional(),
 });
 export type ModelChoice = z.infer<typeof ModelFlags>;
 
-/** --model, --device, --dtype and --models-dir, as every one-off command has them, each also read from its MDLM_ variable as `serve` does. */
+/** --model, --device, --dtype, --models-dir, --weights and --tokenizer, as every one-off command has them, each also read from its MDLM_ variable as `serve` does. */
 export function addModelOptions(command: Command): Command {
   const flag = (flags: string, description: string, fallback?: string) => {
     const option = new Option(flags, description).env(envVarOf(flags.split(' ')[0]?.slice(2) ?? ''));
     return fallback === undefined ? option : option.default(fallback);
   };
   return command
-    .addOption(flag('--model <ref>', 'hub id (owner/name[@revision]), checkpoint directory or exported model directory', DEFAULT_MODEL))
+    .addOption(flag('--model <ref>', 'hub id (owner/name[@revision]), checkpoint directory, Lightning .ckpt file or exported model directory', DEFAULT_MODEL))
     .addOption(flag('--device <device>', `${DEVICES.join(', ')}`, 'auto'))
     .addOption(flag('--dtype <dtype>', DTYPE_HELP, 'fp32'))
-    .addOption(flag('--models-dir <dir>', 'conversion cache directory (default: ./models)'));
+    .addOption(flag('--models-dir <dir>', 'conversion cache directory (default: ./models)'))
+    .addOption(flag('--weights <weights>', `a .ckpt's weights: ${LIGHTNING_WEIGHTS.join(' or ')} (default ema, what the seed samples and evaluates with)`))
+    .addOption(flag('--tokenizer <dir>', 'tokenizer.json + tokenizer_config.json to convert a checkpoint with (default: its own, else the one it names)'));
 }
 
 /** Resolves the model (download and conversion with a progress bar) and opens one worker on it. */
-export async function openModelService({ model, device, dtype, modelsDir }: ModelChoice, capacity: { maxBatch: number; maxQueue: number }): Promise<{ service: GenerationService; modelId: string }> {
+export async function openModelService({ model, device, dtype, modelsDir, weights, tokenizer }: ModelChoice, capacity: { maxBatch: number; maxQueue: number }): Promise<{ service: GenerationService; modelId: string }> {
   const download = progressBar('preparing model', 'MB');
   const resolved = await resolveModel(model, {
     modelsDir,
     dtype,
+    weights,
+    tokenizer,
     onProgress: (event) => download.update(Math.round(event.done / 1e6), Math.round(event.total / 1e6)),
   });
   download.stop();

@@ -53,8 +53,9 @@ export type SeedTablesScaleName = keyof typeof SEED_TABLE_SCALES;
 /**
  * The seed's wall-clock table (64 samples, batch size 1, L = 1024, one A5000), seconds per
  * sample at T = 5000 and 10 000. One entry per sampler. The seed's analytic row is SEDD's
- * network with SEDD's analytic sampler; ours runs the analytic predictor on the MDLM network,
- * the same passes (T + 1) of the same shape, so the figures compare as costs.
+ * network with SEDD's analytic sampler, which it runs here too when a SEDD model is given;
+ * without one, the analytic predictor runs on the MDLM network, the same passes (T + 1) of the
+ * same shape, so the figures compare as costs.
  */
 const SEED_WALL_CLOCK: { sampler: string; label: string; seconds: readonly number[] }[] = [
   { sampler: 'analytic', label: 'MDLM + analytic (seed: SEDD + analytic)', seconds: [127.1, 229.3] },
@@ -68,6 +69,8 @@ export const SEED_SEMI_AR = { sampler: 'ddpm_cache' as SamplerName, secondsPerSe
 
 export interface WallClockRow {
   sampler: SamplerName;
+  /** The network it ran on: SEDD for the analytic row when a SEDD model was given. */
+  model: 'MDLM' | 'SEDD';
   steps: number;
   samples: number;
   totalSeconds: number;
@@ -100,6 +103,8 @@ export interface SeedTablesRun {
   scale: SeedTablesScale;
   /** The MDLM model, opened for generation; closed before the evaluation model is opened. */
   openGenerator: () => Promise<GenerationService>;
+  /** A SEDD model for the analytic row, as the seed's table ran it (opened for that row alone). */
+  openSedd?: () => Promise<GenerationService>;
   openScorer: () => Promise<{ scorer: CausalScorer; tokenizer: MdlmTokenizer }>;
   evalBatchSize: number;
   onProgress?: (label: string, done: number, total: number) => void;
@@ -124,31 +129,48 @@ function wallClockSamplers(): (typeof SEED_WALL_CLOCK)[number][] {
 }
 
 async function wallClockTable(generator: GenerationService, run: SeedTablesRun): Promise<WallClockRow[]> {
-  const { samples, length, steps: stepCounts } = run.scale.wallClock;
   const rows: WallClockRow[] = [];
   for (const published of wallClockSamplers()) {
-    const sampler = published.sampler as SamplerName;
-    for (const [rank, steps] of stepCounts.entries()) {
-      let seconds = 0;
-      let passes = 0;
-      for (let i = 0; i < samples; i++) {
-        const timed = await timedGenerate(generator, { length, steps, sampler, seed: i });
-        seconds += timed.seconds;
-        passes += timed.forwardPasses;
-        run.onProgress?.(`${sampler} T=${steps}`, i + 1, samples);
+    if (published.sampler === 'analytic' && run.openSedd !== undefined) {
+      const sedd = await run.openSedd();
+      try {
+        rows.push(...(await samplerRows(sedd, { ...published, label: 'SEDD + analytic' }, 'SEDD', run)));
+      } finally {
+        await sedd.close();
       }
-      const seedSeconds = published.seconds[rank];
-      const seedSteps = SEED_WALL_CLOCK_STEPS[rank];
-      rows.push({
-        sampler,
-        steps,
-        samples,
-        totalSeconds: seconds,
-        secondsPerSample: seconds / samples,
-        meanForwardPasses: passes / samples,
-        seed: seedSeconds === undefined || seedSteps === undefined ? undefined : { label: published.label, steps: seedSteps, secondsPerSample: seedSeconds },
-      });
+    } else {
+      rows.push(...(await samplerRows(generator, published, 'MDLM', run)));
     }
+  }
+  return rows;
+}
+
+/** One sampler's rows of table (a), one per step count, on `generator`. */
+async function samplerRows(generator: GenerationService, published: (typeof SEED_WALL_CLOCK)[number], model: WallClockRow['model'], run: SeedTablesRun): Promise<WallClockRow[]> {
+  const { samples, length, steps: stepCounts } = run.scale.wallClock;
+  const sampler = published.sampler as SamplerName;
+  const rows: WallClockRow[] = [];
+  for (const [rank, steps] of stepCounts.entries()) {
+    let seconds = 0;
+    let passes = 0;
+    for (let i = 0; i < samples; i++) {
+      const timed = await timedGenerate(generator, { length, steps, sampler, seed: i });
+      seconds += timed.seconds;
+      passes += timed.forwardPasses;
+      run.onProgress?.(`${model} ${sampler} T=${steps}`, i + 1, samples);
+    }
+    const seedSeconds = published.seconds[rank];
+    const seedSteps = SEED_WALL_CLOCK_STEPS[rank];
+    rows.push({
+      sampler,
+      model,
+      steps,
+      samples,
+      totalSeconds: seconds,
+      secondsPerSample: seconds / samples,
+      meanForwardPasses: passes / samples,
+      seed: seedSeconds === undefined || seedSteps === undefined ? undefined : { label: published.label, steps: seedSteps, secondsPerSample: seedSeconds },
+    });
   }
   return rows;
 }

@@ -10,6 +10,7 @@ export {
   type GenerationStart,
   type GenerationStats,
   GenerationService,
+  modelFacts,
   type ModelInfo,
   type ScoreResult,
   type ScoredItem,

@@ -50,11 +50,20 @@ export interface PreparedScore {
   seed: number;
 }
 
-/** Encodes, frames and lays out every item, refusing what cannot be scored with the field named. */
-export function prepareScore(request: ScoreRequest, tokenizer: MdlmTokenizer, facts: ModelFacts & { vocabSize: number }): PreparedScore {
-  const method = request.method ?? SCORE_DEFAULTS.method;
+/**
+ * Encodes, frames and lays out every item, refusing what cannot be scored with the field
+ * named. The AR baseline's likelihood is its own left-to-right one (its default method); it
+ * has no NELBO.
+ */
+export function prepareScore(request: ScoreRequest, tokenizer: MdlmTokenizer, facts: ModelFacts): PreparedScore {
+  const causal = facts.parameterization === 'ar';
+  const method = request.method ?? (causal ? 'ar' : SCORE_DEFAULTS.method);
+  const unsupported = (message: string): never => {
+    throw new MdlmError(ErrorCodes.unsupportedMethod, message, { details: { param: 'method' } });
+  };
+  if (method === 'elbo' && causal) unsupported('method elbo is a diffusion model\'s bound: this is an autoregressive model, whose exact left-to-right likelihood is method ar');
   if (method === 'ar' && facts.timeConditioned) {
-    throw new MdlmError(ErrorCodes.unsupportedMethod, 'method ar needs a model that ignores t: this checkpoint is time-conditioned, so its denoiser has no single left-to-right conditional; use elbo', { details: { param: 'method' } });
+    unsupported('method ar needs a model that ignores t: this checkpoint is time-conditioned, so its denoiser has no single left-to-right conditional; use elbo');
   }
   const { bos } = framingOf(tokenizer, request.addSpecialTokens);
   return {
@@ -67,11 +76,18 @@ export function prepareScore(request: ScoreRequest, tokenizer: MdlmTokenizer, fa
   };
 }
 
-function scoreWindow(item: ScoreItemRequest, param: string, bos: number | undefined, tokenizer: MdlmTokenizer, facts: ModelFacts & { vocabSize: number }): ScoreWindow {
+function scoreWindow(item: ScoreItemRequest, param: string, bos: number | undefined, tokenizer: MdlmTokenizer, facts: ModelFacts): ScoreWindow {
   const target = encodeFixed(tokenizer, item.input, param, facts);
   if (target.length === 0) throw new MdlmError(ErrorCodes.invalidArgument, `${param}: there is nothing to score (no tokens)`, { details: { param } });
   const given = encodeFixed(tokenizer, item.context, `${param}.context`, facts);
   const context = bos === undefined ? given : [bos, ...given];
+  if (facts.parameterization === 'ar' && context.length === 0) {
+    throw new MdlmError(
+      ErrorCodes.invalidArgument,
+      `${param}: an autoregressive model scores each token given the ones before it, and the first has none: give a context, or keep add_special_tokens on with a tokenizer that has a BOS`,
+      { details: { param } },
+    );
+  }
   const length = context.length + target.length + (item.trailing ?? 0);
   if (length > facts.modelLength) {
     throw new MdlmError(

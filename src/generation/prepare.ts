@@ -2,7 +2,9 @@ import { randomInt } from 'node:crypto';
 import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
 import {
   type CanvasLayout,
+  LEFT_TO_RIGHT,
   type ModelFacts,
+  type Procedure,
   REMDM_DEFAULTS,
   type RemaskParams,
   type SamplerName,
@@ -75,19 +77,20 @@ export function framingOf(tokenizer: MdlmTokenizer, addSpecialTokens: boolean | 
   return addSpecialTokens === false ? { bos: undefined, eos: undefined } : { bos: tokenizer.bosId, eos: tokenizer.eosId };
 }
 
-export function prepareGeneration(request: GenerateRequest, tokenizer: MdlmTokenizer, facts: ModelFacts & { vocabSize: number }): PreparedGeneration {
+export function prepareGeneration(request: GenerateRequest, tokenizer: MdlmTokenizer, facts: ModelFacts): PreparedGeneration {
   const prompt = encodeFixed(tokenizer, request.prompt, 'prompt', facts);
   const suffix = encodeFixed(tokenizer, request.suffix, 'suffix', facts);
   // Unconditional generation stays the seed's: nothing is framed when there is nothing to frame.
   const { bos, eos } = framingOf(tokenizer, request.addSpecialTokens);
-  const head = prompt.length > 0 && bos !== undefined ? [bos, ...prompt] : prompt;
+  const head = headOf(prompt, bos, facts.parameterization);
   const tail = suffix.length > 0 && eos !== undefined ? [...suffix, eos] : suffix;
+  if (facts.parameterization === 'ar') refuseDiffusionFields(request);
   const layout = layoutCanvas({ head, tail, windowLength: request.length, semiAr: request.semiAr, generate: request.newTokens }, facts.modelLength);
   const end = request.newTokens === undefined ? layout.totalLength - tail.length : head.length + request.newTokens;
-  const sampler = request.sampler ?? GENERATION_DEFAULTS.sampler;
+  const sampler = procedureOf(request, layout, facts);
   return {
     sampling: {
-      steps: request.steps ?? GENERATION_DEFAULTS.steps,
+      steps: sampler === LEFT_TO_RIGHT ? layout.totalLength - head.length : (request.steps ?? GENERATION_DEFAULTS.steps),
       sampler,
       remask: remaskParams(sampler, request),
       temperature: request.temperature ?? GENERATION_DEFAULTS.temperature,
@@ -95,6 +98,8 @@ export function prepareGeneration(request: GenerateRequest, tokenizer: MdlmToken
       topK: request.topK ?? GENERATION_DEFAULTS.topK,
       layout,
       initial: initialCanvas(layout, head, tail, facts.maskId),
+      // Left to right, the grid's t is exactly the share of the tokens still to generate.
+      ...(sampler === LEFT_TO_RIGHT && { eps: 0 }),
     },
     numSamples: request.numSamples ?? GENERATION_DEFAULTS.numSamples,
     seed: request.seed ?? randomInt(2 ** 32),
@@ -106,15 +111,64 @@ export function prepareGeneration(request: GenerateRequest, tokenizer: MdlmToken
   };
 }
 
+const refuse = (param: string, message: string): never => {
+  throw new MdlmError(ErrorCodes.invalidArgument, `${param}: ${message}`, { details: { param } });
+};
+
+/**
+ * The fixed start of the output. The AR baseline predicts each token from those before it,
+ * so it needs a first one: BOS, as the seed's `_ar_sampler` starts every sample, or the
+ * prompt's first token when there is no BOS.
+ */
+function headOf(prompt: number[], bos: number | undefined, parameterization: ModelFacts['parameterization']): number[] {
+  if (parameterization === 'ar') {
+    if (bos !== undefined) return [bos, ...prompt];
+    if (prompt.length === 0) refuse('prompt', 'an autoregressive model needs a first token to condition on: this tokenizer has no BOS (or add_special_tokens is false), so give a prompt');
+    return prompt;
+  }
+  return prompt.length > 0 && bos !== undefined ? [bos, ...prompt] : prompt;
+}
+
+/**
+ * What an AR model cannot do: it generates one token per pass, left to right, within its
+ * window. Steps, samplers and ReMDM's parameters belong to the reverse diffusion process; a
+ * suffix would need the tokens after it; semi-autoregressive rounds are a diffusion model's
+ * way past its window.
+ */
+function refuseDiffusionFields(request: GenerateRequest): void {
+  const diffusionOnly = { steps: request.steps, sampler: request.sampler, eta: request.eta, t_on: request.tOn, t_off: request.tOff, alpha_on: request.alphaOn };
+  for (const [param, value] of Object.entries(diffusionOnly)) {
+    if (value !== undefined) refuse(param, 'does not apply to an autoregressive model, which generates one token per forward pass, left to right');
+  }
+  if (request.suffix !== undefined && request.suffix.length > 0) refuse('suffix', 'an autoregressive model generates left to right and cannot fill in before a suffix');
+  if (request.semiAr !== undefined) refuse('semi_ar', "semi-autoregressive rounds are a diffusion model's; an autoregressive model generates within its window");
+}
+
+/**
+ * The sampling procedure: left to right for the AR baseline; SEDD's own analytic sampler for
+ * a SEDD model (the seed's other samplers read SUBS probabilities, which SEDD's log scores are
+ * not, and its semi-autoregressive rounds are SUBS steps); any sampler for MDLM.
+ */
+function procedureOf(request: GenerateRequest, layout: CanvasLayout, facts: ModelFacts): Procedure {
+  if (facts.parameterization === 'ar') {
+    if (layout.rounds > 1) refuse(request.newTokens === undefined ? 'length' : 'max_tokens', `an autoregressive model generates within its window of ${facts.modelLength} tokens: the prompt and the tokens to generate must fit it`);
+    return LEFT_TO_RIGHT;
+  }
+  if (facts.parameterization === 'sedd') {
+    const sampler = request.sampler ?? 'analytic';
+    if (sampler !== 'analytic') refuse('sampler', `a SEDD model samples with analytic, its own predictor (the other samplers read SUBS probabilities, which SEDD's log scores are not), not ${sampler}`);
+    if (layout.rounds > 1) refuse(request.semiAr === undefined ? 'max_tokens' : 'semi_ar', `the seed's semi-autoregressive rounds are SUBS (MDLM) steps; a SEDD model generates within its window of ${facts.modelLength} tokens`);
+    return sampler;
+  }
+  return request.sampler ?? GENERATION_DEFAULTS.sampler;
+}
+
 /**
  * ReMDM's parameters with the paper's defaults, refused (naming the field) where they do not
  * apply or where some transition probability would leave [0, 1].
  */
-function remaskParams(sampler: SamplerName, request: GenerateRequest): RemaskParams | undefined {
+function remaskParams(sampler: Procedure, request: GenerateRequest): RemaskParams | undefined {
   const given = { eta: request.eta, t_on: request.tOn, t_off: request.tOff, alpha_on: request.alphaOn };
-  const refuse = (param: string, message: string): never => {
-    throw new MdlmError(ErrorCodes.invalidArgument, `${param}: ${message}`, { details: { param } });
-  };
   const applies = (param: keyof typeof given) => (param === 'eta' ? isRemasking(sampler) && sampler !== 'remdm-conf' : sampler === 'remdm-loop');
   for (const param of Object.keys(given) as (keyof typeof given)[]) {
     if (given[param] !== undefined && !applies(param)) refuse(param, `does not apply to the ${sampler} sampler (${param === 'eta' ? 'remdm-cap, remdm-rescale and remdm-loop' : 'remdm-loop only'})`);
@@ -145,7 +199,7 @@ export function encodeNaming(tokenizer: MdlmTokenizer, text: string, param: stri
 }
 
 /** Fixed tokens, refusing ids outside the vocabulary and the mask token (only the sampler may place it). */
-export function encodeFixed(tokenizer: MdlmTokenizer, input: FixedInput | undefined, param: string, facts: { maskId: number; vocabSize: number }): number[] {
+export function encodeFixed(tokenizer: MdlmTokenizer, input: FixedInput | undefined, param: string, facts: Pick<ModelFacts, 'maskId' | 'vocabSize'>): number[] {
   if (input === undefined || input === '') return [];
   const ids = typeof input === 'string' ? encodeNaming(tokenizer, input, param) : [...input];
   const outside = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= facts.vocabSize);

@@ -1,10 +1,11 @@
 import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
-import { type ExportManifest, readManifest } from '../model/index.js';
+import { type GenerativeManifest, type Parameterization, readManifest } from '../model/index.js';
 import { SeededRandom } from '../random.js';
 import { type Device, type ExecutionProvider, ForwardRuntime, type ProviderAttempt, type ProviderOptions } from '../runtime/index.js';
 import { type ModelFacts, SequenceSampler, type StepEvent } from '../sampling/index.js';
 import { type PassReport, Scheduler, type SchedulerOptions } from '../scheduler/index.js';
-import { ArScorer, ElboScorer, type ItemScore, type ScoreWindow, drawTimes } from '../scoring/index.js';
+import { ArScorer, CausalItemScorer, ElboScorer, type ItemScore, type ScoreWindow, drawTimes, seddLoss, subsLoss } from '../scoring/index.js';
+import type { Sequence } from '../scheduler/index.js';
 import { type DecodeOptions, MdlmTokenizer } from '../tokenizer/index.js';
 import { EngineCore } from './engine-core.js';
 import { type SpanText, type TextSpan, spanText } from './output-text.js';
@@ -74,6 +75,8 @@ export interface ModelInfo {
   modelLength: number;
   vocabSize: number;
   timeConditioned: boolean;
+  /** subs (MDLM), sedd (SEDD) or ar (the AR baseline): which sampler and likelihood apply. */
+  parameterization: Parameterization;
   maskId: number;
   eosId: number | undefined;
   /** The token framing puts before a prompt or a scored text, when the tokenizer has one. */
@@ -117,12 +120,13 @@ export class GenerationService {
     private readonly scheduler: Scheduler,
     private readonly engine: EngineCore,
     private readonly facts: ModelFacts,
-    manifest: ExportManifest,
+    manifest: GenerativeManifest,
   ) {
     this.model = {
       modelLength: manifest.config.model_length,
       vocabSize: manifest.config.vocab_size,
       timeConditioned: manifest.config.time_conditioning,
+      parameterization: manifest.parameterization,
       maskId: manifest.maskIndex,
       eosId: tokenizer.eosId,
       bosId: tokenizer.bosId,
@@ -147,14 +151,14 @@ export class GenerationService {
       workers: options.workers,
       intraOpThreads: options.intraOpThreads,
     });
-    const facts: ModelFacts = { maskId: manifest.maskIndex, modelLength: manifest.config.model_length, timeConditioned: manifest.config.time_conditioning };
+    const facts = modelFacts(manifest);
     const scheduler = new Scheduler(options.scheduler);
     return new GenerationService(tokenizer, runtime, scheduler, new EngineCore(scheduler, runtime), facts, manifest);
   }
 
   /** Encodes the text, fills in the defaults and lays out the canvas, once; throws errors that name the field. */
   prepare(request: GenerateRequest): PreparedGeneration {
-    return prepareGeneration(request, this.tokenizer, { ...this.facts, vocabSize: this.model.vocabSize });
+    return prepareGeneration(request, this.tokenizer, this.facts);
   }
 
   async generate(prepared: PreparedGeneration, hooks: GenerateHooks = {}): Promise<GenerateResult> {
@@ -180,22 +184,31 @@ export class GenerationService {
 
   /** Encodes, frames and lays out what is to be scored; throws errors that name the field. */
   prepareScore(request: ScoreRequest): PreparedScore {
-    return prepareScore(request, this.tokenizer, { ...this.facts, vocabSize: this.model.vocabSize });
+    return prepareScore(request, this.tokenizer, this.facts);
   }
 
   /** Likelihood estimates of every item, their rows batched with everything else running. */
   async score(prepared: PreparedScore, hooks: Pick<GenerateHooks, 'signal'> = {}): Promise<ScoreResult> {
     const streams = SeededRandom.streams(prepared.seed, prepared.items.length);
     const times = prepared.method === 'elbo' ? groupTimes(prepared, streams) : [];
-    const scorers = prepared.items.map((window, index) =>
-      prepared.method === 'ar' ? new ArScorer(window, this.facts.maskId) : new ElboScorer(window, times[index] as Float64Array, streams[index] as SeededRandom, this.facts),
-    );
+    const scorers = prepared.items.map((window, index) => this.scorer(prepared, window, times[index] as Float64Array, streams[index] as SeededRandom));
     const stats = await this.engine.submit(scorers, hooks.signal).done;
     return {
       items: scorers.map((scorer, index) => ({ ...scorer.result(), tokenIds: scoredIds(prepared.items[index] as ScoreWindow) })),
       seed: prepared.seed,
       stats,
     };
+  }
+
+  /**
+   * The estimator of one item: the NELBO with the model's own loss (SUBS or SEDD's score
+   * entropy), or the left-to-right likelihood, through the denoiser for MDLM and in one pass
+   * for the causal AR baseline.
+   */
+  private scorer(prepared: PreparedScore, window: ScoreWindow, times: Float64Array, random: SeededRandom): Sequence & { result(): ItemScore } {
+    const { facts } = this;
+    if (prepared.method === 'elbo') return new ElboScorer(window, times, random, { ...facts, loss: facts.parameterization === 'sedd' ? seddLoss(facts.vocabSize) : subsLoss });
+    return facts.parameterization === 'ar' ? new CausalItemScorer(window) : new ArScorer(window, facts.maskId);
   }
 
   /** The text of part of an output, decoded once, cut at the first end-of-text token when asked. */
@@ -299,8 +312,18 @@ function scoredIds(window: ScoreWindow): number[] {
   return Array.from(window.tokens.subarray(window.start, window.end));
 }
 
+export function modelFacts(manifest: GenerativeManifest): ModelFacts {
+  return {
+    maskId: manifest.maskIndex,
+    modelLength: manifest.config.model_length,
+    vocabSize: manifest.config.vocab_size,
+    timeConditioned: manifest.config.time_conditioning,
+    parameterization: manifest.parameterization,
+  };
+}
+
 /** A tokenizer with ids past the embedding table would fail every forward pass: refuse it up front. */
-function checkTokenizerFits(tokenizer: MdlmTokenizer, manifest: ExportManifest, exportDir: string): void {
+function checkTokenizerFits(tokenizer: MdlmTokenizer, manifest: GenerativeManifest, exportDir: string): void {
   if (tokenizer.vocabSize > manifest.config.vocab_size || tokenizer.maskId !== manifest.maskIndex) {
     throw new MdlmError(
       ErrorCodes.tokenizerError,

@@ -6,6 +6,7 @@ import { removeAbandonedTemporaries, removeOnExit, siblingPath } from '../util/a
 
 export interface ConversionRequest {
   exportDir: string;
+  /** A checkpoint directory or a Lightning .ckpt file. */
   checkpointDir: string;
   key: ExportKey;
   /** Asked only when a conversion is needed, since finding a tokenizer may mean a download. */
@@ -17,9 +18,10 @@ export interface ConversionRequest {
 /** Long enough to tell apart any two commits or checkpoints a user will meet. */
 const ID_LENGTH = 12;
 
-/** `<modelsDir>/<owner--name or "local">/<commit or checkpoint hash>-<head>-<dtype>-<fused|unfused>-b<builder>`: one directory per export a build can differ in. */
+/** `<modelsDir>/<owner--name or "local">/<commit or checkpoint hash>-<head>-<dtype>-<fused|unfused>[-<.ckpt weights>][-t<tokenizer hash>]-b<builder>`: one directory per export a build can differ in. */
 export function conversionDir(modelsDir: string, namespace: string, id: string, key: ExportKey): string {
-  const variant = `${key.head}-${key.dtype}-${key.fused ? 'fused' : 'unfused'}-b${BUILDER_VERSION}`;
+  const choices = `${key.weights === undefined ? '' : `-${key.weights}`}${key.tokenizerSha256 === undefined ? '' : `-t${key.tokenizerSha256.slice(0, ID_LENGTH)}`}`;
+  const variant = `${key.head}-${key.dtype}-${key.fused ? 'fused' : 'unfused'}${choices}-b${BUILDER_VERSION}`;
   return join(modelsDir, namespace, `${id.slice(0, ID_LENGTH)}-${variant}`);
 }
 
@@ -41,6 +43,8 @@ export async function ensureConverted(request: ConversionRequest): Promise<AnyEx
       dtype: request.key.dtype,
       fused: request.key.fused,
       checkpointSha256: request.key.checkpointSha256,
+      weights: request.key.weights,
+      tokenizerSha256: request.key.tokenizerSha256,
       tokenizerDir: await request.tokenizerDir(),
       onProgress: request.onProgress,
     });

@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { CONFIG_FILE, WEIGHTS_FILE, checkpointHash } from '../checkpoint/index.js';
+import { CONFIG_FILE, LIGHTNING_WEIGHTS, type LightningWeights, WEIGHTS_FILE, checkpointHash, isLightningFile } from '../checkpoint/index.js';
+import { fileSha256 } from '../util/hash.js';
 import { describeZodIssues } from '../util/zod.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
 import { type AnyExportManifest, BUILDER_VERSION, EXPORT_HEADS, type ExportHead, type ExportKey, MANIFEST_FILE, readAnyManifest, WEIGHT_DTYPES, type WeightDtype } from '../model/index.js';
@@ -14,7 +15,7 @@ import { conversionDir, ensureConverted } from './conversion-cache.js';
 import { parseReference } from './reference.js';
 import { type HubOptions, defaultModelsDir, hubSettings } from './settings.js';
 import { type CacheOnlyReason, type HubSession, fetchSnapshot, requireFiles } from './snapshot.js';
-import { TOKENIZER_FILES, tokenizerDirFor } from './tokenizer-source.js';
+import { TOKENIZER_FILES, tokenizerDirFor, tokenizerFilesHash } from './tokenizer-source.js';
 
 export type { CacheOnlyReason } from './snapshot.js';
 
@@ -46,6 +47,13 @@ export interface ResolveOptions extends HubOptions {
   dtype?: WeightDtype;
   /** Default true. */
   fused?: boolean;
+  /** A Lightning .ckpt's weights: `ema` (default) or `raw`; refused for other references. */
+  weights?: LightningWeights;
+  /**
+   * A directory with tokenizer.json and tokenizer_config.json to convert with, instead of the
+   * checkpoint's own or the one it names; refused for an export, which carries its own.
+   */
+  tokenizer?: string;
   onProgress?: (event: ResolveProgress) => void;
 }
 
@@ -54,7 +62,7 @@ export interface ResolvedModel {
   /** MDLM or GPT-2: callers that need one architecture check it (readManifest refuses the other). */
   manifest: AnyExportManifest;
   source: {
-    kind: 'hub' | 'checkpoint' | 'export';
+    kind: 'hub' | 'checkpoint' | 'lightning' | 'export';
     reference: string;
     revision?: string;
     commit?: string;
@@ -69,6 +77,8 @@ const VariantSchema = z.object({
   head: z.enum(EXPORT_HEADS).default('positions'),
   dtype: z.enum(WEIGHT_DTYPES).default('fp32'),
   fused: z.boolean().default(true),
+  weights: z.enum(LIGHTNING_WEIGHTS).optional(),
+  tokenizer: z.string().min(1).optional(),
 });
 type Variant = z.infer<typeof VariantSchema>;
 
@@ -87,11 +97,16 @@ const CHECKPOINT_FILES = [CONFIG_FILE, WEIGHTS_FILE] as const;
 
 /**
  * `reference`: a directory holding an export (manifest.json) or a checkpoint (config.json +
- * model.safetensors), or a hub id `owner/name[@revision]` such as DEFAULT_MODEL.
+ * model.safetensors), a seed's Lightning .ckpt file, or a hub id `owner/name[@revision]` such
+ * as DEFAULT_MODEL.
  */
 export async function resolveModel(reference: string, options: ResolveOptions = {}): Promise<ResolvedModel> {
   const resolution = startResolution(reference, options);
   const parsed = parseReference(reference);
+  if (parsed.kind === 'lightning') return resolveLightning(resolution, parsed.file);
+  if (resolution.variant.weights !== undefined) {
+    throw new MdlmError(ErrorCodes.invalidArgument, `weights: ${reference} is not a Lightning .ckpt file; the choice of EMA or raw weights applies to those only`, { details: { param: 'weights' } });
+  }
   if (parsed.kind === 'hub') return resolveHubModel(resolution, parsed.repo, parsed.revision);
   if (existsSync(join(parsed.dir, MANIFEST_FILE))) return resolveExport(resolution, parsed.dir);
   if (CHECKPOINT_FILES.every((file) => existsSync(join(parsed.dir, file)))) return resolveCheckpoint(resolution, parsed.dir);
@@ -102,7 +117,7 @@ export async function resolveModel(reference: string, options: ResolveOptions = 
 }
 
 function startResolution(reference: string, options: ResolveOptions): Resolution {
-  const variant = VariantSchema.safeParse({ head: options.head, dtype: options.dtype, fused: options.fused });
+  const variant = VariantSchema.safeParse({ head: options.head, dtype: options.dtype, fused: options.fused, weights: options.weights, tokenizer: options.tokenizer });
   if (!variant.success) throw new MdlmError(ErrorCodes.invalidArgument, `model options: ${describeZodIssues(variant.error)}`);
   const notices: string[] = [];
   let session: HubSession | undefined;
@@ -133,12 +148,21 @@ async function resolveCheckpoint(resolution: Resolution, dir: string): Promise<R
   return { ...converted, source: { kind: 'checkpoint', reference: resolution.reference }, notices: resolution.notices };
 }
 
+/** A .ckpt converts like a checkpoint directory, keyed by the file's own hash and the weights chosen (EMA unless asked). */
+async function resolveLightning(resolution: Resolution, file: string): Promise<ResolvedModel> {
+  const converted = await convertCached({ ...resolution, variant: { ...resolution.variant, weights: resolution.variant.weights ?? 'ema' } }, file, 'local');
+  return { ...converted, source: { kind: 'lightning', reference: resolution.reference }, notices: resolution.notices };
+}
+
 /**
  * An export is used as it is: its dtype and fused operators are what it was built with
  * (--dtype chooses only what a conversion builds). Its head must be the one asked for, since
  * the other cannot run: the error says how to build the right one.
  */
 async function resolveExport(resolution: Resolution, dir: string): Promise<ResolvedModel> {
+  if (resolution.variant.tokenizer !== undefined) {
+    throw new MdlmError(ErrorCodes.invalidArgument, `tokenizer: ${dir} is an export, which carries the tokenizer it was exported with; --tokenizer applies to a checkpoint being converted`, { details: { param: 'tokenizer' } });
+  }
   const manifest = await readAnyManifest(dir);
   const again = `export its checkpoint (${manifest.checkpoint.source}) again`;
   if (manifest.builderVersion !== BUILDER_VERSION) {
@@ -154,15 +178,23 @@ async function resolveExport(resolution: Resolution, dir: string): Promise<Resol
   return { exportDir: dir, manifest, source: { kind: 'export', reference: resolution.reference }, notices: resolution.notices };
 }
 
-/** `id` names the conversion directory: the commit for a hub model, else the checkpoint's own hash. */
+/**
+ * `id` names the conversion directory: the commit for a hub model, else the checkpoint's own
+ * hash (a .ckpt's: the file's). An explicit tokenizer is part of the key.
+ */
 async function convertCached(resolution: Resolution, checkpointDir: string, namespace: string, id?: string): Promise<{ exportDir: string; manifest: AnyExportManifest }> {
-  const key: ExportKey = { ...resolution.variant, checkpointSha256: await checkpointHash(checkpointDir) };
+  const { tokenizer, ...variant } = resolution.variant;
+  const key: ExportKey = {
+    ...variant,
+    checkpointSha256: isLightningFile(checkpointDir) ? await fileSha256(checkpointDir) : await checkpointHash(checkpointDir),
+    tokenizerSha256: tokenizer === undefined ? undefined : await tokenizerFilesHash(tokenizer),
+  };
   const exportDir = conversionDir(resolution.modelsDir, namespace, id ?? key.checkpointSha256, key);
   const manifest = await ensureConverted({
     exportDir,
     checkpointDir,
     key,
-    tokenizerDir: () => tokenizerDirFor(checkpointDir, resolution.hub()),
+    tokenizerDir: async () => tokenizer ?? tokenizerDirFor(checkpointDir, resolution.hub()),
     onProgress: (done, total) => resolution.options.onProgress?.({ phase: 'convert', done, total }),
     notices: resolution.notices,
   });

@@ -1,9 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { LIGHTNING_EXTENSION, isLightningFile } from '../checkpoint/index.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
 import { expandHome } from './settings.js';
 
-export type ModelReference = { kind: 'local'; dir: string } | { kind: 'hub'; repo: string; revision: string };
+export type ModelReference = { kind: 'local'; dir: string } | { kind: 'lightning'; file: string } | { kind: 'hub'; repo: string; revision: string };
 
 export const DEFAULT_REVISION = 'main';
 
@@ -35,8 +36,9 @@ export function isRepoId(name: string): boolean {
 }
 
 function localReference(reference: string, path: string): ModelReference {
+  if (isLightningFile(path)) return { kind: 'lightning', file: resolve(path) };
   if (!statSync(path).isDirectory()) {
-    throw new MdlmError(ErrorCodes.invalidArgument, `${reference} is a file; pass the directory that holds the model`);
+    throw new MdlmError(ErrorCodes.invalidArgument, `${reference} is a file; pass the directory that holds the model, or a Lightning checkpoint (a ${LIGHTNING_EXTENSION} file)`);
   }
   return { kind: 'local', dir: resolve(path) };
 }

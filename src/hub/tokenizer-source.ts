@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { GPT2_MDLM_VOCAB_SIZE, GPT2_VOCAB_SIZE, checkpointArchitecture, readGpt2Config, readMdlmConfig } from '../checkpoint/index.js';
+import { GPT2_MDLM_VOCAB_SIZE, GPT2_VOCAB_SIZE, LightningCheckpoint, checkpointArchitecture, isLightningFile, readGpt2Config, readMdlmConfig } from '../checkpoint/index.js';
 import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
 import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../tokenizer/index.js';
 import { isRepoId } from './reference.js';
@@ -26,11 +28,15 @@ const TokenizerHintSchema = z.looseObject({
  * when the repository has no tokenizer_config.json.
  */
 export async function tokenizerDirFor(checkpointDir: string, session: HubSession): Promise<string | undefined> {
+  if (isLightningFile(checkpointDir)) return fetchTokenizer(checkpointDir, await lightningTokenizerRepo(checkpointDir), TOKENIZER_FILES, session);
   const gpt2 = (await checkpointArchitecture(checkpointDir)) === 'gpt2';
   const required = gpt2 ? [TOKENIZER_FILE] : TOKENIZER_FILES;
   if (required.every((file) => existsSync(join(checkpointDir, file)))) return checkpointDir;
   const repo = gpt2 ? await gpt2TokenizerRepoFor(checkpointDir) : await tokenizerRepoFor(checkpointDir);
-  if (repo === undefined) return undefined;
+  return repo === undefined ? undefined : fetchTokenizer(checkpointDir, repo, required, session);
+}
+
+async function fetchTokenizer(checkpointDir: string, repo: string, required: readonly string[], session: HubSession): Promise<string> {
   try {
     const snapshot = await fetchSnapshot({ repo, revision: 'main', files: TOKENIZER_FILES }, session);
     requireFiles(snapshot, required, session.settings);
@@ -46,9 +52,38 @@ function missingTokenizer(checkpointDir: string, repo: string, cause: MdlmError)
   return new MdlmError(
     ErrorCodes.hubUnreachable,
     `${checkpointDir} has no tokenizer of its own (${TOKENIZER_FILES.join(', ')}), and the one it needs comes from the hub repository ${repo}, which is not in the Hugging Face cache, and ${/, and (.*?)\. To work offline/.exec(cause.message)?.[1] ?? 'the hub cannot be reached'}. ` +
-      `Fixes: put tokenizer.json and tokenizer_config.json beside the checkpoint; or export it with a local tokenizer${local}, \`npx mdlm export --checkpoint ${checkpointDir} --out DIR --tokenizer TOKENIZER_DIR\`, and use DIR as the model; or fetch ${repo} once while online.`,
+      `Fixes: give a local tokenizer with --tokenizer TOKENIZER_DIR${local}; or put tokenizer.json and tokenizer_config.json beside the checkpoint; or fetch ${repo} once while online.`,
     { cause },
   );
+}
+
+/**
+ * A seed's .ckpt names its tokenizer in data.tokenizer_name_or_path (`gpt2`,
+ * `bert-base-uncased`): a hub repository, fetched like any other. A local path or one of the
+ * seed's own tokenizers (text8) cannot be found from here, and --tokenizer gives it instead.
+ */
+async function lightningTokenizerRepo(file: string): Promise<string> {
+  const checkpoint = await LightningCheckpoint.open(file);
+  checkpoint.close();
+  const named = checkpoint.tokenizerName;
+  if (!isRepoId(named)) {
+    throw new MdlmError(
+      ErrorCodes.tokenizerError,
+      `${file}: hyper_parameters.config.data.tokenizer_name_or_path is ${JSON.stringify(named)}, not a Hugging Face repository id; pass --tokenizer DIR with its tokenizer.json and tokenizer_config.json`,
+    );
+  }
+  return named;
+}
+
+/** sha256 over a tokenizer directory's files: what an explicitly chosen tokenizer is keyed by. */
+export async function tokenizerFilesHash(dir: string): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of TOKENIZER_FILES) {
+    const path = join(dir, file);
+    hash.update(`${file}\0`);
+    if (existsSync(path)) hash.update(await readFile(path));
+  }
+  return hash.digest('hex');
 }
 
 /** A GPT-2 checkpoint of GPT-2's own vocabulary that ships no tokenizer takes gpt2's. */

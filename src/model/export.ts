@@ -1,17 +1,29 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Checkpoint, Gpt2Checkpoint, type MdlmConfig, checkpointArchitecture, checkpointHash } from '../checkpoint/index.js';
+import {
+  Checkpoint,
+  Gpt2Checkpoint,
+  LightningCheckpoint,
+  type LightningWeights,
+  type MdlmConfig,
+  checkpointArchitecture,
+  checkpointHash,
+  isLightningFile,
+} from '../checkpoint/index.js';
 import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
 import { MdlmTokenizer, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, buildGpt2TokenizerConfig } from '../tokenizer/index.js';
 import { writeDirAtomically } from '../util/atomic.js';
 import { bytesSha256, fileSha256 } from '../util/hash.js';
+import { ArModel } from './ar-graph.js';
+import type { DitNetwork, DitWeights } from './dit-network.js';
 import { Gpt2Model } from './gpt2-graph.js';
 import { GraphBuilder } from './graph-builder.js';
 import type { ExportHead } from './heads.js';
 import type { WeightDtype } from './layers.js';
 import {
   type AnyExportManifest,
+  type ArExportManifest,
   BUILDER_VERSION,
   DATA_FILE,
   type ExportManifest,
@@ -23,7 +35,10 @@ import {
 import { MdlmModel } from './mdlm-graph.js';
 
 export interface ExportOptions {
+  /** A checkpoint directory (MDLM or GPT-2), or a Lightning .ckpt file of the seed (MDLM, SEDD or AR). */
   checkpointDir: string;
+  /** A .ckpt's weights: `ema` (default, what the seed samples and evaluates with) or `raw`. */
+  weights?: LightningWeights;
   outDir: string;
   head: ExportHead;
   dtype?: WeightDtype;
@@ -37,6 +52,8 @@ export interface ExportOptions {
   maskIndex?: number;
   /** The checkpoint's sha256 when the caller has already computed it (saves reading the weights twice). */
   checkpointSha256?: string;
+  /** Recorded in the manifest: the hash of tokenizer files chosen explicitly, which the conversion cache keys on. */
+  tokenizerSha256?: string;
   /** Called as weights are written: bytes so far and the expected total. */
   onProgress?: (doneBytes: number, totalBytes: number) => void;
 }
@@ -52,24 +69,30 @@ interface Network {
   tokenizer: TokenizerFiles | undefined;
   weightBytes: number;
   build(builder: GraphBuilder): void;
-  manifest: Pick<ExportManifest, 'architecture' | 'config' | 'maskIndex'> | Pick<Gpt2ExportManifest, 'architecture' | 'config'>;
+  manifest:
+    | Pick<ExportManifest, 'architecture' | 'parameterization' | 'config' | 'maskIndex'>
+    | Pick<ArExportManifest, 'architecture' | 'parameterization' | 'config' | 'maskIndex'>
+    | Pick<Gpt2ExportManifest, 'architecture' | 'config'>;
+  /** A .ckpt's own hash and weights choice (a directory is hashed by checkpointHash). */
+  lightning?: { sha256: string; weights: LightningWeights };
   close(): void;
 }
 
 /**
- * Converts a checkpoint, MDLM or GPT-2 (config.json's model_type says which), into an ONNX
- * model directory (model.onnx, model.onnx.data, manifest.json). Weights stream from the
- * safetensors file to the external data file one tensor at a time; the directory appears
- * only when complete.
+ * Converts a checkpoint into an ONNX model directory (model.onnx, model.onnx.data,
+ * manifest.json): a directory, MDLM or GPT-2 (config.json's model_type says which), or a
+ * seed's Lightning .ckpt (its hyper-parameters say which network). Weights stream from the
+ * checkpoint to the external data file one tensor at a time; the directory appears only when
+ * complete.
  */
 export async function exportModel(options: ExportOptions): Promise<AnyExportManifest> {
-  const sha256 = options.checkpointSha256 ?? (await checkpointHash(options.checkpointDir));
   const dtype = options.dtype ?? 'fp32';
   const fused = options.fused ?? true;
   const graph = { head: options.head, dtype, fused };
-  const network = (await checkpointArchitecture(options.checkpointDir)) === 'gpt2' ? await gpt2Network(options, graph) : await mdlmNetwork(options, graph);
+  const network = await openNetwork(options, graph);
   const { tokenizer } = network;
   try {
+    const sha256 = options.checkpointSha256 ?? network.lightning?.sha256 ?? (await checkpointHash(options.checkpointDir));
     return await writeDirAtomically(options.outDir, async (dir) => {
       // A progress estimate: int8 keeps the embeddings and the output layer in float32, about half overall too.
       const expectedBytes = network.weightBytes * (dtype === 'fp32' ? 1 : 0.5);
@@ -91,7 +114,7 @@ export async function exportModel(options: ExportOptions): Promise<AnyExportMani
         fused,
         opsets: { ...OPSETS },
         tokenizer: tokenizer !== undefined,
-        checkpoint: { sha256, source: options.checkpointDir },
+        checkpoint: { sha256, source: options.checkpointDir, weights: network.lightning?.weights, tokenizerSha256: options.tokenizerSha256 },
         files: {
           model: MODEL_FILE,
           data: DATA_FILE,
@@ -114,23 +137,68 @@ export async function exportModel(options: ExportOptions): Promise<AnyExportMani
 
 type GraphOptions = { head: ExportHead; dtype: WeightDtype; fused: boolean };
 
-async function mdlmNetwork(options: ExportOptions, graph: GraphOptions): Promise<Network> {
+async function openNetwork(options: ExportOptions, graph: GraphOptions): Promise<Network> {
+  if (isLightningFile(options.checkpointDir)) return lightningNetwork(options, graph);
+  if (options.weights !== undefined) {
+    throw new MdlmError(ErrorCodes.invalidArgument, `${options.checkpointDir} is a checkpoint directory, which has one set of weights: a weights choice (ema or raw) applies to a Lightning .ckpt file only`);
+  }
+  if ((await checkpointArchitecture(options.checkpointDir)) === 'gpt2') return gpt2Network(options, graph);
   const checkpoint = await Checkpoint.open(options.checkpointDir);
+  return ditNetwork(checkpoint, { architecture: 'mdlm', parameterization: 'subs' }, options, graph);
+}
+
+/** What a seed's network is served as: the architecture class that builds it, and how its outputs are read. */
+type DitKind = Pick<ExportManifest, 'architecture' | 'parameterization'> | Pick<ArExportManifest, 'architecture' | 'parameterization'>;
+
+/** A network of DIT blocks (MDLM, SEDD, AR) from open weights; the weights are closed if anything fails. */
+async function ditNetwork(checkpoint: DitWeights & { weightBytes: number; close(): void }, kind: DitKind, options: ExportOptions, graph: GraphOptions): Promise<Network> {
   try {
     const tokenizer = await readTokenizer(options, false);
     const maskIndex = options.maskIndex ?? tokenizer?.tokenizer.maskId ?? checkpoint.config.vocab_size - 1;
     checkVocabulary(checkpoint.config, maskIndex, tokenizer?.tokenizer);
+    const Model: new (...args: ConstructorParameters<typeof DitNetwork>) => DitNetwork = kind.architecture === 'ar' ? ArModel : MdlmModel;
     return {
       tokenizer,
       weightBytes: checkpoint.weightBytes,
-      build: (builder) => new MdlmModel(builder, checkpoint, { ...graph, maskIndex }).build(),
-      manifest: { architecture: 'mdlm', config: checkpoint.config, maskIndex },
+      build: (builder) => new Model(builder, checkpoint, { ...graph, maskIndex }).build(),
+      manifest: { ...kind, config: checkpoint.config, maskIndex },
       close: () => checkpoint.close(),
     };
   } catch (error) {
     checkpoint.close();
     throw error;
   }
+}
+
+/** A seed's .ckpt: its hyper-parameters say which network it is, and its own hash keys the export. */
+async function lightningNetwork(options: ExportOptions, graph: GraphOptions): Promise<Network> {
+  const checkpoint = await LightningCheckpoint.open(options.checkpointDir, { weights: options.weights });
+  let kind: DitKind;
+  try {
+    kind = servedKind(checkpoint);
+  } catch (error) {
+    checkpoint.close();
+    throw error;
+  }
+  const network = await ditNetwork(checkpoint, kind, options, graph);
+  return { ...network, lightning: { sha256: checkpoint.sha256, weights: checkpoint.weights } };
+}
+
+/**
+ * The seed pairs backbone ar with parameterization ar, and dit with subs or sedd. Its SEDD
+ * parameterization divides by e^σ − 1 with the network's own σ, which is zero without time
+ * conditioning, and d3pm is its discrete-time variant, which nothing here implements.
+ */
+function servedKind(checkpoint: LightningCheckpoint): DitKind {
+  const { backbone, parameterization, path } = checkpoint;
+  const refuse = (why: string): never => {
+    throw new MdlmError(ErrorCodes.unsupportedModel, `${path}: backbone ${backbone} with parameterization ${parameterization} ${why}`);
+  };
+  if (backbone === 'ar') return parameterization === 'ar' ? { architecture: 'ar', parameterization: 'ar' } : refuse('is not a model the seed trains (its AR backbone goes with parameterization ar)');
+  if (parameterization === 'ar') return refuse('is not a model the seed trains (parameterization ar goes with backbone ar)');
+  if (parameterization === 'd3pm') return refuse("cannot be served: d3pm is the seed's discrete-time variant, and only subs, sedd and ar are implemented");
+  if (parameterization === 'sedd' && !checkpoint.config.time_conditioning) return refuse("cannot be served: the seed's SEDD score divides by e^σ − 1 with the network's σ, which is 0 without time_conditioning");
+  return { architecture: 'mdlm', parameterization };
 }
 
 async function gpt2Network(options: ExportOptions, graph: GraphOptions): Promise<Network> {

@@ -2,13 +2,18 @@ export { type ExportOptions, exportModel } from './export.js';
 export { type ExportBytes, type ExportLocation, readExport } from './load.js';
 export {
   type AnyExportManifest,
+  type ArExportManifest,
   BUILDER_VERSION,
+  DIT_PARAMETERIZATIONS,
+  type DitParameterization,
   type ExportFiles,
   type ExportKey,
   type ExportManifest,
   ExportManifestSchema,
+  type GenerativeManifest,
   type Gpt2ExportManifest,
   MANIFEST_FILE,
+  type Parameterization,
   readAnyManifest,
   readManifest,
   staleReason,

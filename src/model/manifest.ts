@@ -1,14 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { Gpt2ConfigSchema, MdlmConfigSchema } from '../checkpoint/index.js';
+import { Gpt2ConfigSchema, LIGHTNING_WEIGHTS, type LightningWeights, MdlmConfigSchema } from '../checkpoint/index.js';
 import { EXPORT_HEADS } from './heads.js';
 import { WEIGHT_DTYPES } from './layers.js';
 import { describeZodIssues } from '../util/zod.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
 
 /** Bumped whenever the graph the builder emits or the manifest changes: older exports are then stale. */
-export const BUILDER_VERSION = '4';
+export const BUILDER_VERSION = '5';
 export const OPSETS = { '': 20, 'com.microsoft': 1 } as const;
 export const MANIFEST_FILE = 'manifest.json';
 export const MODEL_FILE = 'model.onnx';
@@ -39,17 +39,40 @@ const ManifestBaseSchema = z.object({
   opsets: z.record(z.string(), z.number()),
   /** Whether tokenizer.json and tokenizer_config.json were shipped beside the model. */
   tokenizer: z.boolean(),
-  checkpoint: z.object({ sha256: z.string(), source: z.string() }),
+  /**
+   * `weights`: which weights of a Lightning .ckpt were exported (absent for a checkpoint
+   * directory); `tokenizerSha256`: the tokenizer files given explicitly (absent when the
+   * checkpoint's own or its named one was used).
+   */
+  checkpoint: z.object({ sha256: z.string(), source: z.string(), weights: z.enum(LIGHTNING_WEIGHTS).optional(), tokenizerSha256: z.string().optional() }),
   files: ExportFilesSchema,
   createdAt: z.string(),
 });
 
+/** The parameterizations of the seed's DIT network this server serves (spec §3, §11): SUBS (MDLM) and SEDD's log scores. */
+export const DIT_PARAMETERIZATIONS = ['subs', 'sedd'] as const;
+export type DitParameterization = (typeof DIT_PARAMETERIZATIONS)[number];
+
 /**
- * An MDLM export (the seed's DIT, spec §2): what the samplers run. It keeps the name it had
- * before other architectures existed, since everything that generates needs exactly this.
+ * An MDLM export (the seed's DIT, spec §2): what the diffusion samplers run. `parameterization`
+ * says how its outputs are read: SUBS (MDLM), or SEDD's log scores (same network, its own
+ * sampler and loss). It keeps the name it had before other architectures existed.
  */
 export const ExportManifestSchema = ManifestBaseSchema.extend({
   architecture: z.literal('mdlm'),
+  parameterization: z.enum(DIT_PARAMETERIZATIONS),
+  maskIndex: z.number().int().nonnegative(),
+  config: MdlmConfigSchema,
+});
+
+/**
+ * The seed's autoregressive baseline (models/autoregressive.py): the DIT blocks, causal and
+ * unconditioned. Its config keeps the MDLM field names (cond_dim and time_conditioning are
+ * unused); the mask token exists in its vocabulary but is never predicted.
+ */
+export const ArExportManifestSchema = ManifestBaseSchema.extend({
+  architecture: z.literal('ar'),
+  parameterization: z.literal('ar'),
   maskIndex: z.number().int().nonnegative(),
   config: MdlmConfigSchema,
 });
@@ -60,9 +83,14 @@ export const Gpt2ExportManifestSchema = ManifestBaseSchema.extend({
   config: Gpt2ConfigSchema,
 });
 
-export const AnyExportManifestSchema = z.discriminatedUnion('architecture', [ExportManifestSchema, Gpt2ExportManifestSchema]);
+export const AnyExportManifestSchema = z.discriminatedUnion('architecture', [ExportManifestSchema, ArExportManifestSchema, Gpt2ExportManifestSchema]);
 
 export type ExportManifest = z.infer<typeof ExportManifestSchema>;
+export type ArExportManifest = z.infer<typeof ArExportManifestSchema>;
+/** An export the service generates and scores with: MDLM (SUBS or SEDD) or the AR baseline. */
+export type GenerativeManifest = ExportManifest | ArExportManifest;
+/** How a generative model's outputs are read, which decides its sampler and its likelihood (spec §3, §11). */
+export type Parameterization = GenerativeManifest['parameterization'];
 export type Gpt2ExportManifest = z.infer<typeof Gpt2ExportManifestSchema>;
 export type AnyExportManifest = z.infer<typeof AnyExportManifestSchema>;
 
@@ -82,13 +110,13 @@ export async function readAnyManifest(exportDir: string): Promise<AnyExportManif
   return parsed.data;
 }
 
-/** The manifest of an MDLM export: what generation needs. A GPT-2 export is refused, saying what it is for. */
-export async function readManifest(exportDir: string): Promise<ExportManifest> {
+/** The manifest of an export that generates (MDLM, SEDD or the AR baseline). A GPT-2 export is refused, saying what it is for. */
+export async function readManifest(exportDir: string): Promise<GenerativeManifest> {
   const manifest = await readAnyManifest(exportDir);
-  if (manifest.architecture !== 'mdlm') {
+  if (manifest.architecture === 'gpt2') {
     throw new MdlmError(
       ErrorCodes.invalidArgument,
-      `${exportDir} is a ${manifest.architecture} export: generation needs an MDLM model (a causal LM such as GPT-2 scores samples: mdlm eval gen-ppl --eval-model)`,
+      `${exportDir} is a ${manifest.architecture} export: generation needs an MDLM model or one of the seed's baselines (a causal LM such as GPT-2 scores samples: mdlm eval gen-ppl --eval-model)`,
     );
   }
   return manifest;
@@ -96,6 +124,10 @@ export async function readManifest(exportDir: string): Promise<ExportManifest> {
 
 export interface ExportKey {
   checkpointSha256: string;
+  /** A Lightning .ckpt's weights; undefined for a checkpoint directory. */
+  weights?: LightningWeights;
+  /** The tokenizer files given explicitly (tokenizerFilesHash), when they were. */
+  tokenizerSha256?: string;
   head: AnyExportManifest['head'];
   dtype: AnyExportManifest['dtype'];
   fused: boolean;
@@ -105,6 +137,8 @@ export interface ExportKey {
 export function staleReason(manifest: AnyExportManifest, key: ExportKey): string | undefined {
   if (manifest.builderVersion !== BUILDER_VERSION) return `built by builder version ${manifest.builderVersion}, current is ${BUILDER_VERSION}`;
   if (manifest.checkpoint.sha256 !== key.checkpointSha256) return 'the checkpoint has changed since it was exported';
+  if (manifest.checkpoint.weights !== key.weights) return `weights are ${manifest.checkpoint.weights ?? 'the directory\'s'}, wanted ${key.weights ?? 'the directory\'s'}`;
+  if (manifest.checkpoint.tokenizerSha256 !== key.tokenizerSha256) return 'exported with another tokenizer';
   if (manifest.head !== key.head) return `head is ${manifest.head}, wanted ${key.head}`;
   if (manifest.dtype !== key.dtype) return `dtype is ${manifest.dtype}, wanted ${key.dtype}`;
   if (manifest.fused !== key.fused) return `fused operators ${manifest.fused ? 'on' : 'off'}, wanted ${key.fused ? 'on' : 'off'}`;

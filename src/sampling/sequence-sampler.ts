@@ -3,13 +3,17 @@ import type { PassRow, RowResult } from '../runtime/index.js';
 import type { Sequence } from '../scheduler/index.js';
 import type { CanvasLayout } from './canvas-layout.js';
 import { FirstHittingRound } from './first-hitting.js';
+import { LeftToRightRound } from './left-to-right.js';
 import { type PlannedStep, RemaskingRound } from './remasking.js';
 import { RoundPlan } from './round-plan.js';
+import { SeddAnalyticRound } from './sedd.js';
 import { TimeGrid, totalNoise } from './time-grid.js';
-import { DEFAULT_EPS, type ModelFacts, type SamplingParams, type StepEvent, isRemasking } from './types.js';
+import { DEFAULT_EPS, LEFT_TO_RIGHT, type ModelFacts, type SamplingParams, type StepEvent, isRemasking } from './types.js';
 
 interface RoundProcess {
   next(): PlannedStep | undefined;
+  /** Which of a step's draws take effect, when the model decides it (SEDD); all of them otherwise. */
+  kept?(planned: PlannedStep, draws: RowResult['draws']): boolean[];
 }
 
 /**
@@ -84,7 +88,7 @@ export class SequenceSampler implements Sequence {
     if (flight === undefined) throw new Error('apply() without a row in flight');
     this.inFlight = undefined;
     this.forwardPasses += 1;
-    this.commit(flight.step, result);
+    this.commit(flight.step, result, this.process?.kept?.(flight.step, result.draws));
     this.advance();
   }
 
@@ -104,10 +108,10 @@ export class SequenceSampler implements Sequence {
     }
   }
 
-  /** Applies a step: the tokens its pass drew (if any), then its remasks; tells the consumer when anything changed. */
-  private commit(step: PlannedStep, result: RowResult | undefined): void {
+  /** Applies a step: the tokens its pass drew (if any; only those `kept`), then its remasks; tells the consumer when anything changed. */
+  private commit(planned: PlannedStep, result: RowResult | undefined, kept?: boolean[]): void {
+    const { step, draws } = kept === undefined ? { step: planned, draws: result?.draws } : keptDraws(planned, (result as RowResult).draws, kept);
     const { positions, remasked } = step;
-    const draws = result?.draws;
     const tokens = draws === undefined ? [] : Array.from(draws.tokens);
     const logprobs = draws === undefined ? [] : Array.from(draws.logprobs);
     if (draws !== undefined && positions.length > 0) {
@@ -140,6 +144,8 @@ export class SequenceSampler implements Sequence {
     const masked: number[] = [];
     for (let p = start; p < start + this.layout.windowLength; p++) if (this.canvas[p] === this.facts.maskId) masked.push(p);
     const { sampler } = this.params;
+    if (sampler === LEFT_TO_RIGHT) return new LeftToRightRound(masked);
+    if (this.facts.parameterization === 'sedd') return new SeddAnalyticRound(this.grid, masked, this.random, { canvas: this.canvas, maskId: this.facts.maskId, vocabSize: this.facts.vocabSize });
     if (isRemasking(sampler)) {
       const state = { canvas: this.canvas, maskId: this.facts.maskId, confidence: this.confidence };
       return new RemaskingRound(this.grid, masked, sampler, this.params.remask as NonNullable<SamplingParams['remask']>, this.random, state);
@@ -151,13 +157,15 @@ export class SequenceSampler implements Sequence {
     const windowStart = this.round * this.layout.stride;
     const t = this.grid.time(planned.step);
     const finalPass = planned.step === this.grid.steps;
+    // A causal model's entry at p is the distribution of the token at p + 1.
+    const entryOffset = this.facts.parameterization === 'ar' ? 1 : 0;
     return {
       // A view: the canvas does not change while the row is in flight.
       tokens: this.canvas.subarray(windowStart, windowStart + this.layout.windowLength),
       // The seed feeds sigma = 0 to the greedy pass that closes a semi-autoregressive round.
       sigma: this.facts.timeConditioned && !(finalPass && this.grid.eps === 0) ? totalNoise(t) : 0,
       draws: {
-        positions: Int32Array.from(planned.positions, (p) => p - windowStart),
+        positions: Int32Array.from(planned.positions, (p) => p - windowStart - entryOffset),
         uniforms: Float64Array.from(planned.positions, () => this.random.uniformPositive()),
         temperature: planned.greedy ? 0 : this.params.temperature,
         topP: this.params.topP,
@@ -177,4 +185,24 @@ export class SequenceSampler implements Sequence {
       this.topLogprobs.set(logprobs.subarray(k * width, (k + 1) * width), position * width);
     });
   }
+}
+
+/** The step and its draws restricted to the positions whose draws are kept. */
+function keptDraws(planned: PlannedStep, draws: RowResult['draws'], kept: boolean[]): { step: PlannedStep; draws: RowResult['draws'] } {
+  const pick = <T extends Int32Array | Float32Array>(values: T, width = 1): T => {
+    const chosen = kept.flatMap((keep, k) => (keep ? Array.from(values.subarray(k * width, (k + 1) * width)) : []));
+    return (values instanceof Int32Array ? Int32Array.from(chosen) : Float32Array.from(chosen)) as T;
+  };
+  return {
+    step: { ...planned, positions: planned.positions.filter((_, k) => kept[k]) },
+    draws: {
+      tokens: pick(draws.tokens),
+      sampledLogprobs: pick(draws.sampledLogprobs),
+      logprobs: pick(draws.logprobs),
+      logsumexp: pick(draws.logsumexp),
+      topTokens: pick(draws.topTokens, draws.topWidth),
+      topLogprobs: pick(draws.topLogprobs, draws.topWidth),
+      topWidth: draws.topWidth,
+    },
+  };
 }

@@ -51,3 +51,8 @@ export function expectedForwardPasses(masked: number, steps: number, eps: number
   const delta = (1 - eps) / steps;
   return steps * -Math.expm1(masked * Math.log1p(-delta)) - Math.expm1(masked * Math.log1p(-eps));
 }
+
+/** dσ/dt of the log-linear schedule, (1 − 1e-3)/(1 − (1 − 1e-3)·t): the weight of SEDD's loss. */
+export function noiseRate(t: number): number {
+  return (1 - SCHEDULE_EPS) / (1 - (1 - SCHEDULE_EPS) * t);
+}

@@ -1,3 +1,4 @@
+import type { Parameterization } from '../model/index.js';
 import type { CanvasLayout } from './canvas-layout.js';
 import { FIRST_HITTING_SAMPLERS } from './first-hitting.js';
 import { REMASKING_SAMPLERS, type RemaskParams, type RemaskingSampler } from './remasking.js';
@@ -5,7 +6,12 @@ import { REMASKING_SAMPLERS, type RemaskParams, type RemaskingSampler } from './
 export const SAMPLERS = [...FIRST_HITTING_SAMPLERS, ...REMASKING_SAMPLERS] as const;
 export type SamplerName = (typeof SAMPLERS)[number];
 
-export function isRemasking(sampler: SamplerName): sampler is RemaskingSampler {
+/** The AR baseline's left-to-right procedure: what an AR model runs, never a sampler a request names. */
+export const LEFT_TO_RIGHT = 'left-to-right';
+/** How a sample is drawn: one of the diffusion samplers, or left to right. */
+export type Procedure = SamplerName | typeof LEFT_TO_RIGHT;
+
+export function isRemasking(sampler: Procedure): sampler is RemaskingSampler {
   return (REMASKING_SAMPLERS as readonly string[]).includes(sampler);
 }
 
@@ -14,8 +20,9 @@ export const DEFAULT_EPS = 1e-5;
 
 /** How one sample of a request is drawn, on a canvas laid out once by the request's preparation. */
 export interface SamplingParams {
+  /** Reverse-process steps per round; left to right, the tokens to generate. */
   steps: number;
-  sampler: SamplerName;
+  sampler: Procedure;
   /** 1 reproduces the paper; 0 is greedy (argmax at every unmasking). */
   temperature: number;
   /** Nucleus mass kept at each draw; 1 is off. */
@@ -38,7 +45,10 @@ export interface SamplingParams {
 export interface ModelFacts {
   maskId: number;
   modelLength: number;
+  vocabSize: number;
   timeConditioned: boolean;
+  /** subs: MDLM; sedd: SEDD's log scores (its analytic sampler); ar: causal, so the entry at p predicts p + 1. */
+  parameterization: Parameterization;
 }
 
 /** A step that changed the sequence: enough for a consumer to rebuild every intermediate state. */

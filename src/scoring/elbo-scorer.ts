@@ -1,6 +1,6 @@
 import type { SeededRandom } from '../random.js';
 import type { PassRow, RowResult } from '../runtime/index.js';
-import { maskProbability, totalNoise } from '../sampling/index.js';
+import { maskProbability, noiseRate, seddScoreShift, totalNoise } from '../sampling/index.js';
 import type { Sequence } from '../scheduler/index.js';
 import type { ItemScore, ScoreWindow } from './types.js';
 
@@ -19,16 +19,38 @@ export function drawTimes(count: number, random: SeededRandom, antithetic: boole
   });
 }
 
+/** What one masked position adds to a draw's loss at time t, from the model's distribution there. */
+export type MaskedLoss = (t: number, entry: { logprob: number; logsumexp: number }) => number;
+
+/** SUBS (spec §8): −log p_x0(x_l | z_t) weighted by σ'(t)/expm1(σ(t)), which is exactly 1/t on the log-linear schedule. */
+export const subsLoss: MaskedLoss = (t, { logprob }) => -logprob / t;
+
+/**
+ * SEDD's score entropy at a masked position (the seed's `_score_entropy`), weighted by dσ/dt
+ * as its `_forward_pass_diffusion` does: Σ_{y≠mask} score_y − q·log score_{x0} + q(log q − 1)
+ * with q = 1/(e^σ − 1). The log score of y is its logit minus log(e^σ − 1) + log(V − 1), and
+ * the target's logit is its logprob plus the logsumexp (mask excluded) the positions head gives.
+ */
+export function seddLoss(vocabSize: number): MaskedLoss {
+  return (t, { logprob, logsumexp }) => {
+    const sigma = totalNoise(t);
+    const shift = seddScoreShift(sigma, vocabSize);
+    const q = 1 / Math.expm1(sigma);
+    return noiseRate(t) * (Math.exp(logsumexp - shift) - q * (logprob + logsumexp - shift) + q * (Math.log(q) - 1));
+  };
+}
+
 interface ModelFacts {
   maskId: number;
   timeConditioned: boolean;
+  loss: MaskedLoss;
 }
 
 /**
  * The seed's continuous-time NELBO estimator (spec §8) on one item. Draw i masks each scored
- * token independently with probability (1 − 1e-3)·t_i and adds −log p_x0(x_l | z_t) / t_i for
- * each masked token (SUBS; the weight σ'(t)/expm1(σ(t)) is exactly 1/t on this schedule). A
- * draw that masks nothing adds 0 and needs no pass. The estimate is the mean over draws.
+ * token independently with probability (1 − 1e-3)·t_i and adds each masked token's loss:
+ * −log p_x0(x_l | z_t) / t_i for MDLM, the score entropy for SEDD. A draw that masks nothing
+ * adds 0 and needs no pass. The estimate is the mean over draws.
  */
 export class ElboScorer implements Sequence {
   forwardPasses = 0;
@@ -77,7 +99,7 @@ export class ElboScorer implements Sequence {
     const positions = row.scores?.positions ?? new Int32Array(0);
     const count = this.times.length;
     positions.forEach((position, k) => {
-      const loss = -(result.scores.logprobs[k] as number) / t;
+      const loss = this.facts.loss(t, { logprob: result.scores.logprobs[k] as number, logsumexp: result.scores.logsumexp[k] as number });
       this.losses[draw] = (this.losses[draw] as number) + loss;
       this.shares[position - this.window.start] = (this.shares[position - this.window.start] as number) + loss / count;
     });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { describeZodIssues } from '../util/zod.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
+import { LIGHTNING_WEIGHTS } from '../checkpoint/index.js';
 import { DEFAULT_MODEL } from '../hub/index.js';
 import { LogLevelSchema } from '../log.js';
 import { DEVICES, ProviderOptionsSchema } from '../runtime/index.js';
@@ -34,7 +35,9 @@ export const LimitsSchema = z
 
 export const ServerConfigSchema = z
   .object({
-    model: z.string().min(1).default(DEFAULT_MODEL).describe('hub id (owner/name[@revision]), checkpoint directory or export directory'),
+    model: z.string().min(1).default(DEFAULT_MODEL).describe('hub id (owner/name[@revision]), checkpoint directory, Lightning .ckpt file or export directory'),
+    weights: z.enum(LIGHTNING_WEIGHTS).optional().describe("a .ckpt's weights: ema (the default, what the seed samples and evaluates with) or raw"),
+    tokenizer: z.string().min(1).optional().describe('tokenizer.json + tokenizer_config.json to convert a checkpoint with (default: its own, else the one it names)'),
     host: z.string().min(1).default('127.0.0.1').describe('address to listen on (0.0.0.0: every interface)'),
     port: int(0, 65_535).default(8000).describe('port to listen on (0: any free port)'),
     device: z.enum(DEVICES).default('auto').describe(`execution provider: ${DEVICES.join(', ')} (auto: the fastest that works, else the CPU)`),

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { exportCkpt, wordTokenizerDir } from '../helpers/baselines.js';
 import { runCli } from '../helpers/cli.js';
 
 /** Both tables end to end at a tiny scale, with the synthetic models the small scale builds. */
@@ -56,4 +57,18 @@ test('bench seed-tables prints markdown tables that say the scale is reduced and
   const bad = await runCli(['bench', 'seed-tables', '--scale', 'small', '--steps', '0,5']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--steps/);
+});
+
+test("bench seed-tables --sedd-model: the analytic row runs SEDD's network and sampler, as the seed's table did", async () => {
+  const sedd = await exportCkpt('sedd', 'positions', { tokenizerDir: wordTokenizerDir() });
+  const result = await runCli(['bench', 'seed-tables', ...TINY, '--sedd-model', sedd, '--json']);
+  assert.equal(result.code, 0, result.stderr);
+  const report = JSON.parse(result.stdout);
+  assert.equal(report.seddModel, sedd);
+  const rows = report.wallClock as (WallClockRow & { model: string; seed: { label: string } })[];
+  assert.deepEqual(rows.map((row) => `${row.model} ${row.sampler} ${row.steps}`), ['SEDD analytic 4', 'SEDD analytic 8', 'MDLM ddpm 4', 'MDLM ddpm 8', 'MDLM ddpm_cache 4', 'MDLM ddpm_cache 8']);
+  for (const row of rows.slice(0, 2)) {
+    assert.equal(row.seed.label, 'SEDD + analytic');
+    assert.ok(row.meanForwardPasses >= 1 && row.meanForwardPasses <= row.steps + 1, 'a pass at every step while anything is masked');
+  }
 });

@@ -6,7 +6,7 @@ import { MdlmTokenizer, buildWordLevelTokenizer, pseudoWord } from '../../src/to
 
 const { tokenizerJson, tokenizerConfig } = buildWordLevelTokenizer(64);
 const tokenizer = MdlmTokenizer.fromJson(tokenizerJson, tokenizerConfig);
-const FACTS = { maskId: 63, modelLength: 32, timeConditioned: false, vocabSize: 64 };
+const FACTS = { maskId: 63, modelLength: 32, timeConditioned: false, vocabSize: 64, parameterization: 'subs' } as const;
 const words = (...ids: number[]) => ids.map((id) => pseudoWord(id - 1)).join(' ');
 
 test('what a request leaves out gets the paper’s settings, and a seed is chosen and reported', () => {
@@ -40,4 +40,23 @@ test('fixed tokens are refused naming the field: the mask token, and ids outside
   assert.throws(() => prepareGeneration({ prompt: [5, 64] }, tokenizer, FACTS), (error: Error & { code?: string }) => error.code === 'invalid_argument' && /token id 64 at index 1 is outside the vocabulary \[0, 64\)/.test(error.message));
   assert.throws(() => prepareGeneration({ prompt: [-1] }, tokenizer, FACTS), { code: 'invalid_argument', details: { param: 'prompt' } });
   assert.throws(() => prepareGeneration({ prompt: [2.5] }, tokenizer, FACTS), { code: 'invalid_argument', details: { param: 'prompt' } });
+});
+
+const AR = { ...FACTS, parameterization: 'ar' } as const;
+const SEDD = { ...FACTS, timeConditioned: true, parameterization: 'sedd' } as const;
+
+test('the AR baseline: left to right after its first token, one step per token generated; the diffusion-only fields refused by name', () => {
+  const prepared = prepareGeneration({ prompt: [5, 6], length: 8 }, tokenizer, AR);
+  assert.deepEqual({ sampler: prepared.sampling.sampler, steps: prepared.sampling.steps, eps: prepared.sampling.eps, generated: prepared.generated }, { sampler: 'left-to-right', steps: 6, eps: 0, generated: { start: 2, end: 8 } });
+  for (const [param, request] of [['steps', { steps: 10 }], ['sampler', { sampler: 'ddpm' }], ['eta', { eta: 0.01 }], ['suffix', { suffix: [7] }], ['semi_ar', { semiAr: { strideLength: 2, numStrides: 1 } }], ['max_tokens', { newTokens: 40 }]] as const) {
+    assert.throws(() => prepareGeneration({ prompt: [5], ...request }, tokenizer, AR), { code: 'invalid_argument', details: { param } });
+  }
+  assert.throws(() => prepareGeneration({}, tokenizer, AR), { code: 'invalid_argument', details: { param: 'prompt' } }, 'no BOS and no prompt: nothing to condition the first token on');
+});
+
+test('SEDD: analytic by default; other samplers and semi-autoregressive rounds refused by name', () => {
+  assert.equal(prepareGeneration({}, tokenizer, SEDD).sampling.sampler, 'analytic');
+  assert.throws(() => prepareGeneration({ sampler: 'ddpm_cache' }, tokenizer, SEDD), { code: 'invalid_argument', details: { param: 'sampler' } });
+  assert.throws(() => prepareGeneration({ semiAr: { strideLength: 4, numStrides: 1 } }, tokenizer, SEDD), { code: 'invalid_argument', details: { param: 'semi_ar' } });
+  assert.throws(() => prepareGeneration({ prompt: [5], newTokens: 40 }, tokenizer, SEDD), { code: 'invalid_argument', details: { param: 'max_tokens' } });
 });

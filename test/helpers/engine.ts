@@ -1,5 +1,5 @@
 import { after } from 'node:test';
-import { EngineCore } from '../../src/generation/index.js';
+import { EngineCore, modelFacts } from '../../src/generation/index.js';
 import { readManifest } from '../../src/model/manifest.js';
 import { SeededRandom } from '../../src/random.js';
 import { ForwardRuntime, ProviderOptionsSchema } from '../../src/runtime/index.js';
@@ -51,7 +51,7 @@ export async function startEngine(exportDir: string, options: Partial<SchedulerO
     workers: options.workers ?? 1,
   });
   after(() => runtime.close());
-  const facts = { maskId: manifest.maskIndex, modelLength: manifest.config.model_length, timeConditioned: manifest.config.time_conditioning };
+  const facts = modelFacts(manifest);
   const scheduler = new Scheduler({
     maxBatch: options.maxBatch ?? 64,
     maxBatchEntries: options.maxBatchEntries ?? 4096,

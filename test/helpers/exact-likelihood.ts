@@ -74,7 +74,7 @@ export async function exactNelbo(item: ExactItem): Promise<number> {
 }
 
 /** Gauss–Legendre nodes and weights on [-1, 1], by Newton's method on the Legendre polynomial. */
-function gaussLegendre(n: number): { nodes: number[]; weights: number[] } {
+export function gaussLegendre(n: number): { nodes: number[]; weights: number[] } {
   const nodes: number[] = [];
   const weights: number[] = [];
   for (let i = 1; i <= n; i++) {

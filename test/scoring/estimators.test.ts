@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { SeededRandom } from '../../src/random.js';
-import { ArScorer, ElboScorer, type ScoreWindow, drawTimes } from '../../src/scoring/index.js';
+import { ArScorer, ElboScorer, type ScoreWindow, drawTimes, subsLoss } from '../../src/scoring/index.js';
 import { startEngine } from '../helpers/engine.js';
 import { exactLeftToRight, exactNelbo, exactNelboTimeConditioned } from '../helpers/exact-likelihood.js';
 import { exportHead, synthCheckpoint } from '../helpers/models.js';
@@ -20,14 +20,14 @@ async function tinyModel(timeConditioning: boolean) {
   const checkpoint = await synthCheckpoint({ vocab_size: VOCAB, model_length: 6, hidden_dim: 16, cond_dim: 8, n_blocks: 2, n_heads: 2, time_conditioning: timeConditioning }, 21);
   const logits = await ort.InferenceSession.create(join(await exportHead(checkpoint, 'logits'), 'model.onnx'));
   const engine = await startEngine(await exportHead(checkpoint, 'positions'), { maxBatch: 64 });
-  return { logits, engine, facts: { maskId: MASK, timeConditioned: timeConditioning } };
+  return { logits, engine, facts: { maskId: MASK, timeConditioned: timeConditioning, loss: subsLoss } };
 }
 
 function window(tokens: number[], start: number): ScoreWindow {
   return { tokens: Int32Array.from(tokens), start, end: tokens.length };
 }
 
-async function elbo(engine: Awaited<ReturnType<typeof tinyModel>>['engine'], facts: { maskId: number; timeConditioned: boolean }, item: ScoreWindow, draws: number, seed: number, antithetic = true) {
+async function elbo(engine: Awaited<ReturnType<typeof tinyModel>>['engine'], facts: ConstructorParameters<typeof ElboScorer>[3], item: ScoreWindow, draws: number, seed: number, antithetic = true) {
   const random = SeededRandom.fromSeed(seed);
   const scorer = new ElboScorer(item, drawTimes(draws, random, antithetic), random, facts);
   await engine.engine.submit([scorer]).done;

@@ -16,7 +16,7 @@ function decodeIds(ids: readonly number[]): string {
 
 function decoder(): ChoiceDecoder {
   return {
-    model: { modelLength: 16, vocabSize: 10, timeConditioned: false, maskId: MASK, eosId: EOS, bosId: undefined, createdAt: '' },
+    model: { modelLength: 16, vocabSize: 10, timeConditioned: false, parameterization: 'subs', maskId: MASK, eosId: EOS, bosId: undefined, createdAt: '' },
     decode: (ids: readonly number[]) => decodeIds(ids),
     pieces: (ids: readonly number[]) => {
       const pieces = ids.map((id) => WORDS[id] as string);

@@ -138,7 +138,7 @@ test('GET /v1/models lists the model, with what a diffusion client needs', async
   const list = await (await fetch(`${server.url}/v1/models`)).json();
   assert.equal(list.object, 'list');
   assert.equal(list.data.length, 1);
-  assert.deepEqual({ ...list.data[0], created: 0 }, { id: MODEL_ID, object: 'model', created: 0, owned_by: 'local', model_length: 32, vocab_size: 64, time_conditioning: false, provider: 'cpu' });
+  assert.deepEqual({ ...list.data[0], created: 0 }, { id: MODEL_ID, object: 'model', created: 0, owned_by: 'local', model_length: 32, vocab_size: 64, time_conditioning: false, parameterization: 'subs', provider: 'cpu' });
   const one = await (await fetch(`${server.url}/v1/models/${MODEL_ID}`)).json();
   assert.equal(one.id, MODEL_ID);
 });

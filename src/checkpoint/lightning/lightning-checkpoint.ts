@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { type ErrorCode, ErrorCodes, MdlmError } from '../../errors.js';
 import { bf16ToF32, f16ToF32 } from '../../util/half.js';
 import { fileSha256 } from '../../util/hash.js';
@@ -10,11 +11,21 @@ import { type PlainObject, findForeign, toPlain } from './plain.js';
 import { TorchTensor, readTorchPickle } from './torch-pickle.js';
 import { type RecordLocation, TorchArchive } from './zip.js';
 
-export type LightningWeights = 'ema' | 'raw';
+/** `ema`: the EMA weights the seed samples and evaluates with; `raw`: the state_dict's. */
+export const LIGHTNING_WEIGHTS = ['ema', 'raw'] as const;
+export type LightningWeights = (typeof LIGHTNING_WEIGHTS)[number];
 
 export interface LightningOpenOptions {
   /** `ema` (default): the EMA weights the seed samples and evaluates with; `raw`: the state_dict's. */
   weights?: LightningWeights;
+}
+
+/** How a model reference names a Lightning checkpoint: a file with the seed's `.ckpt` extension. */
+export const LIGHTNING_EXTENSION = '.ckpt';
+
+/** Whether `path` is a Lightning .ckpt file (anything else a reference names is a directory). */
+export function isLightningFile(path: string): boolean {
+  return path.endsWith(LIGHTNING_EXTENSION) && statSync(path, { throwIfNoEntry: false })?.isFile() === true;
 }
 
 /** data.pkl holds metadata only (tensor data is in the storages): a few MB with a tokenizer. */

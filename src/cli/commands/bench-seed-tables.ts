@@ -23,6 +23,7 @@ const stepList = z
 const SeedTablesFlags = z.object({
   scale: z.enum(Object.keys(SEED_TABLE_SCALES) as [keyof typeof SEED_TABLE_SCALES]),
   model: z.string().min(1).optional(),
+  seddModel: z.string().min(1).optional(),
   evalModel: z.string().min(1).optional(),
   samples: cliInt(1, 100_000).optional(),
   steps: stepList.optional(),
@@ -45,6 +46,7 @@ export function registerBenchSeedTables(group: Command): void {
     .description("Rerun the seed's two sampling tables here: (a) wall clock per sampler at batch size 1, (b) semi-autoregressive seconds per sequence and gen PPL; printed beside the published figures")
     .option('--scale <scale>', `full (the seed's settings, for GPUs) or small (minutes on a CPU; synthetic models unless --model is given)`, 'full')
     .option('--model <ref>', `MDLM model (default: ${DEFAULT_MODEL} at full scale, a synthetic one at small scale)`)
+    .option('--sedd-model <ref>', "SEDD model for table (a)'s analytic row, as the seed ran it (a sedd .ckpt, or its export); without it that row runs the analytic predictor on the MDLM model")
     .option('--eval-model <ref>', `GPT-2 model for gen PPL (default: ${DEFAULT_EVAL_MODEL}, or a synthetic one with the synthetic MDLM)`)
     .option('--samples <n>', 'table (a): samples per sampler and step count (full: 64)')
     .option('--steps <list>', 'table (a): comma-separated step counts (full: 5000,10000)')
@@ -66,10 +68,12 @@ export function registerBenchSeedTables(group: Command): void {
       try {
         const models = await modelDirs(flags, scale, work);
         const bars = new Map<string, ReturnType<typeof progressBar>>();
+        const sedd = flags.seddModel === undefined ? undefined : (await resolveWithProgress(flags.seddModel, { dtype: flags.dtype, modelsDir: flags.modelsDir }, 'preparing SEDD model')).exportDir;
         const result = await runSeedTables({
           scale,
           evalBatchSize: flags.batchSize,
           openGenerator: () => openGenerator(models.mdlm, flags),
+          openSedd: sedd === undefined ? undefined : () => openGenerator(sedd, flags),
           openScorer: () => openScorer(models.gpt2, flags),
           onProgress: (label, done, total) => {
             const bar = bars.get(label) ?? progressBar(label, label === 'gen PPL' ? 'chunks' : 'samples');
@@ -78,7 +82,7 @@ export function registerBenchSeedTables(group: Command): void {
             if (done === total) bar.stop();
           },
         });
-        const header = { scale: flags.scale, synthetic: models.synthetic, model: models.mdlmName, evalModel: models.gpt2Name, device: flags.device };
+        const header = { scale: flags.scale, synthetic: models.synthetic, model: models.mdlmName, seddModel: flags.seddModel, evalModel: models.gpt2Name, device: flags.device };
         const { scale: parameters, ...tables } = result;
         process.stdout.write(flags.json ? `${JSON.stringify({ ...header, parameters, ...tables })}\n` : seedTablesMarkdown(result, header));
       } finally {
@@ -144,6 +148,7 @@ interface Header {
   scale: string;
   synthetic: boolean;
   model: string;
+  seddModel: string | undefined;
   evalModel: string;
   device: string;
 }
@@ -154,13 +159,13 @@ export function seedTablesMarkdown(result: SeedTablesResult, header: Header): st
   const { wallClock, semiAr } = result.scale;
   const notice = header.scale === 'full' ? '' : `\n\nReduced scale (${header.scale}): fewer samples and steps than the seed, so compare ratios, not seconds.${header.synthetic ? ' The models are synthetic (random weights): the gen PPL checks the pipeline, not the paper.' : ''}`;
   const lines = [
-    `## The seed's tables on this machine (scale ${header.scale}; ${header.model}, gen PPL under ${header.evalModel}, device ${header.device})${notice}`,
+    `## The seed's tables on this machine (scale ${header.scale}; ${header.model}${header.seddModel === undefined ? '' : `, SEDD ${header.seddModel}`}, gen PPL under ${header.evalModel}, device ${header.device})${notice}`,
     '',
     `### (a) Wall clock: ${wallClock.samples} samples one at a time, L = ${wallClock.length} (seed: 64 samples, batch size 1, L = 1024, one A5000)`,
     '',
     '| sampler | T | forward passes / sample | s / sample | total s | seed s / sample |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
-    ...result.wallClock.map((row) => `| ${row.sampler} | ${row.steps} | ${row.meanForwardPasses.toFixed(1)} | ${seconds(row.secondsPerSample)} | ${seconds(row.totalSeconds)} | ${row.seed === undefined ? '' : `${row.seed.secondsPerSample} (T = ${row.seed.steps})`} |`),
+    ...result.wallClock.map((row) => `| ${row.model === 'SEDD' ? 'SEDD + ' : ''}${row.sampler} | ${row.steps} | ${row.meanForwardPasses.toFixed(1)} | ${seconds(row.secondsPerSample)} | ${seconds(row.totalSeconds)} | ${row.seed === undefined ? '' : `${row.seed.secondsPerSample} (T = ${row.seed.steps})`} |`),
     ...result.ratios.map((ratio) => `| ddpm ÷ ddpm_cache | ${ratio.steps} | | ${ratio.ours.toFixed(2)}× | | ${ratio.seed === undefined ? '' : `${ratio.seed.toFixed(2)}×`} |`),
     '',
     `### (b) Semi-autoregressive: ${result.semiAr.sequences} sequences of ${result.semiAr.tokensPerSequence} tokens (L = ${semiAr.length}, stride ${semiAr.strideLength}, ${semiAr.numStrides} strides, T = ${semiAr.steps} per round, ${SEED_SEMI_AR.sampler})`,

@@ -21,7 +21,7 @@ const EvalPplFlags = ModelFlags.extend({
 const JsonlLine = z.looseObject({ text: z.string() });
 
 export function registerEvalPpl(group: Command): void {
-  addModelOptions(group.command('ppl').description("The seed's ppl_eval on a corpus: documents wrapped into [BOS] + piece + [EOS] rows of the model's length, each scored by the NELBO"))
+  addModelOptions(group.command('ppl').description("The seed's ppl_eval on a corpus: documents wrapped into [BOS] + piece + [EOS] rows of the model's length, each scored by the NELBO (an autoregressive model: by its exact log-likelihood)"))
     .requiredOption('--data <file>', 'JSONL with a "text" field per line, or plain text with one document per line')
     .option('--mc-samples <n>', 'Monte Carlo draws of t per row (the seed: 1)', '1')
     .option('--seed <n>', 'random seed', '1')
@@ -67,8 +67,12 @@ async function readDocuments(path: string): Promise<string[]> {
 interface PplReport {
   documents: number;
   rows: number;
+  row_length: number;
+  /** Tokens scored: every token of every row (the AR baseline: all but each row's first). */
   tokens: number;
   dropped_tokens: number;
+  /** elbo: the NELBO (MDLM, SEDD); ar: an autoregressive model's exact log-likelihood. */
+  method: 'elbo' | 'ar';
   nll: number;
   nll_per_token: number;
   perplexity: number;
@@ -87,34 +91,41 @@ async function evaluate(service: GenerationService, documents: string[], flags: 
   const started = performance.now();
   const { rows, droppedTokens } = wrapDocuments(documents.map((document) => service.tokenize(document, false)), modelLength, bosId, eosId);
   if (rows.length === 0) throw new MdlmError(ErrorCodes.invalidArgument, `--data: the corpus has ${droppedTokens} tokens with their EOS, fewer than the ${modelLength - 2} that one row of ${modelLength} holds between BOS and EOS`);
+  // The seed's AR _loss (_maybe_sub_sample) feeds x[:-1] and scores x[1:]: every token of a row but its first BOS.
+  const first = service.model.parameterization === 'ar' ? 1 : 0;
   const bar = progressBar('scoring', 'rows');
   let nll = 0;
+  let tokens = 0;
+  let method: PplReport['method'] = 'elbo';
   try {
-    for (let first = 0; first < rows.length; first += flags.batchSize) {
-      const batch = rows.slice(first, first + flags.batchSize);
+    for (let start = 0; start < rows.length; start += flags.batchSize) {
+      const batch = rows.slice(start, start + flags.batchSize);
       const prepared = service.prepareScore({
-        items: batch.map((row) => ({ input: Array.from(row) })),
+        items: batch.map((row) => ({ input: Array.from(row.subarray(first)), context: Array.from(row.subarray(0, first)) })),
         mcSamples: flags.mcSamples,
-        seed: flags.seed + first,
+        seed: flags.seed + start,
         antithetic: flags.antithetic,
         antitheticGroup: batch.length,
         addSpecialTokens: false,
       });
       const result = await service.score(prepared);
+      method = prepared.method;
       nll += result.items.reduce((sum, item) => sum + item.nll, 0);
-      bar.update(first + batch.length, rows.length);
+      tokens += result.items.reduce((sum, item) => sum + item.tokenIds.length, 0);
+      bar.update(start + batch.length, rows.length);
     }
   } finally {
     bar.stop();
   }
-  const tokens = rows.length * modelLength;
   const seconds = (performance.now() - started) / 1000;
   const perToken = nll / tokens;
   return {
     documents: documents.length,
     rows: rows.length,
+    row_length: modelLength,
     tokens,
     dropped_tokens: droppedTokens,
+    method,
     nll,
     nll_per_token: perToken,
     perplexity: Math.exp(perToken),
@@ -127,9 +138,10 @@ async function evaluate(service: GenerationService, documents: string[], flags: 
 }
 
 function textReport(report: PplReport): string {
+  const estimator = report.method === 'ar' ? 'exact left-to-right log-likelihood, every token of a row but its first' : `NELBO, ${report.mc_samples} draw${report.mc_samples === 1 ? '' : 's'} of t per row`;
   return [
-    `${report.documents} documents → ${report.rows} rows of ${report.tokens / report.rows} tokens (${report.dropped_tokens} tokens left over after the last full row, dropped as the seed does)`,
-    `nll ${report.nll_per_token.toFixed(4)} nats/token (NELBO, ${report.mc_samples} draw${report.mc_samples === 1 ? '' : 's'} of t per row), perplexity ${report.perplexity.toFixed(3)}, ${report.bits_per_token.toFixed(4)} bits/token`,
+    `${report.documents} documents → ${report.rows} rows of ${report.row_length} tokens (${report.dropped_tokens} tokens left over after the last full row, dropped as the seed does)`,
+    `nll ${report.nll_per_token.toFixed(4)} nats/token (${estimator}), perplexity ${report.perplexity.toFixed(3)}, ${report.bits_per_token.toFixed(4)} bits/token`,
     `${report.tokens} tokens in ${report.wall_s.toFixed(1)} s: ${report.tokens_per_s.toFixed(0)} tokens/s`,
     '',
   ].join('\n');

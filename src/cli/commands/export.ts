@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { LIGHTNING_WEIGHTS } from '../../checkpoint/index.js';
 import { EXPORT_HEADS, exportModel, WEIGHT_DTYPES } from '../../model/index.js';
 import { exitOnInterrupt } from '../interrupt.js';
 import { cliInt, parseFlags } from '../options.js';
@@ -13,18 +14,20 @@ const ExportFlags = z.object({
   fused: z.boolean(),
   maskIndex: cliInt(0, 1_048_575).optional(),
   tokenizer: z.string().min(1).optional(),
+  weights: z.enum(LIGHTNING_WEIGHTS).optional(),
 });
 
 export function registerExport(program: Command): void {
   program
     .command('export')
-    .description('Convert an MDLM or GPT-2 checkpoint (config.json + model.safetensors; model_type says which) into an ONNX model directory')
-    .requiredOption('--checkpoint <dir>', 'checkpoint directory')
+    .description("Convert a checkpoint into an ONNX model directory: MDLM or GPT-2 (config.json + model.safetensors; model_type says which), or a seed's Lightning .ckpt (MDLM, SEDD or the AR baseline)")
+    .requiredOption('--checkpoint <path>', 'checkpoint directory, or a Lightning .ckpt file')
     .requiredOption('--out <dir>', 'output directory (written atomically: temporary name, then rename)')
     .option('--head <head>', 'positions: draws and scores tokens at chosen positions (what the server runs); logits: every raw logit (for verification)', 'positions')
     .option('--dtype <dtype>', 'weight and matmul precision: fp32, int8 (the blocks\' matrix products in integers, per-column weight and per-row activation scales) or fp16', 'fp32')
     .option('--no-fused', "use only standard ONNX operators instead of onnxruntime's fused contrib operators")
     .option('--tokenizer <dir>', 'directory with tokenizer.json (+ tokenizer_config.json) to ship with the export (default: the checkpoint directory, when it has one)')
+    .option('--weights <weights>', `a .ckpt's weights: ${LIGHTNING_WEIGHTS.join(' or ')} (default ema, what the seed samples and evaluates with)`)
     .option('--mask-index <id>', 'MDLM only: mask token id (default: the tokenizer\'s mask id, else vocab_size - 1)')
     .action(async (raw: Record<string, unknown>, command: Command) => {
       exitOnInterrupt();
@@ -34,6 +37,7 @@ export function registerExport(program: Command): void {
       try {
         const manifest = await exportModel({
           checkpointDir: flags.checkpoint,
+          weights: flags.weights,
           outDir: flags.out,
           head: flags.head,
           dtype: flags.dtype,

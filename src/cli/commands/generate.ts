@@ -13,8 +13,8 @@ const GenerateFlags = ModelFlags.extend({
     prompt: z.string().optional(),
     suffix: z.string().optional(),
     length: cliInt(1, 131_072).optional(),
-    steps: cliInt(1, 1_000_000),
-    sampler: z.enum(SAMPLERS),
+    steps: cliInt(1, 1_000_000).optional(),
+    sampler: z.enum(SAMPLERS).optional(),
     numSamples: cliInt(1, 4096),
     seed: cliInt(0, Number.MAX_SAFE_INTEGER).optional(),
     temperature: cliNumber(0, 100),
@@ -40,8 +40,8 @@ export function registerGenerate(program: Command): void {
     .option('--prompt <text>', 'text the output starts with (fixed from the first step)')
     .option('--suffix <text>', 'text the output ends with (infilling between prompt and suffix)')
     .option('--length <n>', "window length L (default: the model's length)")
-    .option('--steps <n>', 'denoising steps T', String(GENERATION_DEFAULTS.steps))
-    .option('--sampler <name>', `${SAMPLERS.join(', ')}`, GENERATION_DEFAULTS.sampler)
+    .option('--steps <n>', `denoising steps T (default ${GENERATION_DEFAULTS.steps}; an autoregressive model takes none: one step per token)`)
+    .option('--sampler <name>', `${SAMPLERS.join(', ')} (default ${GENERATION_DEFAULTS.sampler}; analytic for SEDD; none for an autoregressive model)`)
     .option('--num-samples <n>', 'independent samples (batched together)', String(GENERATION_DEFAULTS.numSamples))
     .option('--seed <n>', 'random seed (default: random, printed with --json)')
     .option('--temperature <x>', 'divides the logits before SUBS: 1 reproduces the paper; 0 is greedy', String(GENERATION_DEFAULTS.temperature))
@@ -80,7 +80,7 @@ export function registerGenerate(program: Command): void {
           semiAr: flags.strideLength === undefined ? undefined : { strideLength: flags.strideLength, numStrides: flags.numStrides ?? 0 },
         });
         const bar = progressBar('denoising', 'steps');
-        const result = await service.generate(prepared, { onStep: stepProgress(bar, flags.steps, flags.numSamples) });
+        const result = await service.generate(prepared, { onStep: stepProgress(bar, prepared.sampling.steps, flags.numSamples) });
         // The last steps may unmask nothing and send no event: finish the bar from the totals.
         bar.update(result.stats.steps, result.stats.steps, ` | ${result.stats.forwardPasses} forward passes`);
         bar.stop();

@@ -17,7 +17,7 @@ const ScoreFlags = ModelFlags.extend({
   tokenIds: TokenList.optional(),
   contextText: z.string().optional(),
   contextTokens: cliInt(0, 1_000_000).optional(),
-  method: z.enum(SCORE_METHODS),
+  method: z.enum(SCORE_METHODS).optional(),
   mcSamples: cliInt(1, 10_000_000),
   seed: cliInt(0, Number.MAX_SAFE_INTEGER).optional(),
   antithetic: z.boolean(),
@@ -37,7 +37,7 @@ export function registerScore(program: Command): void {
     .option('--token-ids <ids>', 'what is scored, as comma-separated token ids')
     .option('--context-text <text>', 'text it is conditioned on (never masked, never scored)')
     .option('--context-tokens <n>', 'with --token-ids: the first N ids are the context')
-    .option('--method <method>', `${SCORE_METHODS.join(' or ')}: the NELBO bound by Monte Carlo, or the exact left-to-right log-likelihood`, SCORE_DEFAULTS.method)
+    .option('--method <method>', `${SCORE_METHODS.join(' or ')}: the NELBO bound by Monte Carlo, or the exact left-to-right log-likelihood (default ${SCORE_DEFAULTS.method}; ar for an autoregressive model)`)
     .option('--mc-samples <n>', 'elbo: Monte Carlo draws of t', String(SCORE_DEFAULTS.mcSamples))
     .option('--seed <n>', 'elbo: random seed (default: random, printed)')
     .option('--no-antithetic', 'elbo: draw t independently instead of stratified')

@@ -29,6 +29,8 @@ const toJson = (value: string): unknown => {
 /** Flag value placeholders and parsers; names, descriptions and defaults come from the config schema. */
 const FLAGS: { name: FlagName; value: string; parse?: (value: string) => unknown }[] = [
   { name: 'model', value: '<reference>' },
+  { name: 'weights', value: '<weights>' },
+  { name: 'tokenizer', value: '<dir>' },
   { name: 'host', value: '<address>' },
   { name: 'port', value: '<n>', parse: toNumber },
   { name: 'device', value: '<device>' },
@@ -162,6 +164,8 @@ async function resolveWithProgress(config: ServerConfig): Promise<ResolvedModel>
     return await resolveModel(config.model, {
       modelsDir: config.modelsDir,
       dtype: config.dtype,
+      weights: config.weights,
+      tokenizer: config.tokenizer,
       onProgress: (event) => bars[event.phase].update(Math.round(event.done / 1e6), Math.round(event.total / 1e6)),
     });
   } finally {

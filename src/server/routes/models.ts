@@ -14,6 +14,7 @@ export const modelsRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, { 
     model_length: service.model.modelLength,
     vocab_size: service.model.vocabSize,
     time_conditioning: service.model.timeConditioned,
+    parameterization: service.model.parameterization,
     provider: service.status().provider,
   });
 
