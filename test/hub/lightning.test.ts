@@ -68,7 +68,7 @@ test('--tokenizer replaces the named one and is part of the key; it is refused f
 
 test('offline with nothing cached, the named tokenizer fails as a hub model does, and leaves no export', async () => {
   const modelsDir = join(tempDir(), 'models');
-  await assert.rejects(resolveModel(ckptPath('ar'), { modelsDir, cacheDir: join(tempDir(), 'empty-cache'), offline: true }), { code: 'hub_unreachable', message: /bert-base-uncased@main is not in the Hugging Face cache/ });
+  await assert.rejects(resolveModel(ckptPath('ar'), { modelsDir, cacheDir: join(tempDir(), 'empty-cache'), offline: true }), { code: 'hub_unreachable', message: /the hub repository bert-base-uncased, which is not in the Hugging Face cache, .*--tokenizer TOKENIZER_DIR/ });
   assert.deepEqual(pathsUnder(modelsDir).filter((path) => path.includes('positions')), []);
 });
 
