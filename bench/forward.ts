@@ -4,14 +4,17 @@
  * and prints tokens/s and achieved GFLOP/s with the FLOP count of spec §6.
  *
  *   node --import tsx bench/forward.ts --export DIR [--export DIR ...] [--device cpu|cuda|webgpu]
- *     [--batch 1,8,32] [--length 1024] [--positions 1] [--repeat 3] [--matmul-size 2048] [--json FILE]
+ *     [--batch 1,8,32] [--length 64,128,256,1024] [--positions 1] [--repeat 3] [--matmul-size 2048]
+ *     [--profile] [--json FILE]
  *
+ * --profile runs each shape once more under onnxruntime's profiler and prints where the pass
+ * went, per operator type (kernel time summed over the pass's nodes).
  * --positions is K, the rows per sequence the positions head runs the output layer on (the
  * positions unmasking at a step: ~1.6 on average at L = 1024, T = 1000; L − 1 for a GPT-2
  * scoring a whole chunk). --json appends one JSON object per measurement to FILE
  * (bench/gpu/summary.ts reads them).
  */
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,12 +35,13 @@ const ArgsSchema = z.object({
   export: z.array(z.string().min(1)).min(1),
   device: z.enum(DEVICES).exclude(['auto']).default('cpu'),
   batch: intList.default([1]),
-  length: z.coerce.number().int().positive().optional(),
+  length: intList.optional(),
   positions: z.coerce.number().int().positive().default(1),
   repeat: z.coerce.number().int().positive().default(3),
   /** 0 leaves the reference MatMul out (a second call on the same device). */
   matmulSize: z.coerce.number().int().nonnegative().default(2048),
   json: z.string().optional(),
+  profile: z.boolean().default(false),
 });
 type Args = z.infer<typeof ArgsSchema>;
 
@@ -119,6 +123,7 @@ function parse(argv: string[]): Args {
       repeat: { type: 'string' },
       'matmul-size': { type: 'string' },
       json: { type: 'string' },
+      profile: { type: 'boolean' },
     },
   });
   return ArgsSchema.parse({ ...values, matmulSize: values['matmul-size'] });
@@ -178,20 +183,54 @@ async function benchExport(exportDir: string, args: Args): Promise<(ForwardMeasu
   const shape = networkShape(manifest);
   const session = await openSession(`${basename(exportDir)} (${manifest.architecture}, ${manifest.head} head, ${manifest.dtype})`, join(exportDir, MODEL_FILE), args.device);
   if ('kind' in session) return [session];
-  const length = args.length ?? shape.contextLength;
   const measurements: ForwardMeasurement[] = [];
   try {
-    for (const batch of args.batch) {
-      const outputRows = manifest.head === 'logits' ? length : args.positions;
-      const feeds = forwardFeeds(manifest, batch, length, args.positions);
-      const ms = await medianMs(args.repeat, () => session.run(feeds));
-      const { architecture, head, dtype, fused } = manifest;
-      measurements.push({ kind: 'forward', device: args.device, architecture, head, dtype, fused, batch, length, outputRows, ms, gflop: forwardFlops(shape, batch, length, outputRows) / 1e9 });
+    for (const length of args.length ?? [shape.contextLength]) {
+      for (const batch of args.batch) {
+        const outputRows = manifest.head === 'logits' ? length : args.positions;
+        const feeds = forwardFeeds(manifest, batch, length, args.positions);
+        const ms = await medianMs(args.repeat, () => session.run(feeds));
+        const { architecture, head, dtype, fused } = manifest;
+        measurements.push({ kind: 'forward', device: args.device, architecture, head, dtype, fused, batch, length, outputRows, ms, gflop: forwardFlops(shape, batch, length, outputRows) / 1e9 });
+        if (args.profile) await printProfile(`${basename(exportDir)} B ${batch} L ${length}`, exportDir, args, feeds);
+      }
     }
   } finally {
     await session.release();
   }
   return measurements;
+}
+
+interface ProfileEvent {
+  cat: string;
+  name: string;
+  dur: number;
+  args?: { op_name?: string };
+}
+
+/** One pass (after a warm-up) under onnxruntime's profiler, summed per operator type. */
+async function printProfile(label: string, exportDir: string, args: Args, feeds: Record<string, ort.Tensor>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mdlm-profile-'));
+  try {
+    const session = await openSession(label, join(exportDir, MODEL_FILE), args.device, { enableProfiling: true, profileFilePrefix: join(dir, 'pass') });
+    if ('kind' in session) return;
+    await session.run(feeds);
+    await session.run(feeds);
+    session.endProfiling();
+    await session.release();
+    const file = readdirSync(dir).find((name) => name.endsWith('.json'));
+    const events = JSON.parse(readFileSync(join(dir, file ?? ''), 'utf8')) as ProfileEvent[];
+    const runs = events.filter((event) => event.cat === 'Session' && event.name === 'model_run');
+    const lastRun = runs[runs.length - 1];
+    const kernels = events.filter((event) => event.cat === 'Node' && event.name.endsWith('_kernel_time') && lastRun !== undefined && (event as unknown as { ts: number }).ts >= (lastRun as unknown as { ts: number }).ts);
+    const byOp = new Map<string, number>();
+    for (const kernel of kernels) byOp.set(kernel.args?.op_name ?? '?', (byOp.get(kernel.args?.op_name ?? '?') ?? 0) + kernel.dur);
+    const total = [...byOp.values()].reduce((a, b) => a + b, 0);
+    console.log(`\nprofile, ${label}: ${(total / 1000).toFixed(1)} ms in kernels of a ${((lastRun?.dur ?? 0) / 1000).toFixed(1)} ms run`);
+    for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`  ${op.padEnd(28)} ${(us / 1000).toFixed(2).padStart(8)} ms  ${((100 * us) / total).toFixed(1).padStart(5)}%`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A model that multiplies two constant size×size matrices; only one element leaves the device. */

@@ -64,7 +64,7 @@ function scorers(length: number, count: number): { scorer: ElboScorer; t: number
 
 async function viaEngine(exportDir: string, length: number, count: number): Promise<{ seconds: number; nll: number }> {
   const manifest = await readManifest(exportDir);
-  const runtime = await ForwardRuntime.start({ model: { dir: exportDir, files: manifest.files }, device: 'cpu', providerOptions: ProviderOptionsSchema.parse({}), workers: 1 });
+  const runtime = await ForwardRuntime.start({ model: { dir: exportDir, files: manifest.files, dtype: manifest.dtype }, device: 'cpu', providerOptions: ProviderOptionsSchema.parse({}), workers: 1 });
   try {
     const engine = new EngineCore(new Scheduler({ maxBatch: 1, maxBatchEntries: 4096, maxQueue: count, batchWaitMs: 0 }), runtime);
     // A session's first run plans its memory: warm up on a row that is not timed.

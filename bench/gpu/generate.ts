@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { isMdlmError } from '../../src/errors.js';
 import { GenerationService } from '../../src/generation/index.js';
 import { readManifest } from '../../src/model/index.js';
-import { DEFAULT_BATCH_ENTRIES } from '../../src/server/index.js';
+import { DEFAULT_BATCH_ENTRIES } from '../../src/scheduler/index.js';
 import { DEVICES, ProviderOptionsSchema, describeProviderChoice } from '../../src/runtime/providers.js';
 
 const Args = z.tuple([z.string(), z.enum(DEVICES).exclude(['auto']), z.coerce.number().int().positive(), z.coerce.number().int().positive(), z.string()]);

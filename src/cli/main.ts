@@ -8,6 +8,7 @@ import { registerEval } from './commands/eval.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerScore } from './commands/score.js';
 import { registerSynth } from './commands/synth.js';
+import { markCliLoaded } from './startup-report.js';
 
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -31,6 +32,7 @@ function buildProgram(): Command {
 
 /** Runs the CLI and returns the exit code (0 ok, 1 failure, 2 bad usage). */
 export async function main(argv: string[]): Promise<number> {
+  markCliLoaded();
   try {
     await buildProgram().parseAsync(argv);
     return 0;

@@ -6,7 +6,7 @@ import { LIGHTNING_WEIGHTS } from '../checkpoint/index.js';
 import { GenerationService } from '../generation/index.js';
 import { DEFAULT_MODEL, modelIdOf, resolveModel } from '../hub/index.js';
 import { DEVICES, ProviderOptionsSchema } from '../runtime/index.js';
-import { DEFAULT_BATCH_ENTRIES } from '../server/index.js';
+import { DEFAULT_BATCH_ENTRIES } from '../scheduler/index.js';
 import { progressBar } from './progress.js';
 import { DTYPE_HELP } from './resolve-model.js';
 import { WEIGHT_DTYPES } from '../model/index.js';

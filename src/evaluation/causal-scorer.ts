@@ -30,7 +30,7 @@ export class CausalScorer {
       throw new MdlmError(ErrorCodes.invalidArgument, `${options.exportDir} is a ${manifest.head}-head export; scoring needs the positions head (mdlm export --head positions)`);
     }
     const runtime = await ForwardRuntime.start({
-      model: { dir: options.exportDir, files: manifest.files },
+      model: { dir: options.exportDir, files: manifest.files, dtype: manifest.dtype },
       device: options.device,
       providerOptions: ProviderOptionsSchema.parse({}),
       workers: 1,

@@ -15,6 +15,7 @@ export {
   type ScoreResult,
   type ScoredItem,
   type ServiceOptions,
+  type ServiceStartup,
   type ServiceStatus,
   type TokenizerInfo,
   type WorkerEvent,

@@ -1,7 +1,7 @@
 import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
 import { type GenerativeManifest, type Parameterization, readManifest } from '../model/index.js';
 import { SeededRandom } from '../random.js';
-import { type Device, type ExecutionProvider, ForwardRuntime, type ProviderAttempt, type ProviderOptions } from '../runtime/index.js';
+import { type Device, type ExecutionProvider, ForwardRuntime, type ProviderAttempt, type ProviderOptions, type WorkerStartup } from '../runtime/index.js';
 import { type ModelFacts, SequenceSampler, type StepEvent } from '../sampling/index.js';
 import { type PassReport, Scheduler, type SchedulerOptions } from '../scheduler/index.js';
 import { ArScorer, CausalItemScorer, ElboScorer, type ItemScore, type ScoreWindow, drawTimes, seddLoss, subsLoss } from '../scoring/index.js';
@@ -92,6 +92,15 @@ export interface TokenizerInfo {
   vocabSize: number;
 }
 
+/** Opening a service, in ms: `openedAtMs` on this thread's clock (since the process started), the rest durations from then. */
+export interface ServiceStartup {
+  openedAtMs: number;
+  tokenizerMs: number;
+  /** Until the first worker was ready. */
+  runtimeMs: number;
+  worker: (WorkerStartup & { wallMs: number }) | undefined;
+}
+
 export interface ServiceStatus {
   readyWorkers: number;
   provider: ExecutionProvider;
@@ -121,6 +130,8 @@ export class GenerationService {
     private readonly engine: EngineCore,
     private readonly facts: ModelFacts,
     manifest: GenerativeManifest,
+    /** Where opening the service went (the tokenizer and the worker start side by side). */
+    readonly startup: ServiceStartup,
   ) {
     this.model = {
       modelLength: manifest.config.model_length,
@@ -142,18 +153,29 @@ export class GenerationService {
     if (!manifest.tokenizer) {
       throw new MdlmError(ErrorCodes.tokenizerError, `${options.exportDir} has no tokenizer; export it with --tokenizer or load it by hub id`);
     }
-    const tokenizer = await MdlmTokenizer.fromFiles(options.exportDir);
-    checkTokenizerFits(tokenizer, manifest, options.exportDir);
-    const runtime = await ForwardRuntime.start({
-      model: { dir: options.exportDir, files: manifest.files },
+    const opened = performance.now();
+    // The worker reads the weights and builds its session on its own thread meanwhile.
+    const starting = ForwardRuntime.start({
+      model: { dir: options.exportDir, files: manifest.files, dtype: manifest.dtype },
       device: options.device,
       providerOptions: options.providerOptions,
       workers: options.workers,
       intraOpThreads: options.intraOpThreads,
     });
+    let tokenizer: MdlmTokenizer;
+    try {
+      tokenizer = await MdlmTokenizer.fromFiles(options.exportDir);
+      checkTokenizerFits(tokenizer, manifest, options.exportDir);
+    } catch (error) {
+      await starting.then((runtime) => runtime.close(), () => undefined);
+      throw error;
+    }
+    const tokenizerMs = performance.now() - opened;
+    const runtime = await starting;
+    const startup: ServiceStartup = { openedAtMs: opened, tokenizerMs, runtimeMs: performance.now() - opened, worker: runtime.firstStartup };
     const facts = modelFacts(manifest);
     const scheduler = new Scheduler(options.scheduler);
-    return new GenerationService(tokenizer, runtime, scheduler, new EngineCore(scheduler, runtime), facts, manifest);
+    return new GenerationService(tokenizer, runtime, scheduler, new EngineCore(scheduler, runtime), facts, manifest, startup);
   }
 
   /** Encodes the text, fills in the defaults and lays out the canvas, once; throws errors that name the field. */

@@ -94,13 +94,14 @@ export async function exportModel(options: ExportOptions): Promise<AnyExportMani
   try {
     const sha256 = options.checkpointSha256 ?? network.lightning?.sha256 ?? (await checkpointHash(options.checkpointDir));
     return await writeDirAtomically(options.outDir, async (dir) => {
-      // A progress estimate: int8 keeps the embeddings and the output layer in float32, about half overall too.
+      // A progress estimate (int8 keeps the embeddings and the output layer in float32: about half overall too), completed once the graph is built.
       const expectedBytes = network.weightBytes * (dtype === 'fp32' ? 1 : 0.5);
-      const builder = new GraphBuilder(join(dir, DATA_FILE), DATA_FILE, (done) => options.onProgress?.(Math.min(done, expectedBytes), expectedBytes));
+      const builder = new GraphBuilder(join(dir, DATA_FILE), DATA_FILE, (done) => done < expectedBytes && options.onProgress?.(done, expectedBytes));
       let modelBytes: Uint8Array;
       try {
         network.build(builder);
         modelBytes = builder.finish(OPSETS, BUILDER_VERSION);
+        options.onProgress?.(expectedBytes, expectedBytes);
       } catch (error) {
         builder.abandon();
         throw isMdlmError(error) ? error : new MdlmError(ErrorCodes.exportFailed, `export failed: ${(error as Error).message}`, { cause: error });

@@ -4,9 +4,9 @@ import { f32ToF16 } from '../util/half.js';
 import {
   AttributeType,
   DATA_LOCATION_EXTERNAL,
-  ModelProto,
   OnnxDataType,
   type OnnxDataTypeName,
+  modelProto,
 } from './onnx-proto.js';
 
 export type Dim = number | string;
@@ -30,7 +30,16 @@ export interface NodeOptions {
 
 type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint16Array | Uint8Array | Int8Array;
 
-/** Weights larger than this go to the external data file; smaller constants stay in the graph. */
+/**
+ * Where a weight is stored. `data-file`: the external data file, for the right-hand weights of
+ * the matrix products, which onnxruntime's CPU kernels copy into a packed layout of their own
+ * when the session is built (so a session may map that file, see model/load.ts). `inline`: in
+ * model.onnx, parsed into memory the session owns: everything read as it is at run time
+ * (embeddings, norms, biases, rotary tables).
+ */
+export type Placement = 'inline' | 'data-file';
+
+/** Weights up to this size stay in model.onnx wherever they were asked to go. */
 const INLINE_LIMIT_BYTES = 1024;
 /** Constants up to this many elements are deduplicated by value. */
 const SHARED_CONSTANT_MAX_ELEMENTS = 64;
@@ -38,8 +47,8 @@ const SHARED_CONSTANT_MAX_ELEMENTS = 64;
 const EXTERNAL_ALIGNMENT = 64;
 
 /**
- * Builds an ONNX graph node by node. Initializers are written to the external data file the
- * moment they are added, so the builder never holds more than the tensor in hand.
+ * Builds an ONNX graph node by node. Data-file initializers are written to the external data
+ * file the moment they are added; inline ones are held until finish() serialises the graph.
  */
 export class GraphBuilder {
   private readonly nodes: object[] = [];
@@ -51,13 +60,15 @@ export class GraphBuilder {
   private readonly externalFd: number;
   private readonly externalName: string;
   private externalOffset = 0;
+  /** Weight bytes taken so far, inline or not: what conversion progress counts. */
+  private weightBytes = 0;
   private counter = 0;
   private scopePrefix = '';
 
   constructor(
     externalDataPath: string,
     externalDataName: string,
-    private readonly onExternalBytes: (total: number) => void = () => undefined,
+    private readonly onWeightBytes: (total: number) => void = () => undefined,
   ) {
     this.externalFd = openSync(externalDataPath, 'w');
     this.externalName = externalDataName;
@@ -110,12 +121,12 @@ export class GraphBuilder {
   }
 
   /** Adds a constant tensor; `type` float16 takes float32 values and converts them. */
-  initializer(name: string, type: OnnxDataTypeName, dims: number[], data: TensorData): string {
+  initializer(name: string, type: OnnxDataTypeName, dims: number[], data: TensorData, placement: Placement = 'inline'): string {
     const stored = type === 'float16' && data instanceof Float32Array ? f32ToF16(data) : data;
     const bytes = new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength);
     const fullName = this.uniqueName(name);
     const tensor: Record<string, unknown> = { name: fullName, dataType: OnnxDataType[type], dims };
-    if (bytes.byteLength <= INLINE_LIMIT_BYTES) {
+    if (placement === 'inline' || bytes.byteLength <= INLINE_LIMIT_BYTES) {
       tensor.rawData = bytes;
     } else {
       tensor.dataLocation = DATA_LOCATION_EXTERNAL;
@@ -127,6 +138,8 @@ export class GraphBuilder {
       this.appendExternal(bytes);
     }
     this.initializers.push(tensor);
+    this.weightBytes += bytes.byteLength;
+    this.onWeightBytes(this.weightBytes);
     return fullName;
   }
 
@@ -169,7 +182,7 @@ export class GraphBuilder {
   /** Serialises the model and closes the external data file. */
   finish(opsets: Record<string, number>, producerVersion: string): Uint8Array {
     closeSync(this.externalFd);
-    const model = ModelProto.fromObject({
+    const model = modelProto().fromObject({
       irVersion: 9,
       producerName: 'mdlm-serve',
       producerVersion,
@@ -182,7 +195,7 @@ export class GraphBuilder {
         output: this.outputs,
       },
     });
-    return ModelProto.encode(model).finish();
+    return modelProto().encode(model).finish();
   }
 
   /** Closes the external data file without serialising (the export failed). */
@@ -202,7 +215,7 @@ export class GraphBuilder {
       writeAll(this.externalFd, new Uint8Array(padding));
       this.externalOffset += padding;
     }
-    this.onExternalBytes(this.externalOffset);
+
   }
 
   /** Scoped name, suffixed when a scope uses the same base name twice (norm1 and norm2 both make a gamma). */

@@ -1,5 +1,5 @@
 export { type ExportOptions, exportModel } from './export.js';
-export { type ExportBytes, type ExportLocation, readExport } from './load.js';
+export { type CheckedExport, type ExportLocation, assertDataUnchanged, checkExport, readCheckedData } from './load.js';
 export {
   type AnyExportManifest,
   type ArExportManifest,

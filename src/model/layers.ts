@@ -71,7 +71,7 @@ export class TransformerLayers {
   /** x·W with W already laid out [in, out] (MatMul's order); x and the result in the compute type. */
   matmul(x: string, name: string, weight: Float32Array, inWidth: number, role: ProductRole = 'block'): string {
     if (this.options.dtype === 'int8' && role === 'block') return this.int8Matmul(x, name, weight, inWidth);
-    const stored = this.b.initializer(`${name}.weight`, this.weightType, [inWidth, weight.length / inWidth], weight);
+    const stored = this.b.initializer(`${name}.weight`, this.weightType, [inWidth, weight.length / inWidth], weight, 'data-file');
     return this.b.op('MatMul', [x, stored]);
   }
 
@@ -83,7 +83,7 @@ export class TransformerLayers {
     const { b } = this;
     const outWidth = weight.length / inWidth;
     const { values, scales } = quantizeColumns(weight, inWidth);
-    const stored = b.initializer(`${name}.weight_int8`, 'int8', [inWidth, outWidth], values);
+    const stored = b.initializer(`${name}.weight_int8`, 'int8', [inWidth, outWidth], values, 'data-file');
     const columnScales = b.initializer(`${name}.weight_scale`, 'float', [outWidth], scales);
     const largest = b.op('ReduceMax', [b.op('Abs', [x]), b.int64s('last_axis', [-1])], { attributes: { keepdims: 1 } });
     // An all-zero row keeps a positive scale (and quantises to zeros).

@@ -1,4 +1,5 @@
-import protobuf from 'protobufjs';
+import { createRequire } from 'node:module';
+import type protobufTypes from 'protobufjs';
 
 /**
  * The subset of onnx.proto that the exporter writes, described for protobufjs by field
@@ -79,8 +80,19 @@ const ONNX_SCHEMA = {
   },
 };
 
-const root = protobuf.Root.fromJSON(ONNX_SCHEMA);
-export const ModelProto = root.lookupType('onnx.ModelProto');
+let modelProtoType: protobufTypes.Type | undefined;
+
+/**
+ * The ModelProto message type. protobufjs loads on first use: a server reading an export that
+ * its stamp vouches for (and a CLI that converts nothing) never needs it.
+ */
+export function modelProto(): protobufTypes.Type {
+  if (modelProtoType === undefined) {
+    const protobuf = createRequire(import.meta.url)('protobufjs') as typeof protobufTypes;
+    modelProtoType = protobuf.Root.fromJSON(ONNX_SCHEMA).lookupType('onnx.ModelProto');
+  }
+  return modelProtoType;
+}
 
 /** onnx.TensorProto.DataType values used here. */
 export const OnnxDataType = {

@@ -7,7 +7,7 @@ import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { MdlmError } from '../errors.js';
-import { type ExportBytes, readExport } from '../model/index.js';
+import { type CheckedExport, assertDataUnchanged, checkExport, readCheckedData } from '../model/load.js';
 import type { Feeds, TensorData } from './feeds.js';
 import { type ExecutionProvider, type ProviderAttempt, executionProviderConfig, probeProviderEnvironment, selectProvider } from './providers.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
@@ -15,25 +15,42 @@ import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 const port = parentPort;
 if (port === null) throw new Error('forward-worker must run in a worker thread');
 const init = workerData as WorkerInit;
+/** Static imports are done when this line runs: the thread's start and onnxruntime's loading. */
+const threadMs = performance.timeOrigin + performance.now() - init.spawnedAtEpochMs;
 
 function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port?.postMessage(message, transfer);
 }
 
+function sessionOptions(provider: ExecutionProvider): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [executionProviderConfig(provider, init.providerOptions) as ort.InferenceSession.ExecutionProviderConfig],
+    intraOpNumThreads: init.intraOpThreads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  };
+}
+
 /**
- * A session built from bytes held in memory, weights included (`externalData`): onnxruntime
- * copies them and never maps the export's files, so nothing done to those files later can
- * reach a running session. The bytes are dropped once the session exists.
+ * A session that owns every weight it reads at run time (see model/load.ts): from model.onnx's
+ * checked bytes, with the data file mapped on the CPU, where building the session packs those
+ * weights into memory of its own (fp16 products are not packed there, so fp16 passes the data
+ * in memory as other providers do).
  */
-function sessionFactory(bytes: ExportBytes): (provider: ExecutionProvider) => Promise<ort.InferenceSession> {
-  return (provider) =>
-    ort.InferenceSession.create(bytes.model, {
-      executionProviders: [executionProviderConfig(provider, init.providerOptions) as ort.InferenceSession.ExecutionProviderConfig],
-      intraOpNumThreads: init.intraOpThreads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      externalData: [{ path: init.model.files.data, data: bytes.data }],
-    } as ort.InferenceSession.SessionOptions);
+function sessionFactory(checked: CheckedExport): (provider: ExecutionProvider) => Promise<ort.InferenceSession> {
+  const { dir, files } = init.model;
+  return async (provider) => {
+    if (provider === 'cpu' && init.model.dtype !== 'fp16') {
+      const options = { ...sessionOptions(provider), extra: { session: { model_external_initializers_file_folder_path: dir } } };
+      const session = await ort.InferenceSession.create(checked.model, options);
+      assertDataUnchanged(init.model, checked);
+      return session;
+    }
+    const data = readCheckedData(init.model, checked);
+    // A model small enough to keep every weight inline has an empty data file, which the binding refuses as a null pointer.
+    const externalData = data.byteLength > 0 ? [{ path: files.data, data }] : undefined;
+    return ort.InferenceSession.create(checked.model, { ...sessionOptions(provider), externalData } as ort.InferenceSession.SessionOptions);
+  };
 }
 
 /**
@@ -48,19 +65,21 @@ function collectGarbage(): void {
 }
 
 async function openSession(): Promise<ort.InferenceSession | undefined> {
-  let bytes: ExportBytes;
+  let checked: CheckedExport;
   try {
     // Checked before any provider is tried: a corrupt model is not a missing GPU.
-    bytes = readExport(init.model);
+    checked = checkExport(init.model);
   } catch (error) {
     const { code, message } = error as MdlmError;
     post({ type: 'init-failed', code, message });
     return undefined;
   }
   const environment = probeProviderEnvironment(ort.listSupportedBackends());
+  const sessionStarted = performance.now();
   try {
-    const { provider, session, unavailable } = await selectProvider(init.device, environment, sessionFactory(bytes));
-    post({ type: 'ready', provider, unavailable, inputNames: [...session.inputNames] });
+    const { provider, session, unavailable } = await selectProvider(init.device, environment, sessionFactory(checked));
+    const startup = { threadMs, readMs: checked.readMs, checkMs: checked.checkMs, check: checked.check, sessionMs: performance.now() - sessionStarted };
+    post({ type: 'ready', provider, unavailable, inputNames: [...session.inputNames], startup });
     return session;
   } catch (error) {
     // selectProvider fails only with provider_unavailable, whose details hold every reason.

@@ -9,3 +9,4 @@ export {
   describeProviderChoice,
 } from './providers.js';
 export { ForwardRuntime, type RuntimeOptions } from './worker-pool.js';
+export type { WorkerStartup } from './worker-protocol.js';

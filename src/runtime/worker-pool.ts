@@ -7,7 +7,7 @@ import { within } from '../util/within.js';
 import { type HeadOutputs, packFeeds, transferList, unpackResults } from './feeds.js';
 import type { PassOutput, PassRow } from './pass.js';
 import type { Device, ExecutionProvider, ProviderAttempt, ProviderOptions } from './providers.js';
-import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+import type { FromWorker, ToWorker, WorkerInit, WorkerStartup } from './worker-protocol.js';
 
 export interface RuntimeOptions {
   /** The export: each worker reads and checks its files, then builds its session from the bytes. */
@@ -73,6 +73,8 @@ function spawn(init: WorkerInit): Worker {
 export class ForwardRuntime extends EventEmitter<{ ready: [index: number]; failed: [index: number, reason: string, retryInMs: number] }> {
   provider: ExecutionProvider = 'cpu';
   unavailable: ProviderAttempt[] = [];
+  /** How the first worker to become ready started: its own breakdown, and the wall time from its spawn. */
+  firstStartup: (WorkerStartup & { wallMs: number }) | undefined;
   /** Whether the model takes sigma (time-conditioned). */
   private takesSigma = false;
   private readonly slots: Slot[] = [];
@@ -82,7 +84,7 @@ export class ForwardRuntime extends EventEmitter<{ ready: [index: number]; faile
   private nextId = 0;
   private closing = false;
 
-  private constructor(private readonly init: WorkerInit) {
+  private constructor(private readonly init: Omit<WorkerInit, 'spawnedAtEpochMs'>) {
     super();
   }
 
@@ -164,7 +166,8 @@ export class ForwardRuntime extends EventEmitter<{ ready: [index: number]; faile
   }
 
   private startSlot(index: number): Promise<void> {
-    const worker = spawn(this.init);
+    const spawned = performance.now();
+    const worker = spawn({ ...this.init, spawnedAtEpochMs: performance.timeOrigin + performance.now() });
     const slot: Slot = { index, worker, phase: 'starting', ready: false, served: false, pending: undefined, answered: Promise.resolve(), markAnswered: () => undefined };
     this.slots[index] = slot;
     return new Promise<void>((resolve, reject) => {
@@ -177,6 +180,7 @@ export class ForwardRuntime extends EventEmitter<{ ready: [index: number]; faile
           this.provider = message.provider;
           this.unavailable = message.unavailable;
           this.takesSigma = message.inputNames.includes('sigma');
+          this.firstStartup ??= { ...message.startup, wallMs: performance.now() - spawned };
           slot.phase = 'running';
           slot.ready = true;
           resolve();

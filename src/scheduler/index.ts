@@ -1,2 +1,2 @@
 export { type Decision, type ScheduledPass, Scheduler } from './scheduler.js';
-export type { JobHandle, JobStats, PassReport, SchedulerOptions, Sequence } from './types.js';
+export { DEFAULT_BATCH_ENTRIES, type JobHandle, type JobStats, type PassReport, type SchedulerOptions, type Sequence } from './types.js';

@@ -1,5 +1,8 @@
 import type { PassRow, RowResult } from '../runtime/index.js';
 
+/** 512 positions through the output layer of a 50k vocabulary is about 100 MB per float64 tensor of the draw. */
+export const DEFAULT_BATCH_ENTRIES = 512;
+
 export interface SchedulerOptions {
   /** Most rows in one forward pass. */
   maxBatch: number;

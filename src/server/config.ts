@@ -5,15 +5,13 @@ import { LIGHTNING_WEIGHTS } from '../checkpoint/index.js';
 import { DEFAULT_MODEL } from '../hub/index.js';
 import { LogLevelSchema } from '../log.js';
 import { DEVICES, ProviderOptionsSchema } from '../runtime/index.js';
-import type { SchedulerOptions } from '../scheduler/index.js';
+import { DEFAULT_BATCH_ENTRIES, type SchedulerOptions } from '../scheduler/index.js';
 import { WEIGHT_DTYPES } from '../model/index.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 
 const HOUR_MS = 3_600_000;
 
-/** 512 positions through the output layer of a 50k vocabulary is about 100 MB per float64 tensor of the draw. */
-export const DEFAULT_BATCH_ENTRIES = 512;
 
 /** What one request, message or socket may ask of the server. */
 export const LimitsSchema = z

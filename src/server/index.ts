@@ -1,5 +1,5 @@
 export { buildServer, type BuildServerOptions, type MdlmServer } from './app.js';
-export { DEFAULT_BATCH_ENTRIES, type Limits, LimitsSchema, checkSettingsAgree, parseServerConfig, schedulerOptions, type ServerConfig, type ServerConfigInput, ServerConfigSchema } from './config.js';
+export { type Limits, LimitsSchema, checkSettingsAgree, parseServerConfig, schedulerOptions, type ServerConfig, type ServerConfigInput, ServerConfigSchema } from './config.js';
 export { generateResponse } from './generate-body.js';
-export { itemScoreJson } from './routes/score.js';
+export { itemScoreJson } from './score-body.js';
 export { shutdownGracefully } from './shutdown.js';

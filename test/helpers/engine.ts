@@ -45,7 +45,7 @@ export interface TestEngine {
 export async function startEngine(exportDir: string, options: Partial<SchedulerOptions> & { workers?: number } = {}): Promise<TestEngine> {
   const manifest = await readManifest(exportDir);
   const runtime = await ForwardRuntime.start({
-    model: { dir: exportDir, files: manifest.files },
+    model: { dir: exportDir, files: manifest.files, dtype: manifest.dtype },
     device: 'cpu',
     providerOptions: ProviderOptionsSchema.parse({}),
     workers: options.workers ?? 1,

@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../../src/model/graph-builder.js';
 import { TransformerLayers } from '../../src/model/layers.js';
 import { OPSETS, readManifest } from '../../src/model/manifest.js';
-import { ModelProto, OnnxDataType } from '../../src/model/onnx-proto.js';
+import { OnnxDataType, modelProto } from '../../src/model/onnx-proto.js';
 import { INT8_LEVELS, quantizeColumns } from '../../src/model/quantize.js';
 import { PARITY_FIXTURES, type ParityCase, fixtureDir, parityCases } from '../helpers/fixtures.js';
 import { exportVariant, runLogits } from '../helpers/models.js';
@@ -140,7 +140,7 @@ for (const name of PARITY_FIXTURES.filter((fixture) => !fixture.startsWith('gpt2
 test('int8 quantises exactly the 4 block products per block; embeddings, attention and the output layer stay float32', async () => {
   const int8Dir = await exportVariant(fixtureDir('tiny-uncond'), 'logits', 'int8', true);
   const manifest = await readManifest(int8Dir);
-  const model = ModelProto.decode(readFileSync(join(int8Dir, manifest.files.model))) as unknown as { graph: { node: { opType: string; name: string }[]; initializer: { name: string; dataType: number }[] } };
+  const model = modelProto().decode(readFileSync(join(int8Dir, manifest.files.model))) as unknown as { graph: { node: { opType: string; name: string }[]; initializer: { name: string; dataType: number }[] } };
   const count = (opType: string) => model.graph.node.filter((node) => node.opType === opType).length;
   assert.equal(count('MatMulInteger'), 4 * manifest.config.n_blocks);
   assert.equal(count('MatMul'), 1, 'the output layer, in float32');

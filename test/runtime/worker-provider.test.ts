@@ -15,8 +15,8 @@ const exportDir = exportHead(await synthCheckpoint(), 'positions');
 
 async function start(device: 'auto' | 'cuda' | 'webgpu'): Promise<ForwardRuntime> {
   const dir = await exportDir;
-  const { files } = await readManifest(dir);
-  return ForwardRuntime.start({ model: { dir, files }, device, providerOptions: ProviderOptionsSchema.parse({}), workers: 1, intraOpThreads: 1 });
+  const { files, dtype } = await readManifest(dir);
+  return ForwardRuntime.start({ model: { dir, files, dtype }, device, providerOptions: ProviderOptionsSchema.parse({}), workers: 1, intraOpThreads: 1 });
 }
 
 test('a real worker with --device auto names each provider it passed over, with the fix, and runs on the one it chose', async (t) => {

@@ -10,12 +10,18 @@ import { once } from 'node:events';
 import { openSync, closeSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { exportModel } from '../../src/model/export.js';
+import { synthCheckpoint } from '../helpers/models.js';
+import { tempDir } from '../helpers/tmp.js';
 import { exportVariant, postJson, startServer, tinyExport, waitFor } from './helpers.js';
 
 // Built at the top level: a temporary directory made inside a test is removed when that test ends.
 const tinyExportDir = await tinyExport();
+const tinyInt8ExportDir = join(tempDir(), 'int8');
+await exportModel({ checkpointDir: await synthCheckpoint(), outDir: tinyInt8ExportDir, head: 'positions', dtype: 'int8' });
 const CLI = join(import.meta.dirname, 'cli-entry.ts');
 const DATA = 'model.onnx.data';
+const MODEL = 'model.onnx';
 const SEEDED = { steps: 16, sampler: 'ddpm', seed: 7, num_samples: 2 } as const;
 
 /** The same bytes, every weight scaled: a model whose outputs differ. */
@@ -42,31 +48,36 @@ async function serveCopy(exportDir: string): Promise<{ child: ChildProcess; url:
   return { child, url, exited };
 }
 
-test('mdlm serve keeps answering, identically, after its data file is truncated and then overwritten in place', async () => {
-  const exportDir = await exportVariant(tinyExportDir, async () => undefined);
-  const serving = await serveCopy(exportDir);
-  const samples = async () => {
-    const response = await postJson(`${serving.url}/v1/generate`, SEEDED, { signal: AbortSignal.timeout(15_000) });
-    assert.equal(response.status, 200);
-    return (await response.json()).samples;
-  };
-  try {
-    const reference = await samples();
-    truncateSync(join(exportDir, DATA), 0);
-    assert.deepEqual(await samples(), reference, 'after truncation');
-    const original = readFileSync(join(tinyExportDir, DATA));
-    const fd = openSync(join(exportDir, DATA), 'r+');
-    writeSync(fd, original);
-    closeSync(fd);
-    overwriteInPlace(join(exportDir, DATA));
-    assert.deepEqual(await samples(), reference, 'after the weights were overwritten in place');
-    assert.equal((await fetch(`${serving.url}/readyz`)).status, 200);
-    assert.equal(serving.child.exitCode, null, 'the process is still running');
-  } finally {
-    serving.child.kill('SIGTERM');
-    await serving.exited;
-  }
-});
+for (const dtype of ['fp32', 'int8'] as const) {
+  test(`mdlm serve (${dtype}) keeps answering, identically, after its files are truncated and then overwritten in place`, async () => {
+    const source = dtype === 'fp32' ? tinyExportDir : tinyInt8ExportDir;
+    const exportDir = await exportVariant(source, async () => undefined);
+    const serving = await serveCopy(exportDir);
+    const samples = async () => {
+      const response = await postJson(`${serving.url}/v1/generate`, SEEDED, { signal: AbortSignal.timeout(15_000) });
+      assert.equal(response.status, 200);
+      return (await response.json()).samples;
+    };
+    try {
+      const reference = await samples();
+      truncateSync(join(exportDir, DATA), 0);
+      truncateSync(join(exportDir, MODEL), 0);
+      assert.deepEqual(await samples(), reference, 'after truncation');
+      for (const file of [DATA, MODEL]) {
+        const fd = openSync(join(exportDir, file), 'r+');
+        writeSync(fd, readFileSync(join(source, file)));
+        closeSync(fd);
+      }
+      overwriteInPlace(join(exportDir, DATA));
+      assert.deepEqual(await samples(), reference, 'after the weights were overwritten in place');
+      assert.equal((await fetch(`${serving.url}/readyz`)).status, 200);
+      assert.equal(serving.child.exitCode, null, 'the process is still running');
+    } finally {
+      serving.child.kill('SIGTERM');
+      await serving.exited;
+    }
+  });
+}
 
 test('a worker started after the data file changed refuses it as corrupt, and the server says so', async () => {
   const exportDir = await exportVariant(tinyExportDir, async () => undefined);

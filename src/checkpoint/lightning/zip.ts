@@ -8,7 +8,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
-import { type Entry, type ZipFile, openPromise } from 'yauzl';
+import type { Entry, ZipFile } from 'yauzl';
 import { ErrorCodes, MdlmError } from '../../errors.js';
 
 const STORED = 0;
@@ -163,6 +163,8 @@ export class TorchArchive {
 
 async function openZip(path: string): Promise<ZipFile> {
   try {
+    // Loaded here, not with the module: only a command that opens a .ckpt needs it.
+    const { openPromise } = await import('yauzl');
     return await openPromise(path, { lazyEntries: true, autoClose: false, validateEntrySizes: true });
   } catch (cause) {
     throw new MdlmError(

@@ -7,7 +7,7 @@ import { CausalScorer, SEED_SEMI_AR, SEED_TABLE_SCALES, type SeedTablesResult, t
 import { GenerationService } from '../../generation/index.js';
 import { DEFAULT_EVAL_MODEL, DEFAULT_MODEL } from '../../hub/index.js';
 import { DEVICES, ProviderOptionsSchema } from '../../runtime/index.js';
-import { DEFAULT_BATCH_ENTRIES } from '../../server/index.js';
+import { DEFAULT_BATCH_ENTRIES } from '../../scheduler/index.js';
 import type { MdlmTokenizer } from '../../tokenizer/index.js';
 import { exitOnInterrupt } from '../interrupt.js';
 import { cliInt, parseFlags } from '../options.js';

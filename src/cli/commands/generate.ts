@@ -3,11 +3,12 @@ import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
 import { GENERATION_DEFAULTS } from '../../generation/index.js';
 import { REMDM_DEFAULTS, SAMPLERS, type StepEvent } from '../../sampling/index.js';
-import { generateResponse } from '../../server/index.js';
+import { generateResponse } from '../../server/generate-body.js';
 import { exitOnInterrupt } from '../interrupt.js';
 import { ModelFlags, addModelOptions, openModelService } from '../model-service.js';
 import { cliInt, cliNumber, parseFlags } from '../options.js';
 import { type ProgressReporter, progressBar } from '../progress.js';
+import { reportStartupOnFirstPass } from '../startup-report.js';
 
 const GenerateFlags = ModelFlags.extend({
     prompt: z.string().optional(),
@@ -29,6 +30,7 @@ const GenerateFlags = ModelFlags.extend({
     numStrides: cliInt(0, 10_000).optional(),
     stopAtEos: z.boolean().default(false),
     json: z.boolean().default(false),
+    verbose: z.boolean().default(false),
   })
   .refine((flags) => (flags.strideLength === undefined) === (flags.numStrides === undefined), {
     message: 'give both --stride-length and --num-strides, or neither',
@@ -56,10 +58,12 @@ export function registerGenerate(program: Command): void {
     .option('--num-strides <n>', 'semi-autoregressive: rounds after the first (output L + n·s tokens)')
     .option('--stop-at-eos', 'cut each sample at the first end-of-text token after the prompt')
     .option('--json', 'print exactly what POST /v1/generate answers, as JSON, instead of the text')
+    .option('--verbose', 'print where start-up went (Node, imports, tokenizer, worker, session) once the first forward pass is done')
     .action(async (raw: Record<string, unknown>, command: Command) => {
       exitOnInterrupt();
       const flags = parseFlags(GenerateFlags, raw, command);
       const { service, modelId } = await openModelService(flags, { maxBatch: Math.min(flags.numSamples, 64), maxQueue: flags.numSamples });
+      if (flags.verbose) reportStartupOnFirstPass(service);
       try {
         const prepared = service.prepare({
           prompt: flags.prompt,

@@ -5,7 +5,7 @@ import { GenerationService } from '../../generation/index.js';
 import { type ResolvedModel, modelIdOf, resolveModel } from '../../hub/index.js';
 import { type Logger, createLogger } from '../../log.js';
 import { describeProviderChoice } from '../../runtime/index.js';
-import { LimitsSchema, type ServerConfig, ServerConfigSchema, buildServer, checkSettingsAgree, parseServerConfig, schedulerOptions, shutdownGracefully } from '../../server/index.js';
+import { LimitsSchema, type ServerConfig, ServerConfigSchema, checkSettingsAgree, parseServerConfig, schedulerOptions } from '../../server/config.js';
 import { exitOnSignals } from '../interrupt.js';
 import { parseFlags } from '../options.js';
 import { progressBar } from '../progress.js';
@@ -100,6 +100,8 @@ function configFromFlags(flags: z.output<typeof ServeFlags>): ServerConfig {
 }
 
 async function serve(config: ServerConfig): Promise<void> {
+  // The HTTP stack loads while the model does: other commands never load it at all.
+  const server = import('../../server/index.js');
   const logger = createLogger({ level: config.logLevel });
   const stopExitingOnSignals = exitOnSignals();
   const resolved = await resolveWithProgress(config);
@@ -111,6 +113,7 @@ async function serve(config: ServerConfig): Promise<void> {
     workers: config.workers,
     scheduler: schedulerOptions(config),
   });
+  const { buildServer, shutdownGracefully } = await server;
   const app = buildServer({ service, config, logger, modelId: modelIdOf(resolved) });
   try {
     await app.listen({ host: config.host, port: config.port });

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { ScoreResult, ScoredItem } from '../../generation/index.js';
+import type { ScoreResult } from '../../generation/index.js';
 import type { ServerContext } from '../context.js';
 import { disconnectSignal } from '../disconnect.js';
 import { ERROR_RESPONSES } from '../schemas.js';
+import { itemScoreJson } from '../score-body.js';
 import { type ScoreResponse, ScoreResponseSchema, scoreBodySchema } from '../score-schemas.js';
 import { requireModel } from './models.js';
 
@@ -43,24 +44,6 @@ export const scoreRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, { s
     },
   );
 };
-
-/** One scored item in the API's shape (the CLI's mdlm score --json shares it). */
-export function itemScoreJson(item: ScoredItem, index: number): ScoreResponse['items'][number] {
-  const tokens = item.tokenIds.length;
-  const perToken = item.nll / tokens;
-  return {
-    index,
-    nll: item.nll,
-    tokens,
-    nll_per_token: perToken,
-    perplexity: Math.exp(perToken),
-    bits_per_token: perToken / Math.LN2,
-    stderr: item.stderr === undefined || Number.isNaN(item.stderr) ? null : item.stderr,
-    token_nll: Array.from(item.tokenNll),
-    token_ids: item.tokenIds,
-    forward_passes: item.forwardPasses,
-  };
-}
 
 function scoreResponse(id: string, model: string, method: ScoreResponse['method'], result: ScoreResult): ScoreResponse {
   return {
