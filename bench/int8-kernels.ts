@@ -1,8 +1,8 @@
 /**
  * Which of onnxruntime's integer matrix products --dtype int8 should use on this CPU: one
  * product of an owt block's shape ([L, 768] × [768, 3072] by default), fp32 against
- *  - MatMulInteger with per-row uint8 activations and per-column int8 weights (what the
- *    exporter emits: a row's result depends on that row alone),
+ *  - per-row uint8 activations (QuantizeLinear) and per-column int8 weights through
+ *    MatMulIntegerToFloat (what the exporter emits: a row's result depends on that row alone),
  *  - DynamicQuantizeMatMul (contrib: one activation scale per tensor, so a row's result
  *    depends on its batch),
  *  - MatMulNBits (contrib: block-wise weights, 8 or 4 bits, accuracy_level 4 = int8 compute),
@@ -80,7 +80,7 @@ const nbits = (bits: number, block: number): Variant => ({
 const VARIANTS: Variant[] = [
   { name: 'fp32 MatMul', build: (b, x, weight, args) => b.op('MatMul', [x, b.initializer('w', 'float', [args.in, args.out], weight, 'data-file')]) },
   {
-    name: 'MatMulInteger, per-row activations (the export)',
+    name: 'MatMulIntegerToFloat, per-row activations (the export)',
     build: (b, x, weight, args) => new TransformerLayers(b, { dtype: 'int8', fused: true, layerNormEpsilon: 1e-5 }).matmul(x, 'w', weight, args.in),
   },
   {

@@ -30,7 +30,6 @@ export const ErrorCodes = {
   notFound: 'not_found',
   shuttingDown: 'shutting_down',
   internal: 'internal_error',
-  /** A checkpoint whose pickle would run code (a non-allow-listed callable) or hides an unknown object among the weights. */
   /** An item to score does not fit the model's window. */
   sequenceTooLong: 'sequence_too_long',
   /** An OpenAI parameter this server accepts only at its neutral value (penalties, best_of, logit_bias). */
@@ -39,6 +38,7 @@ export const ErrorCodes = {
   addressInUse: 'address_in_use',
   /** The scoring method cannot be used with this model (ar on a time-conditioned checkpoint). */
   unsupportedMethod: 'unsupported_method',
+  /** A checkpoint whose pickle would run code (a non-allow-listed callable) or hides an unknown object among the weights. */
   unsafeCheckpoint: 'unsafe_checkpoint',
   /** A samples file (mdlm eval gen-ppl --samples) that is neither generate --json output nor JSONL of text / token_ids. */
   invalidSamples: 'invalid_samples',

@@ -8,7 +8,7 @@ import { toFloat32, transposeForMatMul } from './weight-math.js';
 export interface ModelGraphOptions {
   head: ExportHead;
   dtype: WeightDtype;
-  /** onnxruntime's contrib operators (MultiHeadAttention, RotaryEmbedding, SkipLayerNormalization, FastGelu). */
+  /** onnxruntime's contrib operators (MultiHeadAttention, RotaryEmbedding, FastGelu). */
   fused: boolean;
   maskIndex: number;
 }

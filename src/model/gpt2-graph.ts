@@ -6,7 +6,7 @@ import { type Residual, TransformerLayers, type WeightDtype } from './layers.js'
 export interface Gpt2GraphOptions {
   head: ExportHead;
   dtype: WeightDtype;
-  /** onnxruntime's contrib operators (MultiHeadAttention, SkipLayerNormalization, FastGelu). */
+  /** onnxruntime's contrib operators (MultiHeadAttention, FastGelu). */
   fused: boolean;
 }
 

@@ -142,7 +142,7 @@ test('int8 quantises exactly the 4 block products per block; embeddings, attenti
   const manifest = await readManifest(int8Dir);
   const model = modelProto().decode(readFileSync(join(int8Dir, manifest.files.model))) as unknown as { graph: { node: { opType: string; name: string }[]; initializer: { name: string; dataType: number }[] } };
   const count = (opType: string) => model.graph.node.filter((node) => node.opType === opType).length;
-  assert.equal(count('MatMulInteger'), 4 * manifest.config.n_blocks);
+  assert.equal(count('MatMulIntegerToFloat'), 4 * manifest.config.n_blocks);
   assert.equal(count('MatMul'), 1, 'the output layer, in float32');
   const int8Weights = model.graph.initializer.filter((tensor) => tensor.dataType === OnnxDataType.int8).map((tensor) => tensor.name);
   assert.equal(int8Weights.length, 4 * manifest.config.n_blocks);

@@ -2,25 +2,27 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
+import type { WeightDtype } from '../../src/model/index.js';
 import type { SamplerName } from '../../src/sampling/index.js';
 import { startEngine } from '../helpers/engine.js';
 import { exactDistribution } from '../helpers/exact-ddpm.js';
-import { exportHead, synthCheckpoint } from '../helpers/models.js';
+import { exportVariant, synthCheckpoint } from '../helpers/models.js';
 import { chiSquare } from '../helpers/stats.js';
 
 /**
  * The engine's samplers (first-hitting ddpm / ddpm_cache, sample head, batching) against
  * the exact distribution of the seed's ancestral ddpm sampler on a model small enough to
- * enumerate: 4 tokens plus the mask.
+ * enumerate: 4 tokens plus the mask. The int8 export is held to the exact law of its own
+ * network (its logits head), as the fp32 one is to fp32's.
  */
 const VOCAB = 5;
 const MASK = VOCAB - 1;
 const DRAWS = 4000;
 
-async function tinyModel(timeConditioning: boolean, length: number) {
+async function tinyModel(timeConditioning: boolean, length: number, dtype: WeightDtype) {
   const checkpoint = await synthCheckpoint({ vocab_size: VOCAB, model_length: length, hidden_dim: 16, cond_dim: 8, n_blocks: 2, n_heads: 2, time_conditioning: timeConditioning }, 11);
-  const logits = await ort.InferenceSession.create(join(await exportHead(checkpoint, 'logits'), 'model.onnx'));
-  const engine = await startEngine(await exportHead(checkpoint, 'positions'), { maxBatch: 256 });
+  const logits = await ort.InferenceSession.create(join(await exportVariant(checkpoint, 'logits', dtype, true), 'model.onnx'));
+  const engine = await startEngine(await exportVariant(checkpoint, 'positions', dtype, true), { maxBatch: 256 });
   return { logits, engine };
 }
 
@@ -43,9 +45,9 @@ const CASES: Case[] = [
 ];
 
 for (const testCase of CASES) {
-  for (const sampler of ['ddpm', 'ddpm_cache'] as SamplerName[]) {
-    test(`${sampler} matches the seed's exact output distribution: ${testCase.name}`, async (t) => {
-      const { logits, engine } = await tinyModel(testCase.timeConditioning, testCase.length);
+  for (const [sampler, dtype] of [['ddpm', 'fp32'], ['ddpm_cache', 'fp32'], ['ddpm', 'int8'], ['ddpm_cache', 'int8']] as [SamplerName, WeightDtype][]) {
+    test(`${sampler} matches the seed's exact output distribution: ${testCase.name}${dtype === 'fp32' ? '' : `, ${dtype}`}`, async (t) => {
+      const { logits, engine } = await tinyModel(testCase.timeConditioning, testCase.length, dtype);
       const strides = testCase.semiAr?.numStrides ?? 0;
       const total = testCase.length + strides * (testCase.semiAr?.strideLength ?? 0);
       const initial = [...testCase.prefix, ...new Array(total - testCase.prefix.length).fill(MASK)];

@@ -8,29 +8,31 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
+import type { WeightDtype } from '../../src/model/index.js';
 import { REMDM_DEFAULTS } from '../../src/sampling/index.js';
 import { startEngine } from '../helpers/engine.js';
 import { type SamplerLaw, exactOutputLaw, expectedRemaskPasses } from '../helpers/exact-samplers.js';
-import { exportHead, synthCheckpoint } from '../helpers/models.js';
+import { exportVariant, synthCheckpoint } from '../helpers/models.js';
 import { chiSquare } from '../helpers/stats.js';
 
 const VOCAB = 5;
 const MASK = VOCAB - 1;
 const DRAWS = 4000;
 
-async function tinyModel(timeConditioning: boolean) {
+async function tinyModel(timeConditioning: boolean, dtype: WeightDtype = 'fp32') {
   const checkpoint = await synthCheckpoint({ vocab_size: VOCAB, model_length: 3, hidden_dim: 16, cond_dim: 8, n_blocks: 2, n_heads: 2, time_conditioning: timeConditioning }, 13);
-  const logits = await ort.InferenceSession.create(join(await exportHead(checkpoint, 'logits'), 'model.onnx'));
-  const engine = await startEngine(await exportHead(checkpoint, 'positions'), { maxBatch: 256 });
+  const logits = await ort.InferenceSession.create(join(await exportVariant(checkpoint, 'logits', dtype, true), 'model.onnx'));
+  const engine = await startEngine(await exportVariant(checkpoint, 'positions', dtype, true), { maxBatch: 256 });
   return { logits, engine };
 }
 
 // Built once for the file (startEngine closes its runtime when the file's tests end).
 const MODELS = new Map([
-  [false, await tinyModel(false)],
-  [true, await tinyModel(true)],
+  ['false-fp32', await tinyModel(false)],
+  ['true-fp32', await tinyModel(true)],
+  ['false-int8', await tinyModel(false, 'int8')],
 ]);
-const model = (timeConditioned: boolean) => MODELS.get(timeConditioned) as Awaited<ReturnType<typeof tinyModel>>;
+const model = (timeConditioned: boolean, dtype: WeightDtype) => MODELS.get(`${timeConditioned}-${dtype}`) as Awaited<ReturnType<typeof tinyModel>>;
 
 interface Case {
   name: string;
@@ -40,17 +42,19 @@ interface Case {
   prefix?: number[];
   semiAr?: { strideLength: number; numStrides: number };
   timeConditioned?: boolean;
+  /** Held to the exact law of the int8 network too (the cases quick to enumerate). */
+  int8?: true;
 }
 
 const CASES: Case[] = [
-  { name: 'analytic: noise removal samples', law: { sampler: 'analytic' }, steps: 6, eps: 0.3 },
-  { name: 'ddpm_cache with temperature 0.7 and top_k 2', law: { sampler: 'ddpm_cache', temperature: 0.7, topK: 2 }, steps: 8, eps: 0.2 },
-  { name: 'ddpm with temperature 3 and top_p 0.95', law: { sampler: 'ddpm', temperature: 3, topP: 0.95 }, steps: 6, eps: 0.2 },
+  { name: 'analytic: noise removal samples', law: { sampler: 'analytic' }, steps: 6, eps: 0.3, int8: true },
+  { name: 'ddpm_cache with temperature 0.7 and top_k 2', law: { sampler: 'ddpm_cache', temperature: 0.7, topK: 2 }, steps: 8, eps: 0.2, int8: true },
+  { name: 'ddpm with temperature 3 and top_p 0.95', law: { sampler: 'ddpm', temperature: 3, topP: 0.95 }, steps: 6, eps: 0.2, int8: true },
   { name: 'remdm-cap', law: { sampler: 'remdm-cap', eta: 0.3 }, steps: 8, eps: 0.2 },
   { name: 'remdm-rescale', law: { sampler: 'remdm-rescale', eta: 0.6 }, steps: 8, eps: 0.2 },
   { name: 'remdm-loop', law: { sampler: 'remdm-loop', eta: 0.8, tOn: 0.7, tOff: 0.2, alphaOn: 0.5 }, steps: 10, eps: 0.1 },
-  { name: 'remdm-conf', law: { sampler: 'remdm-conf' }, steps: 8, eps: 0.2 },
-  { name: 'remdm-cap with temperature 3, top_p 0.85 and a prompt that never remasks', law: { sampler: 'remdm-cap', eta: 0.4, temperature: 3, topP: 0.85 }, steps: 8, eps: 0.2, prefix: [2] },
+  { name: 'remdm-conf', law: { sampler: 'remdm-conf' }, steps: 8, eps: 0.2, int8: true },
+  { name: 'remdm-cap with temperature 3, top_p 0.85 and a prompt that never remasks', law: { sampler: 'remdm-cap', eta: 0.4, temperature: 3, topP: 0.85 }, steps: 8, eps: 0.2, prefix: [2], int8: true },
   { name: 'remdm-loop, semi-autoregressive', law: { sampler: 'remdm-loop', eta: 0.8, tOn: 0.7, tOff: 0.2, alphaOn: 0.5 }, steps: 6, eps: 0, semiAr: { strideLength: 1, numStrides: 2 } },
   { name: 'remdm-rescale, time-conditioned', law: { sampler: 'remdm-rescale', eta: 0.6 }, steps: 6, eps: 0.2, timeConditioned: true },
 ];
@@ -59,9 +63,11 @@ function fullLaw(partial: Case['law']): SamplerLaw {
   return { temperature: 1, topP: 1, topK: 0, eta: 0, tOn: REMDM_DEFAULTS.tOn, tOff: REMDM_DEFAULTS.tOff, alphaOn: REMDM_DEFAULTS.alphaOn, ...partial };
 }
 
-for (const [index, testCase] of CASES.entries()) {
-  test(`${testCase.name}: the engine draws from the exact output law`, async (t) => {
-    const { logits, engine } = model(testCase.timeConditioned ?? false);
+const RUNS = CASES.flatMap((testCase, index) => (testCase.int8 ? ['fp32', 'int8'] : ['fp32']).map((dtype) => ({ testCase, index, dtype: dtype as WeightDtype })));
+
+for (const { testCase, index, dtype } of RUNS) {
+  test(`${testCase.name}: the engine draws from the exact output law${dtype === 'fp32' ? '' : `, ${dtype}`}`, async (t) => {
+    const { logits, engine } = model(testCase.timeConditioned ?? false, dtype);
     const law = fullLaw(testCase.law);
     const strides = testCase.semiAr?.numStrides ?? 0;
     const total = 3 + strides * (testCase.semiAr?.strideLength ?? 0);
@@ -92,7 +98,7 @@ for (const [index, testCase] of CASES.entries()) {
 
 for (const [sampler, eta] of [['remdm-cap', 0.3], ['remdm-rescale', 0.6], ['remdm-loop', 0.8]] as const) {
   test(`${sampler}: forward passes follow their law (a pass only at steps where something unmasks)`, async (t) => {
-    const { engine } = model(false);
+    const { engine } = model(false, 'fp32');
     const law = fullLaw({ sampler, eta, ...(sampler === 'remdm-loop' && { tOn: 0.7, tOff: 0.2, alphaOn: 0.5 }) });
     const steps = 40;
     const eps = 0.05;
