@@ -14,7 +14,7 @@
  * scoring a whole chunk). --json appends one JSON object per measurement to FILE
  * (bench/gpu/summary.ts reads them).
  */
-import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -235,15 +235,15 @@ async function printProfile(label: string, exportDir: string, args: Args, feeds:
 
 /** A model that multiplies two constant size×size matrices; only one element leaves the device. */
 function writeMatmulModel(dir: string, dtype: 'fp32' | 'fp16', size: number): string {
-  const builder = new GraphBuilder(join(dir, `matmul-${dtype}.onnx.data`), `matmul-${dtype}.onnx.data`);
+  const path = join(dir, `matmul-${dtype}.onnx`);
+  const builder = new GraphBuilder(path, `${path}.data`, `matmul-${dtype}.onnx.data`);
   const type = dtype === 'fp16' ? 'float16' : 'float';
   const values = () => Float32Array.from({ length: size * size }, (_, i) => ((i * 7919) % 1009) / 1009 - 0.5);
   const product = builder.op('MatMul', [builder.initializer('a', type, [size, size], values()), builder.initializer('b', type, [size, size], values())]);
   const corner = builder.int64s('corner', [0, 0]);
   builder.node('Slice', [product, corner, builder.int64s('one', [1, 1])], { outputs: ['corner'] });
   builder.output('corner', type, [1, 1]);
-  const path = join(dir, `matmul-${dtype}.onnx`);
-  writeFileSync(path, builder.finish({ '': 20 }, 'bench'));
+  builder.finish({ '': 20 }, 'bench');
   return path;
 }
 

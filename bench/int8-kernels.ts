@@ -10,7 +10,7 @@
  *
  *   node --import tsx bench/int8-kernels.ts [--rows 128,1024] [--in 768] [--out 3072] [--threads 2] [--repeat 21]
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -109,11 +109,11 @@ function exact(x: Float32Array, weight: Float32Array, rows: number, args: Args):
 
 async function measure(variant: Variant, rows: number, x: Float32Array, weight: Float32Array, reference: Float64Array, args: Args, dir: string): Promise<{ ms: number; error: number }> {
   const path = join(dir, `${VARIANTS.indexOf(variant)}-${rows}.onnx`);
-  const b = new GraphBuilder(`${path}.data`, `${VARIANTS.indexOf(variant)}-${rows}.onnx.data`);
+  const b = new GraphBuilder(path, `${path}.data`, `${VARIANTS.indexOf(variant)}-${rows}.onnx.data`);
   const y = variant.build(b, b.input('x', 'float', [rows, args.in]), weight, args);
   b.node('Identity', [y], { outputs: ['y'] });
   b.output('y', 'float', [rows, args.out]);
-  writeFileSync(path, b.finish(OPSETS, 'bench'));
+  b.finish(OPSETS, 'bench');
   const session = await ort.InferenceSession.create(path, { intraOpNumThreads: args.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
   const feeds = { x: new ort.Tensor('float32', x, [rows, args.in]) };
   const out = (await session.run(feeds)).y?.data as Float32Array;

@@ -14,7 +14,7 @@ import {
 import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
 import { MdlmTokenizer, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, buildGpt2TokenizerConfig } from '../tokenizer/index.js';
 import { writeDirAtomically } from '../util/atomic.js';
-import { bytesSha256, fileSha256 } from '../util/hash.js';
+import { fileSha256 } from '../util/hash.js';
 import { ArModel } from './ar-graph.js';
 import type { DitNetwork, DitWeights } from './dit-network.js';
 import { Gpt2Model } from './gpt2-graph.js';
@@ -96,8 +96,8 @@ export async function exportModel(options: ExportOptions): Promise<AnyExportMani
     return await writeDirAtomically(options.outDir, async (dir) => {
       // A progress estimate (int8 keeps the embeddings and the output layer in float32: about half overall too), completed once the graph is built.
       const expectedBytes = network.weightBytes * (dtype === 'fp32' ? 1 : 0.5);
-      const builder = new GraphBuilder(join(dir, DATA_FILE), DATA_FILE, (done) => done < expectedBytes && options.onProgress?.(done, expectedBytes));
-      let modelBytes: Uint8Array;
+      const builder = new GraphBuilder(join(dir, MODEL_FILE), join(dir, DATA_FILE), DATA_FILE, (done) => done < expectedBytes && options.onProgress?.(done, expectedBytes));
+      let modelBytes: number;
       try {
         network.build(builder);
         modelBytes = builder.finish(OPSETS, BUILDER_VERSION);
@@ -120,14 +120,13 @@ export async function exportModel(options: ExportOptions): Promise<AnyExportMani
           model: MODEL_FILE,
           data: DATA_FILE,
           dataBytes: builder.externalBytes,
-          modelBytes: modelBytes.byteLength,
-          modelSha256: bytesSha256(modelBytes),
+          modelBytes,
+          modelSha256: await fileSha256(join(dir, MODEL_FILE)),
           dataSha256: await fileSha256(join(dir, DATA_FILE)),
         },
         createdAt: new Date().toISOString(),
       } satisfies AnyExportManifest;
       for (const [file, bytes] of Object.entries(tokenizer?.files ?? {})) await writeFile(join(dir, file), bytes);
-      await writeFile(join(dir, MODEL_FILE), modelBytes);
       await writeFile(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
       return manifest;
     });

@@ -1,4 +1,4 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { writeAll } from '../util/files.js';
 import { f32ToF16 } from '../util/half.js';
 import {
@@ -6,7 +6,7 @@ import {
   DATA_LOCATION_EXTERNAL,
   OnnxDataType,
   type OnnxDataTypeName,
-  modelProto,
+  onnxMessage,
 } from './onnx-proto.js';
 
 export type Dim = number | string;
@@ -45,10 +45,22 @@ const INLINE_LIMIT_BYTES = 1024;
 const SHARED_CONSTANT_MAX_ELEMENTS = 64;
 /** Alignment of each tensor in the external data file, so that a runtime can map it directly. */
 const EXTERNAL_ALIGNMENT = 64;
+/** Inline weights from this size on are written to model.onnx when added, not held until finish(). */
+const STREAMED_INLINE_BYTES = 64 * 1024;
+
+/** Field keys of onnx.proto (field number << 3 | wire type 2, length-delimited) written by hand. */
+const MODEL_GRAPH_KEY = (7 << 3) | 2;
+const GRAPH_INITIALIZER_KEY = (5 << 3) | 2;
+const TENSOR_RAW_DATA_KEY = (9 << 3) | 2;
+/** The graph's length is patched in when it is known, as a varint padded to this many bytes. */
+const PADDED_VARINT_BYTES = 5;
 
 /**
- * Builds an ONNX graph node by node. Data-file initializers are written to the external data
- * file the moment they are added; inline ones are held until finish() serialises the graph.
+ * Builds an ONNX graph node by node, keeping at most one weight in memory. Data-file
+ * initializers go to the external data file the moment they are added. model.onnx is written
+ * as it grows too: it begins with the graph (protobuf fields may come in any order), whose large
+ * inline initializers are appended when added; finish() appends the nodes and the small
+ * initializers, patches the graph's length in, and adds the model's own fields.
  */
 export class GraphBuilder {
   private readonly nodes: object[] = [];
@@ -60,18 +72,24 @@ export class GraphBuilder {
   private readonly externalFd: number;
   private readonly externalName: string;
   private externalOffset = 0;
+  private readonly modelFd: number;
+  /** Bytes of the graph message written to model.onnx so far. */
+  private graphBytes = 0;
   /** Weight bytes taken so far, inline or not: what conversion progress counts. */
   private weightBytes = 0;
   private counter = 0;
   private scopePrefix = '';
 
   constructor(
+    modelPath: string,
     externalDataPath: string,
     externalDataName: string,
     private readonly onWeightBytes: (total: number) => void = () => undefined,
   ) {
     this.externalFd = openSync(externalDataPath, 'w');
     this.externalName = externalDataName;
+    this.modelFd = openSync(modelPath, 'w');
+    writeAll(this.modelFd, Uint8Array.of(MODEL_GRAPH_KEY, ...paddedVarint(0)));
   }
 
   get externalBytes(): number {
@@ -127,6 +145,11 @@ export class GraphBuilder {
     const fullName = this.uniqueName(name);
     const tensor: Record<string, unknown> = { name: fullName, dataType: OnnxDataType[type], dims };
     if (placement === 'inline' || bytes.byteLength <= INLINE_LIMIT_BYTES) {
+      if (bytes.byteLength >= STREAMED_INLINE_BYTES) {
+        this.streamInitializer(tensor, bytes);
+        this.countWeight(bytes);
+        return fullName;
+      }
       tensor.rawData = bytes;
     } else {
       tensor.dataLocation = DATA_LOCATION_EXTERNAL;
@@ -138,9 +161,23 @@ export class GraphBuilder {
       this.appendExternal(bytes);
     }
     this.initializers.push(tensor);
+    this.countWeight(bytes);
+    return fullName;
+  }
+
+  private countWeight(bytes: Uint8Array): void {
     this.weightBytes += bytes.byteLength;
     this.onWeightBytes(this.weightBytes);
-    return fullName;
+  }
+
+  /** Appends one initializer to the graph in model.onnx: its fields, then its bytes, uncopied. */
+  private streamInitializer(tensor: Record<string, unknown>, bytes: Uint8Array): void {
+    const fields = onnxMessage('TensorProto').encode(onnxMessage('TensorProto').fromObject(tensor)).finish();
+    const rawDataHeader = Uint8Array.of(TENSOR_RAW_DATA_KEY, ...varint(bytes.byteLength));
+    const tensorBytes = fields.byteLength + rawDataHeader.byteLength + bytes.byteLength;
+    const header = Uint8Array.of(GRAPH_INITIALIZER_KEY, ...varint(tensorBytes));
+    for (const part of [header, fields, rawDataHeader, bytes]) writeAll(this.modelFd, part);
+    this.graphBytes += header.byteLength + tensorBytes;
   }
 
   /** A small int64 constant, shared by every node that asks for the same values. */
@@ -179,31 +216,31 @@ export class GraphBuilder {
     }
   }
 
-  /** Serialises the model and closes the external data file. */
-  finish(opsets: Record<string, number>, producerVersion: string): Uint8Array {
+  /** Completes model.onnx and closes both files; returns model.onnx's size. */
+  finish(opsets: Record<string, number>, producerVersion: string): number {
     closeSync(this.externalFd);
-    const model = modelProto().fromObject({
-      irVersion: 9,
-      producerName: 'mdlm-serve',
-      producerVersion,
-      opsetImport: Object.entries(opsets).map(([domain, version]) => ({ domain, version })),
-      graph: {
-        name: 'mdlm',
-        node: this.nodes,
-        initializer: this.initializers,
-        input: this.inputs,
-        output: this.outputs,
-      },
-    });
-    return modelProto().encode(model).finish();
+    const graph = onnxMessage('GraphProto');
+    const rest = graph.encode(graph.fromObject({ name: 'mdlm', node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs })).finish();
+    writeAll(this.modelFd, rest);
+    this.graphBytes += rest.byteLength;
+    writeSync(this.modelFd, paddedVarint(this.graphBytes), 0, PADDED_VARINT_BYTES, 1);
+    const model = onnxMessage('ModelProto');
+    const fields = model
+      .encode(model.fromObject({ irVersion: 9, producerName: 'mdlm-serve', producerVersion, opsetImport: Object.entries(opsets).map(([domain, version]) => ({ domain, version })) }))
+      .finish();
+    writeAll(this.modelFd, fields);
+    closeSync(this.modelFd);
+    return 1 + PADDED_VARINT_BYTES + this.graphBytes + fields.byteLength;
   }
 
-  /** Closes the external data file without serialising (the export failed). */
+  /** Closes both files without completing them (the export failed; its caller removes them). */
   abandon(): void {
-    try {
-      closeSync(this.externalFd);
-    } catch {
-      // Already closed by finish().
+    for (const fd of [this.externalFd, this.modelFd]) {
+      try {
+        closeSync(fd);
+      } catch {
+        // Already closed by finish().
+      }
     }
   }
 
@@ -251,4 +288,28 @@ function attribute(name: string, value: AttributeValue): object {
   if (Array.isArray(value)) return { name, type: AttributeType.ints, ints: value };
   if ('float' in value) return { name, type: AttributeType.float, f: value.float };
   return { name, type: AttributeType.floats, floats: value.floats };
+}
+
+/** A protobuf varint. */
+function varint(value: number): number[] {
+  const bytes: number[] = [];
+  let rest = value;
+  while (rest >= 0x80) {
+    bytes.push((rest % 0x80) | 0x80);
+    rest = Math.floor(rest / 0x80);
+  }
+  bytes.push(rest);
+  return bytes;
+}
+
+/** A varint of exactly PADDED_VARINT_BYTES bytes (continuation bits on the padding): valid protobuf, patchable in place. */
+function paddedVarint(value: number): Uint8Array {
+  if (value >= 2 ** 32) throw new Error(`an ONNX graph of ${value} bytes is too large`);
+  const bytes = new Uint8Array(PADDED_VARINT_BYTES);
+  let rest = value;
+  for (let i = 0; i < PADDED_VARINT_BYTES; i++) {
+    bytes[i] = (rest % 0x80) | (i < PADDED_VARINT_BYTES - 1 ? 0x80 : 0);
+    rest = Math.floor(rest / 0x80);
+  }
+  return bytes;
 }

@@ -80,19 +80,21 @@ const ONNX_SCHEMA = {
   },
 };
 
-let modelProtoType: protobufTypes.Type | undefined;
+let onnxRoot: protobufTypes.Root | undefined;
 
 /**
- * The ModelProto message type. protobufjs loads on first use: a server reading an export that
+ * A message type of onnx.proto. protobufjs loads on first use: a server reading an export that
  * its stamp vouches for (and a CLI that converts nothing) never needs it.
  */
-export function modelProto(): protobufTypes.Type {
-  if (modelProtoType === undefined) {
+export function onnxMessage(name: 'ModelProto' | 'GraphProto' | 'TensorProto'): protobufTypes.Type {
+  if (onnxRoot === undefined) {
     const protobuf = createRequire(import.meta.url)('protobufjs') as typeof protobufTypes;
-    modelProtoType = protobuf.Root.fromJSON(ONNX_SCHEMA).lookupType('onnx.ModelProto');
+    onnxRoot = protobuf.Root.fromJSON(ONNX_SCHEMA);
   }
-  return modelProtoType;
+  return onnxRoot.lookupType(`onnx.${name}`);
 }
+
+export const modelProto = (): protobufTypes.Type => onnxMessage('ModelProto');
 
 /** onnx.TensorProto.DataType values used here. */
 export const OnnxDataType = {

@@ -185,7 +185,8 @@ export class Scheduler {
       this.waitDeadline = undefined;
       return 0;
     }
-    return this.waitDeadline - now;
+    // (now + wait) − now can exceed wait in the last bit.
+    return Math.min(this.waitDeadline - now, this.options.batchWaitMs);
   }
 
   private settleIfFinished(job: Job): void {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
@@ -63,13 +63,13 @@ function integerProduct(x: Float32Array, rows: number, weight: Float32Array, inW
 
 async function runInt8Product(x: Float32Array, dims: number[], weight: Float32Array, inWidth: number): Promise<Float32Array> {
   const dir = tempDir();
-  const builder = new GraphBuilder(join(dir, 'product.onnx.data'), 'product.onnx.data');
+  const builder = new GraphBuilder(join(dir, 'product.onnx'), join(dir, 'product.onnx.data'), 'product.onnx.data');
   const layers = new TransformerLayers(builder, { dtype: 'int8', fused: true, layerNormEpsilon: 1e-5 });
   const input = builder.input('x', 'float', dims);
   const product = layers.matmul(input, 'product', weight, inWidth);
   builder.node('Identity', [product], { outputs: ['y'] });
   builder.output('y', 'float', [...dims.slice(0, -1), weight.length / inWidth]);
-  writeFileSync(join(dir, 'product.onnx'), builder.finish(OPSETS, 'test'));
+  builder.finish(OPSETS, 'test');
   const session = await ort.InferenceSession.create(join(dir, 'product.onnx'));
   const output = (await session.run({ x: new ort.Tensor('float32', x, dims) })).y?.data as Float32Array;
   await session.release();
