@@ -172,7 +172,8 @@ export class GraphBuilder {
 
   /** Appends one initializer to the graph in model.onnx: its fields, then its bytes, uncopied. */
   private streamInitializer(tensor: Record<string, unknown>, bytes: Uint8Array): void {
-    const fields = onnxMessage('TensorProto').encode(onnxMessage('TensorProto').fromObject(tensor)).finish();
+    const tensorProto = onnxMessage('TensorProto');
+    const fields = tensorProto.encode(tensorProto.fromObject(tensor)).finish();
     const rawDataHeader = Uint8Array.of(TENSOR_RAW_DATA_KEY, ...varint(bytes.byteLength));
     const tensorBytes = fields.byteLength + rawDataHeader.byteLength + bytes.byteLength;
     const header = Uint8Array.of(GRAPH_INITIALIZER_KEY, ...varint(tensorBytes));

@@ -1,5 +1,5 @@
 import type { PassRow, RowResult } from '../runtime/index.js';
-import type { Sequence } from '../scheduler/index.js';
+import { type KeyedRow, ScorerRows } from './scorer-rows.js';
 import type { ItemScore, ScoreWindow } from './types.js';
 
 /**
@@ -8,47 +8,27 @@ import type { ItemScore, ScoreWindow } from './types.js';
  * window masked, scored at i alone. Exact and deterministic; one pass per scored token, each
  * needing the output layer at one row only. The rows are independent, so they all batch.
  */
-export class ArScorer implements Sequence {
-  forwardPasses = 0;
+export class ArScorer extends ScorerRows<number> {
   private readonly nll: Float64Array;
   private alternatives: ItemScore['alternatives'];
-  private readonly positionOf = new Map<PassRow, number>();
   private nextPosition: number;
-  private pending: PassRow | undefined;
 
   constructor(
-    private readonly window: ScoreWindow,
+    window: ScoreWindow,
     private readonly maskId: number,
   ) {
+    super(window);
     this.nll = new Float64Array(window.end - window.start);
     this.nextPosition = window.start;
   }
 
-  get windowLength(): number {
-    return this.window.tokens.length;
+  protected nextRow(): KeyedRow<number> | undefined {
+    if (this.nextPosition === this.window.end) return undefined;
+    const position = this.nextPosition++;
+    return { row: this.conditionalRow(position), key: position };
   }
 
-  get finished(): boolean {
-    return this.nextPosition === this.window.end && this.pending === undefined && this.positionOf.size === 0;
-  }
-
-  peekRow(): PassRow | undefined {
-    if (this.pending === undefined && this.nextPosition < this.window.end) this.pending = this.conditionalRow(this.nextPosition++);
-    return this.pending;
-  }
-
-  takeRow(): PassRow {
-    const row = this.peekRow();
-    if (row === undefined) throw new Error('takeRow() without a ready row');
-    this.pending = undefined;
-    return row;
-  }
-
-  apply(row: PassRow, result: RowResult): void {
-    const position = this.positionOf.get(row);
-    if (position === undefined) throw new Error('apply() for a row this scorer did not give');
-    this.positionOf.delete(row);
-    this.forwardPasses += 1;
+  protected add(position: number, _row: PassRow, result: RowResult): void {
     const index = position - this.window.start;
     this.nll[index] = -(result.scores.logprobs[0] as number);
     const { topTokens, topLogprobs, topWidth } = result.scores;
@@ -65,8 +45,6 @@ export class ArScorer implements Sequence {
   private conditionalRow(position: number): PassRow {
     const tokens = this.window.tokens.slice();
     tokens.fill(this.maskId, position);
-    const row: PassRow = { tokens, sigma: 0, scores: { positions: Int32Array.of(position), targets: Int32Array.of(this.window.tokens[position] as number) } };
-    this.positionOf.set(row, position);
-    return row;
+    return { tokens, sigma: 0, scores: { positions: Int32Array.of(position), targets: Int32Array.of(this.window.tokens[position] as number) } };
   }
 }

@@ -1,7 +1,7 @@
 import type { SeededRandom } from '../random.js';
 import type { PassRow, RowResult } from '../runtime/index.js';
 import { maskProbability, noiseRate, seddScoreShift, totalNoise } from '../sampling/index.js';
-import type { Sequence } from '../scheduler/index.js';
+import { type KeyedRow, ScorerRows } from './scorer-rows.js';
 import type { ItemScore, ScoreWindow } from './types.js';
 
 /** The seed's training.sampling_eps: t never comes closer to 0, where the weight 1/t explodes. */
@@ -52,49 +52,32 @@ interface ModelFacts {
  * −log p_x0(x_l | z_t) / t_i for MDLM, the score entropy for SEDD. A draw that masks nothing
  * adds 0 and needs no pass. The estimate is the mean over draws.
  */
-export class ElboScorer implements Sequence {
-  forwardPasses = 0;
+export class ElboScorer extends ScorerRows<number> {
   private readonly losses: Float64Array;
   private readonly shares: Float64Array;
-  private readonly drawOf = new Map<PassRow, number>();
   private nextDraw = 0;
-  private pending: PassRow | undefined;
 
   constructor(
-    private readonly window: ScoreWindow,
+    window: ScoreWindow,
     private readonly times: Float64Array,
     private readonly random: SeededRandom,
     private readonly facts: ModelFacts,
   ) {
+    super(window);
     this.losses = new Float64Array(times.length);
     this.shares = new Float64Array(window.end - window.start);
   }
 
-  get windowLength(): number {
-    return this.window.tokens.length;
+  protected nextRow(): KeyedRow<number> | undefined {
+    while (this.nextDraw < this.times.length) {
+      const draw = this.nextDraw++;
+      const row = this.maskedRow(draw);
+      if (row !== undefined) return { row, key: draw };
+    }
+    return undefined;
   }
 
-  get finished(): boolean {
-    return this.peekRow() === undefined && this.drawOf.size === 0;
-  }
-
-  peekRow(): PassRow | undefined {
-    while (this.pending === undefined && this.nextDraw < this.times.length) this.pending = this.maskedRow(this.nextDraw++);
-    return this.pending;
-  }
-
-  takeRow(): PassRow {
-    const row = this.peekRow();
-    if (row === undefined) throw new Error('takeRow() without a ready row');
-    this.pending = undefined;
-    return row;
-  }
-
-  apply(row: PassRow, result: RowResult): void {
-    const draw = this.drawOf.get(row);
-    if (draw === undefined) throw new Error('apply() for a row this scorer did not give');
-    this.drawOf.delete(row);
-    this.forwardPasses += 1;
+  protected add(draw: number, row: PassRow, result: RowResult): void {
     const t = this.times[draw] as number;
     const positions = row.scores?.positions ?? new Int32Array(0);
     const count = this.times.length;
@@ -121,12 +104,10 @@ export class ElboScorer implements Sequence {
     if (masked.length === 0) return undefined;
     const tokens = this.window.tokens.slice();
     for (const position of masked) tokens[position] = this.facts.maskId;
-    const row: PassRow = {
+    return {
       tokens,
       sigma: this.facts.timeConditioned ? totalNoise(t) : 0,
       scores: { positions: Int32Array.from(masked), targets: Int32Array.from(masked, (position) => this.window.tokens[position] as number) },
     };
-    this.drawOf.set(row, draw);
-    return row;
   }
 }

@@ -12,6 +12,7 @@
 import { ErrorCodes, MdlmError } from '../errors.js';
 import type { GenerateRequest, GeneratedSample, GenerationService, PreparedGeneration, ScoredItem } from '../generation/index.js';
 import { type StepEvent, applyStepEvent } from '../sampling/index.js';
+import { samplingRequest } from './generate-body.js';
 import type { CompletionBody, CompletionLogprobs, FinishReason } from './schemas.js';
 
 /** What a choice needs of the service. */
@@ -50,24 +51,7 @@ export function promptsOf(body: CompletionBody): (string | number[])[] {
 }
 
 export function completionRequest(body: CompletionBody, prompt: readonly number[]): GenerateRequest {
-  return {
-    prompt,
-    suffix: body.suffix,
-    newTokens: body.max_tokens,
-    steps: body.steps,
-    sampler: body.sampler,
-    numSamples: body.n,
-    seed: body.seed,
-    temperature: body.temperature,
-    topP: body.top_p,
-    topK: body.top_k,
-    eta: body.eta,
-    tOn: body.t_on,
-    tOff: body.t_off,
-    alphaOn: body.alpha_on,
-    addSpecialTokens: body.add_special_tokens,
-    semiAr: body.semi_ar === undefined ? undefined : { strideLength: body.semi_ar.stride_length, numStrides: body.semi_ar.num_strides },
-  };
+  return { ...samplingRequest(body), prompt, suffix: body.suffix, newTokens: body.max_tokens, numSamples: body.n };
 }
 
 /** An echoed prompt: its ids and, when logprobs were asked for, their left-to-right log-probabilities. */

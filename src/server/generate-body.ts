@@ -6,14 +6,14 @@
 import type { GenerateRequest, GenerateResult, GenerationService, PreparedGeneration } from '../generation/index.js';
 import type { GenerateBody, GenerateResponse } from './schemas.js';
 
-export function generateRequest(body: GenerateBody): GenerateRequest {
+/** The sampling fields /v1/generate and /v1/completions share, with their protocol names. */
+type SamplingBody = Pick<GenerateBody, 'steps' | 'sampler' | 'seed' | 'temperature' | 'top_p' | 'top_k' | 'eta' | 't_on' | 't_off' | 'alpha_on' | 'add_special_tokens' | 'semi_ar'>;
+
+/** Those fields as the service names them. */
+export function samplingRequest(body: SamplingBody): GenerateRequest {
   return {
-    prompt: body.prompt,
-    suffix: body.suffix,
-    length: body.length,
     steps: body.steps,
     sampler: body.sampler,
-    numSamples: body.num_samples,
     seed: body.seed,
     temperature: body.temperature,
     topP: body.top_p,
@@ -25,6 +25,10 @@ export function generateRequest(body: GenerateBody): GenerateRequest {
     addSpecialTokens: body.add_special_tokens,
     semiAr: body.semi_ar === undefined ? undefined : { strideLength: body.semi_ar.stride_length, numStrides: body.semi_ar.num_strides },
   };
+}
+
+export function generateRequest(body: GenerateBody): GenerateRequest {
+  return { ...samplingRequest(body), prompt: body.prompt, suffix: body.suffix, length: body.length, numSamples: body.num_samples };
 }
 
 /** The field an over-long output is blamed on. */

@@ -43,6 +43,18 @@ for (const name of PARITY_FIXTURES) {
   });
 }
 
+/**
+ * Each draw reports two log-probabilities of its token: under the distribution it was drawn
+ * from (temperature and truncation applied) and under the model itself (softmax at 1, mask excluded).
+ */
+function assertDrawLogprobs(draws: { tokens: ArrayLike<number | bigint>; sampledLogprobs: ArrayLike<number>; logprobs: ArrayLike<number> }, drawnFrom: ArrayLike<number>, logits: readonly number[]): void {
+  const model = softmax(logits, 1, logits.length - 1);
+  Array.from(draws.tokens).forEach((token, k) => {
+    assert.ok(Math.abs((draws.sampledLogprobs[k] as number) - Math.log(drawnFrom[Number(token)] as number)) < 1e-4, 'the log-probability it was drawn with');
+    assert.ok(Math.abs((draws.logprobs[k] as number) - Math.log(model[Number(token)] as number)) < 1e-4, "the model's own log-probability");
+  });
+}
+
 for (const temperature of [1, 0.6]) {
   test(`positions head draws from softmax(logits / ${temperature}) with the mask at probability 0 (chi-square)`, async (t) => {
     const name = 'tiny-uncond';
@@ -53,11 +65,7 @@ for (const temperature of [1, 0.6]) {
       const logits = (testCase.logits[0] as number[][])[position] as number[];
       const { draws, probabilities, summary } = await assertDrawsFollowSoftmax(session, ids, position, logits, temperature, 1000 + position);
       t.diagnostic(summary);
-      const model = softmax(logits, 1, logits.length - 1);
-      draws.tokens.forEach((token, k) => {
-        assert.ok(Math.abs((draws.sampledLogprobs[k] as number) - Math.log(probabilities[Number(token)] as number)) < 1e-4, 'the log-probability it was drawn with');
-        assert.ok(Math.abs((draws.logprobs[k] as number) - Math.log(model[Number(token)] as number)) < 1e-4, "the model's own log-probability");
-      });
+      assertDrawLogprobs(draws, probabilities, logits);
     }
     await session.release();
   });
@@ -83,11 +91,7 @@ for (const [topK, topP, temperature] of [[3, 1, 1], [0, 0.6, 1], [4, 0.7, 0.8], 
     const kept = expected.filter((p) => p > 0).length;
     const { draws, summary } = await assertDrawsFollow(session, ids, 2, expected, temperature, 77 + topK, { topK, topP });
     t.diagnostic(`${kept} tokens kept; ${summary}`);
-    const model = softmax(logits, 1, logits.length - 1);
-    draws.tokens.forEach((token, k) => {
-      assert.ok(Math.abs((draws.sampledLogprobs[k] as number) - Math.log(expected[Number(token)] as number)) < 1e-4, 'the truncated log-probability');
-      assert.ok(Math.abs((draws.logprobs[k] as number) - Math.log(model[Number(token)] as number)) < 1e-4, 'the untruncated one');
-    });
+    assertDrawLogprobs(draws, expected, logits);
     await session.release();
   });
 }
