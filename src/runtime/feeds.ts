@@ -111,8 +111,6 @@ export interface HeadOutputs {
   top_logprob: Float32Array;
 }
 
-export const HEAD_OUTPUTS = ['draw_token', 'draw_logprob', 'logprob', 'logsumexp', 'top_token', 'top_logprob'] as const;
-
 export function unpackResults(outputs: HeadOutputs, layout: PassLayout): RowResult[] {
   const entries = outputs.logprob.length;
   const topWidth = entries === 0 ? 0 : outputs.top_logprob.length / entries;

@@ -29,8 +29,6 @@ export function scoreBodySchema(bounds: SchemaBounds) {
   }).meta({ example });
 }
 
-export type ScoreBody = z.output<ReturnType<typeof scoreBodySchema>>;
-
 const ItemScoreSchema = z.object({
   index: count(),
   nll: z.number().describe('Negative log-likelihood in nats over the scored tokens (elbo: the estimated upper bound).'),
