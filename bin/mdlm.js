@@ -1,5 +1,10 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli/main.js';
+import { prestartWorkerThread } from '../dist/runtime/worker-thread.js';
+
+// A command that opens a model starts its inference thread first, so that onnxruntime loads while the CLI's modules do.
+const OPENS_A_MODEL = new Set(['generate', 'score', 'eval', 'serve', 'bench']);
+if (OPENS_A_MODEL.has(process.argv[2] ?? '')) prestartWorkerThread();
+const { main } = await import('../dist/cli/main.js');
 
 main(process.argv).then((code) => {
   process.exitCode = code;

@@ -1,7 +1,7 @@
 import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
 import { type GenerativeManifest, type Parameterization, readManifest } from '../model/index.js';
 import { SeededRandom } from '../random.js';
-import { type Device, type ExecutionProvider, ForwardRuntime, type ProviderAttempt, type ProviderOptions, type WorkerStartup } from '../runtime/index.js';
+import { type Device, type ExecutionProvider, ForwardRuntime, type ProviderAttempt, type ProviderOptions, type RuntimeStartup } from '../runtime/index.js';
 import { type ModelFacts, SequenceSampler, type StepEvent } from '../sampling/index.js';
 import { type PassReport, Scheduler, type SchedulerOptions } from '../scheduler/index.js';
 import { ArScorer, CausalItemScorer, ElboScorer, type ItemScore, type ScoreWindow, drawTimes, seddLoss, subsLoss } from '../scoring/index.js';
@@ -98,7 +98,7 @@ export interface ServiceStartup {
   tokenizerMs: number;
   /** Until the first worker was ready. */
   runtimeMs: number;
-  worker: (WorkerStartup & { wallMs: number }) | undefined;
+  worker: RuntimeStartup | undefined;
 }
 
 export interface ServiceStatus {
@@ -162,16 +162,20 @@ export class GenerationService {
       workers: options.workers,
       intraOpThreads: options.intraOpThreads,
     });
-    let tokenizer: MdlmTokenizer;
-    try {
-      tokenizer = await MdlmTokenizer.fromFiles(options.exportDir);
+    let tokenizerMs = 0;
+    const loading = MdlmTokenizer.fromFiles(options.exportDir).then((tokenizer) => {
       checkTokenizerFits(tokenizer, manifest, options.exportDir);
-    } catch (error) {
-      await starting.then((runtime) => runtime.close(), () => undefined);
-      throw error;
+      tokenizerMs = performance.now() - opened;
+      return tokenizer;
+    });
+    // Both awaited at once: a worker that fails before the tokenizer is loaded is not left unhandled meanwhile.
+    const [loaded, started] = await Promise.allSettled([loading, starting]);
+    if (loaded.status === 'rejected') {
+      if (started.status === 'fulfilled') await started.value.close();
+      throw loaded.reason;
     }
-    const tokenizerMs = performance.now() - opened;
-    const runtime = await starting;
+    if (started.status === 'rejected') throw started.reason;
+    const [tokenizer, runtime] = [loaded.value, started.value];
     const startup: ServiceStartup = { openedAtMs: opened, tokenizerMs, runtimeMs: performance.now() - opened, worker: runtime.firstStartup };
     const facts = modelFacts(manifest);
     const scheduler = new Scheduler(options.scheduler);

@@ -94,8 +94,8 @@ export abstract class DitNetwork {
 
   private embed(): string {
     const { b, config } = this;
-    const table = b.initializer('vocab_embed.embedding', this.layers.weightType, [config.vocab_size, this.D], this.checkpoint.weight('vocab_embed.embedding'));
-    return this.layers.toFloat(b.op('Gather', [table, this.inputIds], { attributes: { axis: 0 } }));
+    const table = b.initializer('vocab_embed.embedding', this.layers.weightType, [config.vocab_size, this.D], this.checkpoint.weight('vocab_embed.embedding'), 'data-file');
+    return this.layers.toFloat(b.op('Gather', [this.layers.sessionCopy(table), this.inputIds], { attributes: { axis: 0 } }));
   }
 
   private rotaryCaches(): { cos: string; sin: string } {

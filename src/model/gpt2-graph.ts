@@ -56,8 +56,9 @@ export class Gpt2Model {
   /** wte[ids] + wpe[0..L): token and position embeddings, float32. */
   private embed(inputIds: string): string {
     const { b, config, layers } = this;
-    this.embedding = b.initializer('wte.weight', layers.weightType, [config.vocab_size, this.D], this.checkpoint.weight('wte.weight'));
-    const tokens = layers.toFloat(b.op('Gather', [this.embedding, inputIds], { attributes: { axis: 0 } }));
+    // The tied output layer's Gemm packs wte into memory of the session's own; Gather reads its folded copy.
+    this.embedding = b.initializer('wte.weight', layers.weightType, [config.vocab_size, this.D], this.checkpoint.weight('wte.weight'), 'data-file');
+    const tokens = layers.toFloat(b.op('Gather', [layers.sessionCopy(this.embedding), inputIds], { attributes: { axis: 0 } }));
     const table = b.initializer('wpe.weight', 'float', [config.n_positions, this.D], this.checkpoint.weight('wpe.weight'));
     const length = b.op('Shape', [inputIds], { attributes: { start: 1, end: 2 } });
     const positions = b.op('Slice', [table, b.int64s('zero', [0]), length, b.int64s('axis0', [0])]);

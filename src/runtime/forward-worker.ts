@@ -2,6 +2,7 @@
  * Worker thread entry: owns one onnxruntime session and runs the feeds it is sent. session.run
  * computes on the calling thread, so it must never run on the server's event loop.
  */
+import { once } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -11,12 +12,21 @@ import { type CheckedExport, assertDataUnchanged, checkExport, readCheckedData }
 import type { Feeds, TensorData } from './feeds.js';
 import { type ExecutionProvider, type ProviderAttempt, executionProviderConfig, probeProviderEnvironment, selectProvider } from './providers.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+import type { WorkerThreadData } from './worker-thread.js';
 
 const port = parentPort;
 if (port === null) throw new Error('forward-worker must run in a worker thread');
-const init = workerData as WorkerInit;
 /** Static imports are done when this line runs: the thread's start and onnxruntime's loading. */
-const threadMs = performance.timeOrigin + performance.now() - init.spawnedAtEpochMs;
+const threadMs = performance.timeOrigin + performance.now() - (workerData as WorkerThreadData).spawnedAtEpochMs;
+const waitStarted = performance.now();
+const init = await receiveInit();
+const waitedMs = performance.now() - waitStarted;
+
+async function receiveInit(): Promise<WorkerInit> {
+  const [message] = (await once(port as NonNullable<typeof port>, 'message')) as [ToWorker];
+  if (message.type !== 'init') throw new Error(`forward-worker: expected its init first, got ${message.type}`);
+  return message.init;
+}
 
 function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port?.postMessage(message, transfer);
@@ -78,7 +88,7 @@ async function openSession(): Promise<ort.InferenceSession | undefined> {
   const sessionStarted = performance.now();
   try {
     const { provider, session, unavailable } = await selectProvider(init.device, environment, sessionFactory(checked));
-    const startup = { threadMs, readMs: checked.readMs, checkMs: checked.checkMs, check: checked.check, sessionMs: performance.now() - sessionStarted };
+    const startup = { threadMs, waitedMs, readMs: checked.readMs, checkMs: checked.checkMs, check: checked.check, sessionMs: performance.now() - sessionStarted };
     post({ type: 'ready', provider, unavailable, inputNames: [...session.inputNames], startup });
     return session;
   } catch (error) {
@@ -100,6 +110,7 @@ function copyOutputs(output: ort.InferenceSession.OnnxValueMapType): Record<stri
 
 async function serve(session: ort.InferenceSession): Promise<void> {
   port?.on('message', async (message: ToWorker) => {
+    if (message.type !== 'run') return;
     try {
       const started = performance.now();
       const output = await session.run(tensors(message.feeds));

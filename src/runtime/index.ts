@@ -8,5 +8,4 @@ export {
   ProviderOptionsSchema,
   describeProviderChoice,
 } from './providers.js';
-export { ForwardRuntime, type RuntimeOptions } from './worker-pool.js';
-export type { WorkerStartup } from './worker-protocol.js';
+export { ForwardRuntime, type RuntimeOptions, type RuntimeStartup } from './worker-pool.js';

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { ErrorCodes, MdlmError } from '../errors.js';
 import type { ExportLocation } from '../model/index.js';
 import { within } from '../util/within.js';
@@ -8,6 +8,7 @@ import { type HeadOutputs, packFeeds, transferList, unpackResults } from './feed
 import type { PassOutput, PassRow } from './pass.js';
 import type { Device, ExecutionProvider, ProviderAttempt, ProviderOptions } from './providers.js';
 import type { FromWorker, ToWorker, WorkerInit, WorkerStartup } from './worker-protocol.js';
+import { takeWorkerThread } from './worker-thread.js';
 
 export interface RuntimeOptions {
   /** The export: each worker reads and checks its files, then builds its session from the bytes. */
@@ -35,6 +36,9 @@ interface Slot {
   markAnswered: () => void;
 }
 
+/** How the first worker to become ready started: its own breakdown, whether its thread was prestarted, and the wall time from being given its model. */
+export type RuntimeStartup = WorkerStartup & { prestarted: boolean; wallMs: number };
+
 interface WorkerResult {
   outputs: Record<string, unknown>;
   computeMs: number;
@@ -51,18 +55,6 @@ const PASS_WAIT_MS = 5000;
 const RESTART_BACKOFF_MS = 500;
 const MAX_RESTART_BACKOFF_MS = 30_000;
 
-const WORKER_URL = new URL(`./forward-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
-
-function spawn(init: WorkerInit): Worker {
-  if (WORKER_URL.pathname.endsWith('.ts')) {
-    // Running from TypeScript sources under tsx (tests, development): Node 20 does not give
-    // workers the parent's loader hooks, so the worker registers tsx before importing itself.
-    const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
-    return new Worker(bootstrap, { eval: true, workerData: init });
-  }
-  return new Worker(WORKER_URL, { workerData: init });
-}
-
 /**
  * The onnxruntime sessions, one per worker thread: executes passes and nothing else (what to
  * run, and when, is the scheduler's). A pass that throws fails only its own promise; a worker
@@ -73,8 +65,7 @@ function spawn(init: WorkerInit): Worker {
 export class ForwardRuntime extends EventEmitter<{ ready: [index: number]; failed: [index: number, reason: string, retryInMs: number] }> {
   provider: ExecutionProvider = 'cpu';
   unavailable: ProviderAttempt[] = [];
-  /** How the first worker to become ready started: its own breakdown, and the wall time from its spawn. */
-  firstStartup: (WorkerStartup & { wallMs: number }) | undefined;
+  firstStartup: RuntimeStartup | undefined;
   /** Whether the model takes sigma (time-conditioned). */
   private takesSigma = false;
   private readonly slots: Slot[] = [];
@@ -84,7 +75,7 @@ export class ForwardRuntime extends EventEmitter<{ ready: [index: number]; faile
   private nextId = 0;
   private closing = false;
 
-  private constructor(private readonly init: Omit<WorkerInit, 'spawnedAtEpochMs'>) {
+  private constructor(private readonly init: WorkerInit) {
     super();
   }
 
@@ -125,7 +116,7 @@ export class ForwardRuntime extends EventEmitter<{ ready: [index: number]; faile
     return { results: unpackResults(outputs as unknown as HeadOutputs, layout), computeMs };
   }
 
-  private post(message: ToWorker, transfer: ArrayBuffer[]): Promise<WorkerResult> {
+  private post(message: Extract<ToWorker, { type: 'run' }>, transfer: ArrayBuffer[]): Promise<WorkerResult> {
     const slot = this.slots.find((candidate) => candidate.ready && candidate.pending === undefined);
     if (slot === undefined) return Promise.reject(new Error('no idle worker'));
     slot.answered = new Promise<void>((resolve) => {
@@ -167,7 +158,8 @@ export class ForwardRuntime extends EventEmitter<{ ready: [index: number]; faile
 
   private startSlot(index: number): Promise<void> {
     const spawned = performance.now();
-    const worker = spawn({ ...this.init, spawnedAtEpochMs: performance.timeOrigin + performance.now() });
+    const { worker, prestarted } = takeWorkerThread();
+    worker.postMessage({ type: 'init', init: this.init } satisfies ToWorker);
     const slot: Slot = { index, worker, phase: 'starting', ready: false, served: false, pending: undefined, answered: Promise.resolve(), markAnswered: () => undefined };
     this.slots[index] = slot;
     return new Promise<void>((resolve, reject) => {
@@ -180,7 +172,7 @@ export class ForwardRuntime extends EventEmitter<{ ready: [index: number]; faile
           this.provider = message.provider;
           this.unavailable = message.unavailable;
           this.takesSigma = message.inputNames.includes('sigma');
-          this.firstStartup ??= { ...message.startup, wallMs: performance.now() - spawned };
+          this.firstStartup ??= { ...message.startup, prestarted, wallMs: performance.now() - spawned };
           slot.phase = 'running';
           slot.ready = true;
           resolve();

@@ -8,16 +8,17 @@ export interface WorkerInit {
   device: Device;
   providerOptions: ProviderOptions;
   intraOpThreads: number;
-  /** When the parent spawned this worker, in ms since the epoch: the two threads' clocks need not share an origin. */
-  spawnedAtEpochMs: number;
 }
 
-export type ToWorker = { type: 'run'; id: number; feeds: Feeds };
+/** A worker's first message is its init (see worker-thread.ts); every later one is a pass. */
+export type ToWorker = { type: 'init'; init: WorkerInit } | { type: 'run'; id: number; feeds: Feeds };
 
 /** Where a worker's start-up went, in ms of its own clock. */
 export interface WorkerStartup {
   /** The thread starting and importing onnxruntime, until the worker's code runs. */
   threadMs: number;
+  /** Then waiting for its init: a thread started before the model was known (worker-thread.ts). */
+  waitedMs: number;
   readMs: number;
   /** Hashing and scanning the weights, or only matching the stamp of an earlier check. */
   checkMs: number;
