@@ -1,9 +1,10 @@
 /**
  * What building a CPU session of an export costs, and what each part of it is: the server's
- * way (model.onnx's bytes, the data file mapped and its weights packed by onnxruntime) at each
- * graph optimisation level, the same with packing turned off (which would leave the session
- * computing from the mapping), and the data file read and passed in memory instead. Each
- * variant runs in a fresh process, --repeat times; medians in ms.
+ * way (model.onnx's bytes, the data file mapped, the products' weights packed and the embedding
+ * folded into a copy by onnxruntime) at each graph optimisation level (`disabled` skips the
+ * constant folding, so it leaves the embedding in the mapping), the same with packing turned
+ * off (which would leave the session computing from the mapping), and the data file read and
+ * passed in memory instead. Each variant runs in a fresh process, --repeat times; medians in ms.
  *
  *   node --import tsx bench/session-build.ts --export DIR [--repeat 3] [--threads 2]
  */

@@ -31,11 +31,12 @@ export interface NodeOptions {
 type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint16Array | Uint8Array | Int8Array;
 
 /**
- * Where a weight is stored. `data-file`: the external data file, for the right-hand weights of
- * the matrix products, which onnxruntime's CPU kernels copy into a packed layout of their own
- * when the session is built (so a session may map that file, see model/load.ts). `inline`: in
- * model.onnx, parsed into memory the session owns: everything read as it is at run time
- * (embeddings, norms, biases, rotary tables).
+ * Where a weight is stored. `data-file`: the external data file, for what the session copies
+ * into memory of its own as it is built: the right-hand weights of the matrix products, which
+ * onnxruntime's CPU kernels pack, and tables read through a folded copy
+ * (TransformerLayers.sessionCopy), so a session may map that file (see model/load.ts).
+ * `inline`: in model.onnx, parsed into memory the session owns: the small weights read as they
+ * are at run time (norms, biases, rotary tables).
  */
 export type Placement = 'inline' | 'data-file';
 

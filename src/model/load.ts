@@ -5,13 +5,14 @@
  * model.onnx.data, and a file truncated under a running server then kills it on the next pass
  * (SIGBUS), one overwritten in place changes its outputs silently.
  *
- * model.onnx is read here and handed over as bytes; it holds every weight read at run time
- * (see Placement in graph-builder.ts), which onnxruntime parses into memory of its own. The
- * data file holds only the matrix products' right-hand weights. On the CPU, onnxruntime may map
- * it: building the session copies each of those weights into the packed layout its kernels run
- * from, and the mapping is never read again (test/server/weights.test.ts truncates and
- * overwrites the file under a running server). Elsewhere the data file is read here too and
- * passed in memory (readCheckedData).
+ * model.onnx is read here and handed over as bytes; it holds the small weights (norms, biases,
+ * rotary tables), which onnxruntime parses into memory of its own. The data file holds the
+ * matrix products' right-hand weights and the embedding (see Placement in graph-builder.ts).
+ * On the CPU, onnxruntime may map it: building the session copies each product's weight into
+ * the packed layout its kernels run from and folds the embedding into a copy of its own, and
+ * the mapping is never read again (test/server/weights.test.ts truncates and overwrites the
+ * file under a running server). Elsewhere the data file is read here too and passed in memory
+ * (readCheckedData).
  */
 import { type BigIntStats, closeSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

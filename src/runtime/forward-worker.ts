@@ -43,9 +43,9 @@ function sessionOptions(provider: ExecutionProvider): ort.InferenceSession.Sessi
 
 /**
  * A session that owns every weight it reads at run time (see model/load.ts): from model.onnx's
- * checked bytes, with the data file mapped on the CPU, where building the session packs those
- * weights into memory of its own (fp16 products are not packed there, so fp16 passes the data
- * in memory as other providers do).
+ * checked bytes, with the data file mapped on the CPU, where building the session packs or
+ * folds those weights into memory of its own (fp16 products are not packed there, so fp16
+ * passes the data in memory as other providers do).
  */
 function sessionFactory(checked: CheckedExport): (provider: ExecutionProvider) => Promise<ort.InferenceSession> {
   const { dir, files } = init.model;
