@@ -30,16 +30,12 @@ import { z } from 'zod';
 import { SYNTH_PRESETS, synthesizeCheckpoint } from '../src/checkpoint/synth.js';
 import { exportModel } from '../src/model/export.js';
 import { WEIGHT_DTYPES, type WeightDtype } from '../src/model/index.js';
-import { GPT2_TOKENIZER_DIR } from './support.js';
+import { GPT2_TOKENIZER_DIR, intList, median } from './support.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const CLI = join(ROOT, 'bin', 'mdlm.js');
 const SEED_LOOP = join(import.meta.dirname, 'seed', 'seed_loop.py');
 
-const intList = z
-  .string()
-  .transform((text) => text.split(',').map(Number))
-  .pipe(z.array(z.number().int().positive()).min(1));
 
 const ArgsSchema = z.object({
   lengths: intList.default([128, 1024]),
@@ -82,11 +78,6 @@ function parse(): Args {
     },
   });
   return ArgsSchema.parse({ ...values, seedThreads: values['seed-threads'] });
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 /** The synthetic owt-shape checkpoint (with GPT-2's tokenizer files beside it) and its exports. */

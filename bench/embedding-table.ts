@@ -20,6 +20,7 @@ import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import { GraphBuilder } from '../src/model/graph-builder.js';
 import { OPSETS } from '../src/model/manifest.js';
+import { median } from './support.js';
 
 const VOCAB = 50_258;
 const WIDTH = 768;
@@ -59,8 +60,6 @@ async function buildOnce(dir: string): Promise<void> {
   const after = (await session.run(feeds)).y?.data as Float32Array;
   process.stdout.write(`${JSON.stringify({ owned: after.every((value, i) => value === before[i]) })}\n`);
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { repeat: { type: 'string' }, variant: { type: 'string' }, dir: { type: 'string' } } });

@@ -25,11 +25,8 @@ import { z } from 'zod';
 import { GraphBuilder } from '../src/model/graph-builder.js';
 import { type AnyExportManifest, MODEL_FILE, readAnyManifest } from '../src/model/manifest.js';
 import { DEVICES, type ExecutionProvider, ProviderOptionsSchema, executionProviderConfig, probeProviderEnvironment, selectProvider } from '../src/runtime/providers.js';
+import { intList } from './support.js';
 
-const intList = z
-  .string()
-  .transform((text) => text.split(',').map(Number))
-  .pipe(z.array(z.number().int().positive()).min(1));
 
 const ArgsSchema = z.object({
   export: z.array(z.string().min(1)).min(1),

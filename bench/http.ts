@@ -19,6 +19,7 @@ import { z } from 'zod';
 import { SYNTH_PRESETS, synthesizeCheckpoint } from '../src/checkpoint/synth.js';
 import { main } from '../src/cli/main.js';
 import { exportModel } from '../src/model/export.js';
+import { intList } from './support.js';
 
 const SERVE_FLAG = '--bench-serve';
 const MODEL_ID = 'tiny';
@@ -34,10 +35,6 @@ interface AutocannonResult {
 type Autocannon = (options: { url: string; method: string; headers: Record<string, string>; body: string; connections: number; duration: number }) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
-const intList = z
-  .string()
-  .transform((text) => text.split(',').map(Number))
-  .pipe(z.array(z.number().int().positive()).min(1));
 const ArgsSchema = z.object({
   duration: z.coerce.number().positive().default(3),
   concurrency: intList.default([1, 4, 16, 64]),

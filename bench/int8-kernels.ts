@@ -22,11 +22,8 @@ import { MS_DOMAIN } from '../src/model/layers.js';
 import { OPSETS } from '../src/model/manifest.js';
 import { quantizeColumns } from '../src/model/quantize.js';
 import { SeededRandom } from '../src/random.js';
+import { intList } from './support.js';
 
-const intList = z
-  .string()
-  .transform((text) => text.split(',').map(Number))
-  .pipe(z.array(z.number().int().positive()).min(1));
 const ArgsSchema = z.object({
   rows: intList.default([128, 1024]),
   in: z.coerce.number().int().positive().default(768),

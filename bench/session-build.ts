@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import { DATA_FILE, MODEL_FILE } from '../src/model/manifest.js';
+import { median } from './support.js';
 
 const VARIANTS = {
   'mapped, packed, optimisation all (the server)': { level: 'all', packing: true, inMemory: false },
@@ -55,8 +56,6 @@ async function buildOnce(args: Args, name: VariantName): Promise<{ readMs: numbe
   await session.release();
   return { readMs, sessionMs };
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { export: { type: 'string' }, repeat: { type: 'string' }, threads: { type: 'string' }, variant: { type: 'string' } } });

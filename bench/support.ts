@@ -1,6 +1,7 @@
-/** What several benchmarks share: synthetic models exported the way the server loads them. */
+/** What several benchmarks share: synthetic models exported the way the server loads them, flags and medians. */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { GPT2_MDLM_VOCAB_SIZE, type SynthShape, synthesizeCheckpoint } from '../src/checkpoint/synth.js';
 import { exportModel } from '../src/model/export.js';
 
@@ -16,4 +17,15 @@ export async function benchExport(work: string, name: string, shape: SynthShape)
   await exportModel({ checkpointDir: checkpoint, outDir: exportDir, head: 'positions', tokenizerDir });
   rmSync(checkpoint, { recursive: true });
   return exportDir;
+}
+
+/** A flag such as --length 64,128,256: a comma-separated list of positive integers. */
+export const intList = z
+  .string()
+  .transform((text) => text.split(',').map(Number))
+  .pipe(z.array(z.number().int().positive()).min(1));
+
+/** The middle value (the upper middle of an even count). */
+export function median(values: readonly number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 }
