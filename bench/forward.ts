@@ -25,7 +25,7 @@ import { z } from 'zod';
 import { GraphBuilder } from '../src/model/graph-builder.js';
 import { type AnyExportManifest, MODEL_FILE, readAnyManifest } from '../src/model/manifest.js';
 import { DEVICES, type ExecutionProvider, ProviderOptionsSchema, executionProviderConfig, probeProviderEnvironment, selectProvider } from '../src/runtime/providers.js';
-import { intList } from './support.js';
+import { intList, median } from './support.js';
 
 
 const ArgsSchema = z.object({
@@ -153,7 +153,7 @@ async function medianMs(repeat: number, run: () => Promise<unknown>): Promise<nu
     await run();
     times.push(performance.now() - started);
   }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)] as number;
+  return median(times);
 }
 
 /** `batch` rows of `length` tokens, each drawing at `positions` spread-out positions (what a sampler's pass asks). */

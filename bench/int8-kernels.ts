@@ -22,7 +22,7 @@ import { MS_DOMAIN } from '../src/model/layers.js';
 import { OPSETS } from '../src/model/manifest.js';
 import { quantizeColumns } from '../src/model/quantize.js';
 import { SeededRandom } from '../src/random.js';
-import { intList } from './support.js';
+import { intList, median } from './support.js';
 
 const ArgsSchema = z.object({
   rows: intList.default([128, 1024]),
@@ -127,7 +127,7 @@ async function measure(variant: Variant, rows: number, x: Float32Array, weight: 
     squaredError += ((out[i] as number) - value) ** 2;
     squared += value ** 2;
   });
-  return { ms: times.sort((p, q) => p - q)[Math.floor(args.repeat / 2)] as number, error: Math.sqrt(squaredError / squared) };
+  return { ms: median(times), error: Math.sqrt(squaredError / squared) };
 }
 
 async function main(): Promise<void> {

@@ -24,7 +24,7 @@ import { packFeeds } from '../src/runtime/feeds.js';
 import { ProviderOptionsSchema } from '../src/runtime/index.js';
 import { REMDM_DEFAULTS, SAMPLERS, type SamplerName, expectedForwardPasses, isRemasking } from '../src/sampling/index.js';
 import type { PassReport } from '../src/scheduler/index.js';
-import { benchExport } from './support.js';
+import { benchExport, median } from './support.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const work = mkdtempSync(join(tmpdir(), 'mdlm-sampler-bench-'));
@@ -57,7 +57,7 @@ async function directPassMs(exportDir: string, length: number, draws: number, re
     times.push(performance.now() - started);
   }
   await session.release();
-  return times.sort((a, b) => a - b)[Math.floor(repeats / 2)] as number;
+  return median(times);
 }
 
 const OWT_WIDTH: Omit<SynthShape, 'model_length'> = { vocab_size: 50258, hidden_dim: 768, cond_dim: 128, n_blocks: 12, n_heads: 12, time_conditioning: false };

@@ -16,8 +16,9 @@ export function exitOnInterrupt(): void {
 export function exitOnSignals(): () => void {
   const onInterrupt = () => process.exit(130);
   const onTerminate = () => process.exit(143);
-  process.once('SIGINT', onInterrupt);
-  process.once('SIGTERM', onTerminate);
+  // `on`, as above: a second signal during the exit hooks must meet the handler again.
+  process.on('SIGINT', onInterrupt);
+  process.on('SIGTERM', onTerminate);
   return () => {
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onTerminate);

@@ -4,11 +4,10 @@ import { envVarOf } from './options.js';
 import { z } from 'zod';
 import { LIGHTNING_WEIGHTS } from '../checkpoint/index.js';
 import { GenerationService } from '../generation/index.js';
-import { DEFAULT_MODEL, modelIdOf, resolveModel } from '../hub/index.js';
+import { DEFAULT_MODEL, modelIdOf } from '../hub/index.js';
 import { DEVICES, ProviderOptionsSchema } from '../runtime/index.js';
 import { DEFAULT_BATCH_ENTRIES } from '../scheduler/index.js';
-import { progressBar } from './progress.js';
-import { DTYPE_HELP } from './resolve-model.js';
+import { DTYPE_HELP, resolveWithProgress } from './resolve-model.js';
 import { WEIGHT_DTYPES } from '../model/index.js';
 
 export const ModelFlags = z.object({
@@ -38,16 +37,7 @@ export function addModelOptions(command: Command): Command {
 
 /** Resolves the model (download and conversion with a progress bar) and opens one worker on it. */
 export async function openModelService({ model, device, dtype, modelsDir, weights, tokenizer }: ModelChoice, capacity: { maxBatch: number; maxQueue: number }): Promise<{ service: GenerationService; modelId: string }> {
-  const download = progressBar('preparing model', 'MB');
-  const resolved = await resolveModel(model, {
-    modelsDir,
-    dtype,
-    weights,
-    tokenizer,
-    onProgress: (event) => download.update(Math.round(event.done / 1e6), Math.round(event.total / 1e6)),
-  });
-  download.stop();
-  for (const notice of resolved.notices) process.stderr.write(`note: ${notice}\n`);
+  const resolved = await resolveWithProgress(model, { modelsDir, dtype, weights, tokenizer });
   const service = await GenerationService.open({
     exportDir: resolved.exportDir,
     device,

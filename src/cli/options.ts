@@ -31,6 +31,7 @@ export function envVarOf(flag: string): string {
   return `MDLM_${flag.replace(/-/g, '_').toUpperCase()}`;
 }
 
-function kebab(name: string): string {
+/** A camelCase field as its --flag-name. */
+export function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
 }

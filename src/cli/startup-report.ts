@@ -25,7 +25,7 @@ function workerPart(worker: ServiceStartup['worker']): string {
   return `worker ${ms(worker.wallMs)} (${thread}, read ${ms(worker.readMs)}, ${check}, session ${ms(worker.sessionMs)})`;
 }
 
-export function startupReport(startup: ServiceStartup, firstPass: { doneAtMs: number; computeMs: number }): string {
+function startupReport(startup: ServiceStartup, firstPass: { doneAtMs: number; computeMs: number }): string {
   const nodeMs = nodePerformance.nodeTiming.bootstrapComplete;
   const loadedAt = cliLoadedAtMs ?? nodeMs;
   return [

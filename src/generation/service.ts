@@ -3,9 +3,8 @@ import { type GenerativeManifest, type Parameterization, readManifest } from '..
 import { SeededRandom } from '../random.js';
 import { type Device, type ExecutionProvider, ForwardRuntime, type ProviderAttempt, type ProviderOptions, type RuntimeStartup } from '../runtime/index.js';
 import { type ModelFacts, SequenceSampler, type StepEvent } from '../sampling/index.js';
-import { type PassReport, Scheduler, type SchedulerOptions } from '../scheduler/index.js';
+import { type PassReport, Scheduler, type SchedulerOptions, type Sequence } from '../scheduler/index.js';
 import { ArScorer, CausalItemScorer, ElboScorer, type ItemScore, type ScoreWindow, drawTimes, seddLoss, subsLoss } from '../scoring/index.js';
-import type { Sequence } from '../scheduler/index.js';
 import { type DecodeOptions, MdlmTokenizer } from '../tokenizer/index.js';
 import { EngineCore } from './engine-core.js';
 import { type SpanText, type TextSpan, spanText } from './output-text.js';
@@ -133,16 +132,7 @@ export class GenerationService {
     /** Where opening the service went (the tokenizer and the worker start side by side). */
     readonly startup: ServiceStartup,
   ) {
-    this.model = {
-      modelLength: manifest.config.model_length,
-      vocabSize: manifest.config.vocab_size,
-      timeConditioned: manifest.config.time_conditioning,
-      parameterization: manifest.parameterization,
-      maskId: manifest.maskIndex,
-      eosId: tokenizer.eosId,
-      bosId: tokenizer.bosId,
-      createdAt: manifest.createdAt,
-    };
+    this.model = { ...facts, eosId: tokenizer.eosId, bosId: tokenizer.bosId, createdAt: manifest.createdAt };
   }
 
   static async open(options: ServiceOptions): Promise<GenerationService> {
@@ -261,8 +251,8 @@ export class GenerationService {
   }
 
   /** Text as ids, after the tokenizer's BOS when framing applies, exactly as a prompt is fed. */
-  tokenize(text: string, addSpecialTokens: boolean, param = 'prompt'): number[] {
-    const ids = encodeNaming(this.tokenizer, text, param);
+  tokenize(text: string, addSpecialTokens: boolean): number[] {
+    const ids = encodeNaming(this.tokenizer, text, 'prompt');
     const { bos } = framingOf(this.tokenizer, addSpecialTokens);
     return bos === undefined ? ids : [bos, ...ids];
   }

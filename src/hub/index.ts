@@ -194,7 +194,7 @@ async function convertCached(resolution: Resolution, checkpointDir: string, name
     exportDir,
     checkpointDir,
     key,
-    tokenizerDir: async () => tokenizer ?? tokenizerDirFor(checkpointDir, resolution.hub()),
+    tokenizerDir: async () => tokenizer ?? tokenizerDirFor(checkpointDir, resolution.hub(), key.checkpointSha256),
     onProgress: (done, total) => resolution.options.onProgress?.({ phase: 'convert', done, total }),
     notices: resolution.notices,
   });

@@ -27,8 +27,8 @@ const TokenizerHintSchema = z.looseObject({
  * checkpoint needs only tokenizer.json: the export supplies GPT2TokenizerFast's defaults
  * when the repository has no tokenizer_config.json.
  */
-export async function tokenizerDirFor(checkpointDir: string, session: HubSession): Promise<string | undefined> {
-  if (isLightningFile(checkpointDir)) return fetchTokenizer(checkpointDir, await lightningTokenizerRepo(checkpointDir), TOKENIZER_FILES, session);
+export async function tokenizerDirFor(checkpointDir: string, session: HubSession, checkpointSha256?: string): Promise<string | undefined> {
+  if (isLightningFile(checkpointDir)) return fetchTokenizer(checkpointDir, await lightningTokenizerRepo(checkpointDir, checkpointSha256), TOKENIZER_FILES, session);
   const gpt2 = (await checkpointArchitecture(checkpointDir)) === 'gpt2';
   const required = gpt2 ? [TOKENIZER_FILE] : TOKENIZER_FILES;
   if (required.every((file) => existsSync(join(checkpointDir, file)))) return checkpointDir;
@@ -62,8 +62,8 @@ function missingTokenizer(checkpointDir: string, repo: string, cause: MdlmError)
  * `bert-base-uncased`): a hub repository, fetched like any other. A local path or one of the
  * seed's own tokenizers (text8) cannot be found from here, and --tokenizer gives it instead.
  */
-async function lightningTokenizerRepo(file: string): Promise<string> {
-  const checkpoint = await LightningCheckpoint.open(file);
+async function lightningTokenizerRepo(file: string, sha256?: string): Promise<string> {
+  const checkpoint = await LightningCheckpoint.open(file, { sha256 });
   checkpoint.close();
   const named = checkpoint.tokenizerName;
   if (!isRepoId(named)) {

@@ -1,7 +1,7 @@
 import { DitNetwork, type Modulation } from './dit-network.js';
 
 /** The logit the seed's AR model writes at the mask token (models/autoregressive.py): never predicted. */
-export const AR_MASK_LOGIT = -1000;
+const AR_MASK_LOGIT = -1000;
 
 /**
  * The seed's autoregressive baseline (models/autoregressive.py, `backbone: ar`): the DIT

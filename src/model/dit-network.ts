@@ -19,7 +19,7 @@ export interface DitWeights {
   weight(canonicalName: string): Float32Array;
 }
 
-export const LAYER_NORM_EPSILON = 1e-5;
+const LAYER_NORM_EPSILON = 1e-5;
 
 /**
  * A modulation (shift, scale, gate, ...) is either known at export time (no time
@@ -191,8 +191,8 @@ export abstract class DitNetwork {
 
   /**
    * gate·(x·Wᵀ + bias) in float32, returned as a pending residual update; x is in the compute
-   * type. A constant gate is folded into the weight columns and the bias, which the next fused
-   * norm then adds.
+   * type. A constant gate is folded into the weight columns and the bias, which the next norm's
+   * residual adds then take.
    */
   private gatedLinear(x: string, name: string, weight: Float32Array, bias: Float32Array | undefined, inWidth: number, mod: Modulation, gateIndex: number): { delta: string; bias?: string } {
     const { b } = this;

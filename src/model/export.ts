@@ -122,7 +122,7 @@ export async function exportModel(options: ExportOptions): Promise<AnyExportMani
           dataBytes: builder.externalBytes,
           modelBytes,
           modelSha256: await fileSha256(join(dir, MODEL_FILE)),
-          dataSha256: await fileSha256(join(dir, DATA_FILE)),
+          dataSha256: builder.externalSha256,
         },
         createdAt: new Date().toISOString(),
       } satisfies AnyExportManifest;
@@ -172,7 +172,7 @@ async function ditNetwork(checkpoint: DitWeights & { weightBytes: number; close(
 
 /** A seed's .ckpt: its hyper-parameters say which network it is, and its own hash keys the export. */
 async function lightningNetwork(options: ExportOptions, graph: GraphOptions): Promise<Network> {
-  const checkpoint = await LightningCheckpoint.open(options.checkpointDir, { weights: options.weights });
+  const checkpoint = await LightningCheckpoint.open(options.checkpointDir, { weights: options.weights, sha256: options.checkpointSha256 });
   let kind: DitKind;
   try {
     kind = servedKind(checkpoint);

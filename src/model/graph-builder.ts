@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { writeAll } from '../util/files.js';
 import { f32ToF16 } from '../util/half.js';
@@ -73,6 +74,9 @@ export class GraphBuilder {
   private readonly externalFd: number;
   private readonly externalName: string;
   private externalOffset = 0;
+  /** sha256 of the data file as it is written, so that the manifest's hash needs no second read. */
+  private readonly externalHash = createHash('sha256');
+  private externalDigest: string | undefined;
   private readonly modelFd: number;
   /** Bytes of the graph message written to model.onnx so far. */
   private graphBytes = 0;
@@ -91,6 +95,12 @@ export class GraphBuilder {
     this.externalName = externalDataName;
     this.modelFd = openSync(modelPath, 'w');
     writeAll(this.modelFd, Uint8Array.of(MODEL_GRAPH_KEY, ...paddedVarint(0)));
+  }
+
+  /** The data file's sha256 (hex), once finish() has closed it. */
+  get externalSha256(): string {
+    if (this.externalDigest === undefined) throw new Error('externalSha256 before finish()');
+    return this.externalDigest;
   }
 
   get externalBytes(): number {
@@ -221,6 +231,7 @@ export class GraphBuilder {
   /** Completes model.onnx and closes both files; returns model.onnx's size. */
   finish(opsets: Record<string, number>, producerVersion: string): number {
     closeSync(this.externalFd);
+    this.externalDigest = this.externalHash.digest('hex');
     const graph = onnxMessage('GraphProto');
     const rest = graph.encode(graph.fromObject({ name: 'mdlm', node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs })).finish();
     writeAll(this.modelFd, rest);
@@ -247,14 +258,15 @@ export class GraphBuilder {
   }
 
   private appendExternal(bytes: Uint8Array): void {
-    writeAll(this.externalFd, bytes);
-    this.externalOffset += bytes.byteLength;
+    this.writeExternal(bytes);
     const padding = (EXTERNAL_ALIGNMENT - (this.externalOffset % EXTERNAL_ALIGNMENT)) % EXTERNAL_ALIGNMENT;
-    if (padding > 0) {
-      writeAll(this.externalFd, new Uint8Array(padding));
-      this.externalOffset += padding;
-    }
+    if (padding > 0) this.writeExternal(new Uint8Array(padding));
+  }
 
+  private writeExternal(bytes: Uint8Array): void {
+    writeAll(this.externalFd, bytes);
+    this.externalHash.update(bytes);
+    this.externalOffset += bytes.byteLength;
   }
 
   /** Scoped name, suffixed when a scope uses the same base name twice (norm1 and norm2 both make a gamma). */

@@ -1,12 +1,8 @@
 export { type ExportOptions, exportModel } from './export.js';
-export { type CheckedExport, type ExportLocation, assertDataUnchanged, checkExport, readCheckedData } from './load.js';
+export type { ExportLocation } from './load.js';
 export {
   type AnyExportManifest,
-  type ArExportManifest,
   BUILDER_VERSION,
-  DIT_PARAMETERIZATIONS,
-  type DitParameterization,
-  type ExportFiles,
   type ExportKey,
   type ExportManifest,
   ExportManifestSchema,

@@ -8,7 +8,7 @@ export type WeightDtype = (typeof WEIGHT_DTYPES)[number];
 /** What a matrix product is for: int8 quantises the transformer blocks' products only. */
 export type ProductRole = 'block' | 'output';
 
-/** Activations shifted into uint8 around this zero point (MatMulInteger's u8·s8, the fast kernel on x86). */
+/** Activations shifted into uint8 around this zero point (u8·s8, onnxruntime's fast integer kernel on x86). */
 const ACTIVATION_ZERO_POINT = 128;
 
 export const MS_DOMAIN = 'com.microsoft';
@@ -37,7 +37,7 @@ export interface LayerOptions {
  *
  * int8 quantises the weights of the blocks' matrix products (qkv, attention out, both MLP
  * layers) per output column and their inputs per row, at run time, and multiplies in integers
- * (MatMulInteger); everything else (embeddings, norms, attention, the output layer, the heads)
+ * (MatMulIntegerToFloat); everything else (embeddings, norms, attention, the output layer, the heads)
  * stays float32. Per row, not per tensor: a row's result then depends on that row alone, so a
  * sequence's output does not change with what else is in its batch.
  */

@@ -23,6 +23,7 @@ import { bytesSha256 } from '../util/hash.js';
 import type { WeightDtype } from './layers.js';
 import type { ExportFiles } from './manifest.js';
 import { DATA_LOCATION_EXTERNAL, OnnxDataType, modelProto } from './onnx-proto.js';
+import { siblingPath } from '../util/atomic.js';
 
 /** Where an export's files are and what its manifest says they are. */
 export interface ExportLocation {
@@ -175,7 +176,7 @@ function stampMatches(dir: string, files: ExportFiles, model: FileIdentity, data
 /** Best effort and atomic: a read-only export is checked in full at every start instead. */
 function writeStamp(dir: string, stamp: CheckStamp): void {
   const path = join(dir, CHECK_STAMP_FILE);
-  const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  const temporary = siblingPath(path, 'stamp');
   try {
     writeFileSync(temporary, `${JSON.stringify(stamp)}\n`);
     renameSync(temporary, path);

@@ -1,7 +1,7 @@
 /**
  * Symmetric int8 quantisation of a matrix product's weights, one scale per output column
- * (onnxruntime's MatMulInteger takes one zero point per column and no scales, so the scales
- * are applied to its int32 result).
+ * (MatMulIntegerToFloat takes the column scales as an input and applies them to its integer
+ * products).
  */
 export const INT8_LEVELS = 127;
 

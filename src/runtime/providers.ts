@@ -180,7 +180,7 @@ function firstLine(text: string): string {
 // --- probing the machine (file system only; the caller adds onnxruntime's backend list) -------
 
 /** What fetches onnxruntime-node's CUDA provider: its own install script, which npm does not run for this project (package.json allowScripts). */
-export const CUDA_INSTALL_COMMAND = 'ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install';
+const CUDA_INSTALL_COMMAND = 'ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install';
 
 /** The CUDA provider's libraries that CUDA_INSTALL_COMMAND puts beside the binding. */
 export const CUDA_PROVIDER_LIBRARIES = ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so'] as const;

@@ -27,7 +27,7 @@ export function seddUnmaskProbability(sigmaT: number, sigmaS: number, logsumexp:
 }
 
 /** What the round reads of the sample's state. */
-export interface SeddState {
+interface SeddState {
   canvas: Int32Array;
   maskId: number;
   vocabSize: number;

@@ -18,7 +18,7 @@ const CONNECTION_POLL_MS = 20;
  * connections too), lets running requests finish within `timeoutMs`, cancels the rest with
  * shutting_down, then closes every connection: politely until the deadline (or a short grace
  * after the drain, whichever is later), then by force. No step waits on a client, so it
- * returns in about `timeoutMs` + 3 s whatever the clients do. The caller closes the service.
+ * returns within about `timeoutMs` + 4 s (DELIVERY_GRACE_MS, then CLOSE_GRACE_MS twice) whatever the clients do. The caller closes the service.
  * Resolves to whether every request finished in time.
  */
 export async function shutdownGracefully(app: FastifyInstance, timeoutMs = app.mdlm.config.shutdownTimeoutMs): Promise<boolean> {

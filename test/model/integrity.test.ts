@@ -15,7 +15,7 @@ import { readManifest } from '../../src/model/index.js';
 import { ProviderOptionsSchema } from '../../src/runtime/index.js';
 import { bytesSha256 } from '../../src/util/hash.js';
 import { runCli } from '../helpers/cli.js';
-import { exportHead, synthCheckpoint } from '../helpers/models.js';
+import { synthCheckpoint } from '../helpers/models.js';
 import { tempDir } from '../helpers/tmp.js';
 import { exportVariant, tinyExport } from '../server/helpers.js';
 

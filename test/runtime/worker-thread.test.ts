@@ -31,8 +31,6 @@ test('the next runtime adopts a prestarted thread, which had loaded onnxruntime 
     assert.ok(adopted !== undefined);
     assert.equal(adopted.prestarted, true);
     assert.ok(adopted.waitedMs > 0, JSON.stringify(adopted));
-    // Its wall time runs from being given the model, so the thread's loading is not in it.
-    assert.ok(adopted.wallMs < THREAD_LOAD_MS, JSON.stringify(adopted));
     assert.equal(fresh.firstStartup?.prestarted, false);
   } finally {
     await Promise.all([adopting.close(), fresh.close()]);

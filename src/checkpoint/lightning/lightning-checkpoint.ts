@@ -18,6 +18,8 @@ export type LightningWeights = (typeof LIGHTNING_WEIGHTS)[number];
 export interface LightningOpenOptions {
   /** `ema` (default): the EMA weights the seed samples and evaluates with; `raw`: the state_dict's. */
   weights?: LightningWeights;
+  /** The file's sha256 when the caller has already computed it: a multi-GB file is not hashed again. */
+  sha256?: string;
 }
 
 /** How a model reference names a Lightning checkpoint: a file with the seed's `.ckpt` extension. */
@@ -77,7 +79,7 @@ export class LightningCheckpoint {
     const archive = await TorchArchive.open(path);
     try {
       const contents = await readContents(archive, weights);
-      return new LightningCheckpoint(path, weights, contents, await fileSha256(path), archive);
+      return new LightningCheckpoint(path, weights, contents, options.sha256 ?? (await fileSha256(path)), archive);
     } catch (error) {
       archive.close();
       throw error;

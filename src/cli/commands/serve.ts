@@ -7,7 +7,7 @@ import { type Logger, createLogger } from '../../log.js';
 import { describeProviderChoice } from '../../runtime/index.js';
 import { LimitsSchema, type ServerConfig, ServerConfigSchema, checkSettingsAgree, parseServerConfig, schedulerOptions } from '../../server/config.js';
 import { exitOnSignals } from '../interrupt.js';
-import { parseFlags } from '../options.js';
+import { envVarOf, kebab, parseFlags } from '../options.js';
 import { progressBar } from '../progress.js';
 
 /** The config with its limits flattened: one flag per field. */
@@ -84,8 +84,8 @@ export function registerServe(program: Command): void {
 }
 
 function option({ name, value, parse }: (typeof FLAGS)[number]): Option {
-  const kebab = name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
-  const created = new Option(`--${kebab} ${value}`, FlagFields.shape[name].description ?? '').env(`MDLM_${kebab.replace(/-/g, '_').toUpperCase()}`);
+  const flag = kebab(name);
+  const created = new Option(`--${flag} ${value}`, FlagFields.shape[name].description ?? '').env(envVarOf(flag));
   if (parse !== undefined) created.argParser(parse);
   const fallback = DEFAULTS[name];
   // An empty provider-options object says nothing worth showing.
