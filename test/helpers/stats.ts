@@ -4,6 +4,8 @@
  * freedom the data actually has, so a correct sampler passes with probability 1 − ALPHA
  * for any seed and a wrong one fails once the sample is large enough to see it.
  */
+import assert from 'node:assert/strict';
+
 export const ALPHA = 1e-4;
 /** Standard normal quantile for 1 − ALPHA. */
 const Z_ALPHA = 3.719;
@@ -73,4 +75,25 @@ export function truncated(probabilities: Float64Array, topK: number, topP: numbe
   const weights = probabilities.map((p) => (p >= cut ? p : 0));
   const total = weights.reduce((sum, p) => sum + p, 0);
   return weights.map((p) => p / total);
+}
+
+/**
+ * Asserts that `observed` outcomes (token sequences) follow the `exact` law (outcome key
+ * "a,b,c" → probability, summing to 1): every outcome possible, and chi-square below its
+ * threshold. The fit is printed as the test's diagnostic and returned.
+ */
+export function assertFollowsLaw(t: { diagnostic(message: string): void }, label: string, observed: ArrayLike<number>[], exact: Map<string, number>): ChiSquareResult {
+  const mass = [...exact.values()].reduce((sum, p) => sum + p, 0);
+  assert.ok(Math.abs(mass - 1) < 1e-9, `${label}: the exact law sums to ${mass}`);
+  const outcomes = [...exact.keys()];
+  const counts = new Array<number>(outcomes.length).fill(0);
+  for (const tokens of observed) {
+    const index = outcomes.indexOf(Array.from(tokens).join(','));
+    assert.ok(index >= 0, `${label}: outcome ${Array.from(tokens)} has probability 0 under the exact law`);
+    counts[index] = (counts[index] as number) + 1;
+  }
+  const fit = chiSquare(counts, outcomes.map((key) => exact.get(key) as number));
+  t.diagnostic(`${label}: ${outcomes.length} outcomes, chi-square ${fit.statistic.toFixed(1)} on ${fit.degreesOfFreedom} df, threshold ${fit.threshold.toFixed(1)} (alpha ${ALPHA}, n ${observed.length})`);
+  assert.ok(fit.statistic < fit.threshold, `${label}: chi-square ${fit.statistic} ≥ ${fit.threshold}`);
+  return fit;
 }

@@ -14,12 +14,11 @@ import type { GenerateRequest, GenerationService } from '../../src/generation/in
 import { type StepEvent, applyStepEvent } from '../../src/sampling/index.js';
 import { ckptService, exportCkpt } from '../helpers/baselines.js';
 import { exactArLaw, exactSeddLaw } from '../helpers/exact-baselines.js';
-import { chiSquare } from '../helpers/stats.js';
+import { assertFollowsLaw } from '../helpers/stats.js';
 
 const MASK = 19;
 const DRAWS = 8000;
 
-type Diagnostic = { diagnostic(message: string): void };
 
 /** Draws the request DRAWS times; `midway` also collects each sample's state after that step (from its step events). */
 async function draw(service: GenerationService, request: GenerateRequest, midway?: number): Promise<{ outputs: number[][]; states: number[][]; passes: number[] }> {
@@ -32,20 +31,6 @@ async function draw(service: GenerationService, request: GenerateRequest, midway
   return { outputs: result.samples.map((sample) => sample.tokenIds), states, passes: result.samples.map((sample) => sample.forwardPasses) };
 }
 
-function assertFollows(t: Diagnostic, label: string, observed: number[][], exact: Map<string, number>): void {
-  const total = [...exact.values()].reduce((sum, p) => sum + p, 0);
-  assert.ok(Math.abs(total - 1) < 1e-9, `the exact law sums to ${total}`);
-  const outcomes = [...exact.keys()];
-  const counts = new Array<number>(outcomes.length).fill(0);
-  for (const tokens of observed) {
-    const index = outcomes.indexOf(tokens.join(','));
-    assert.ok(index >= 0, `${label}: ${tokens} has probability 0 under the seed's law`);
-    counts[index] = (counts[index] as number) + 1;
-  }
-  const fit = chiSquare(counts, outcomes.map((key) => exact.get(key) as number));
-  t.diagnostic(`${label}: ${outcomes.length} outcomes, chi-square ${fit.statistic.toFixed(1)} on ${fit.degreesOfFreedom} df, threshold ${fit.threshold.toFixed(1)} (alpha 1e-4, n ${DRAWS})`);
-  assert.ok(fit.statistic < fit.threshold, `${label}: chi-square ${fit.statistic} ≥ ${fit.threshold}`);
-}
 
 // `midway`: the step after which the partly masked state is checked too, where when positions unmask shows most.
 const SEDD_CASES = [
@@ -61,8 +46,8 @@ for (const testCase of SEDD_CASES) {
     const service = await ckptService('sedd');
     try {
       const { outputs, states, passes } = await draw(service, { prompt: testCase.prompt, length: testCase.length, steps: testCase.steps, seed: 31 }, testCase.midway);
-      assertFollows(t, `after step ${testCase.midway}`, states, await exactSeddLaw(setup, testCase.midway));
-      assertFollows(t, 'output', outputs, await exactSeddLaw(setup));
+      assertFollowsLaw(t, `after step ${testCase.midway}`, states, await exactSeddLaw(setup, testCase.midway));
+      assertFollowsLaw(t, 'output', outputs, await exactSeddLaw(setup));
       // A pass at every step while something is masked, the denoiser step included.
       assert.ok(passes.every((count) => count >= 1 && count <= testCase.steps + 1));
       assert.ok(passes.some((count) => count > 1), 'some sample unmasks over several steps');
@@ -85,7 +70,7 @@ for (const testCase of AR_CASES) {
     const service = await ckptService('ar');
     try {
       const { outputs, passes } = await draw(service, { prompt: [3], newTokens: 2, seed: 41, temperature: testCase.temperature, topK: testCase.topK });
-      assertFollows(t, 'output', outputs, exact);
+      assertFollowsLaw(t, 'output', outputs, exact);
       assert.ok(passes.every((count) => count === 2), 'one pass per generated token');
     } finally {
       await service.close();

@@ -7,7 +7,7 @@ import type { SamplerName } from '../../src/sampling/index.js';
 import { startEngine } from '../helpers/engine.js';
 import { type SamplerLaw, exactOutputLaw } from '../helpers/exact-samplers.js';
 import { exportVariant, synthCheckpoint } from '../helpers/models.js';
-import { chiSquare } from '../helpers/stats.js';
+import { assertFollowsLaw } from '../helpers/stats.js';
 
 /**
  * The engine's samplers (first-hitting ddpm / ddpm_cache, sample head, batching) against
@@ -82,16 +82,7 @@ for (const testCase of CASES) {
         },
         DRAWS,
       );
-      const outcomes = [...exact.keys()];
-      const counts = new Array<number>(outcomes.length).fill(0);
-      for (const sample of result.samplers) {
-        const index = outcomes.indexOf(Array.from(sample.canvas).join(','));
-        assert.ok(index >= 0, `outcome ${Array.from(sample.canvas)} has probability 0 under the seed's sampler`);
-        counts[index] = (counts[index] as number) + 1;
-      }
-      const fit = chiSquare(counts, outcomes.map((key) => exact.get(key) as number));
-      t.diagnostic(`${outcomes.length} outcomes, chi-square ${fit.statistic.toFixed(1)} on ${fit.degreesOfFreedom} df, threshold ${fit.threshold.toFixed(1)} (alpha 1e-4, n ${DRAWS})`);
-      assert.ok(fit.statistic < fit.threshold, `chi-square ${fit.statistic} ≥ ${fit.threshold}`);
+      assertFollowsLaw(t, sampler, result.samplers.map((sample) => sample.canvas), exact);
 
       const passes = result.samplers.map((sample) => sample.forwardPasses);
       if (sampler === 'ddpm') {
