@@ -36,8 +36,7 @@ type Args = z.infer<typeof ArgsSchema>;
 type Variant = { name: string; build: (b: GraphBuilder, x: string, weight: Float32Array, args: Args) => string };
 
 function normals(count: number, seed: number, scale: number): Float32Array {
-  const random = SeededRandom.fromSeed(seed);
-  return Float32Array.from({ length: count }, () => scale * Math.sqrt(-2 * Math.log(random.uniform() || 1e-300)) * Math.cos(2 * Math.PI * random.uniform()));
+  return SeededRandom.fromSeed(seed).fillNormal(new Float32Array(count), 0, scale);
 }
 
 /** Block-wise symmetric weights for MatMulNBits: [out, blocks, block·bits/8] with the default zero point 2^(bits−1). */

@@ -65,3 +65,11 @@ export function assertWithinFloat16(full: Float32Array, half: Float32Array, bloc
     `max error ${(stats.maxError / (U * stats.maxLogit)).toFixed(2)}·U·max|logit|, tolerance ${(maxTolerance / (U * stats.maxLogit)).toFixed(2)}`
   );
 }
+
+/** The largest |actual − expected| over two equally long flat arrays. */
+export function maxAbsError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  assert.equal(actual.length, expected.length);
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs((actual[i] as number) - (expected[i] as number)));
+  return worst;
+}

@@ -7,16 +7,11 @@ import { readAnyManifest } from '../../src/model/manifest.js';
 import { GPT2_PARITY_FIXTURES, gpt2Cases, gpt2FixtureDir } from '../helpers/fixtures.js';
 import { exportVariant, runLogits } from '../helpers/models.js';
 import { drawFromHead } from '../helpers/positions-head.js';
-import { assertWithinFloat16 } from '../helpers/precision.js';
+import { assertWithinFloat16, maxAbsError } from '../helpers/precision.js';
 import { softmax } from '../helpers/stats.js';
 
 /** Logits of order 1–10 must match the float64 numpy reference to 1e-4. */
 const TOLERANCE = 1e-4;
-
-function maxAbsError(actual: Float32Array, expected: number[]): number {
-  assert.equal(actual.length, expected.length);
-  return expected.reduce((worst, value, i) => Math.max(worst, Math.abs((actual[i] as number) - value)), 0);
-}
 
 for (const name of GPT2_PARITY_FIXTURES) {
   for (const fused of [true, false]) {

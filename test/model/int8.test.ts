@@ -8,15 +8,14 @@ import { TransformerLayers } from '../../src/model/layers.js';
 import { OPSETS, readManifest } from '../../src/model/manifest.js';
 import { OnnxDataType, modelProto } from '../../src/model/onnx-proto.js';
 import { INT8_LEVELS, quantizeColumns } from '../../src/model/quantize.js';
+import { SeededRandom } from '../../src/random.js';
 import { PARITY_FIXTURES, type ParityCase, fixtureDir, parityCases } from '../helpers/fixtures.js';
 import { exportVariant, runLogits } from '../helpers/models.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** Seeded standard normals (Box–Muller over a 31-bit LCG). */
 function normals(count: number, seed: number, scale = 1): Float32Array {
-  let state = seed;
-  const uniform = () => ((state = (state * 1103515245 + 12345) % 2147483648) + 0.5) / 2147483648;
-  return Float32Array.from({ length: count }, () => scale * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
+  return SeededRandom.fromSeed(seed).fillNormal(new Float32Array(count), 0, scale);
 }
 
 /** ONNX's Round: halves to even. */
