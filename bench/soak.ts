@@ -9,7 +9,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { type Socket, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { SYNTH_PRESETS } from '../src/checkpoint/synth.js';
 import { main } from '../src/cli/main.js';
 import { ForwardRuntime } from '../src/runtime/index.js';
-import { benchExport } from './support.js';
+import { benchExport, memoryOf } from './support.js';
 
 const SERVE_FLAG = '--soak-serve';
 const Args = z.object({
@@ -227,10 +227,6 @@ function stalledReader(url: string, readers: Socket[]): void {
   readers.push(socket);
 }
 
-function rssMb(pid: number): number {
-  return Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024);
-}
-
 /** Runs `fault` every `seconds` until the deadline. */
 function every(seconds: number, deadline: number, fault: () => unknown): Promise<void> {
   return new Promise((resolve) => {
@@ -266,7 +262,7 @@ async function soak(args: SoakArgs): Promise<void> {
     const started = Date.now();
     const deadline = started + args.duration * 1000;
     const readers: Socket[] = [];
-    const sampleRss = () => tally.rss.push({ atS: Math.round((Date.now() - started) / 1000), mb: rssMb(pid) });
+    const sampleRss = () => tally.rss.push({ atS: Math.round((Date.now() - started) / 1000), mb: memoryOf(pid).rss });
     sampleRss();
     await Promise.all([
       ...Array.from({ length: args.concurrency }, (_, i) => client(server.url, deadline, expected, tally, seededRandom(i + 1))),

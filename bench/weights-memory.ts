@@ -8,7 +8,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { SYNTH_PRESETS } from '../src/checkpoint/synth.js';
 import { DATA_FILE } from '../src/model/manifest.js';
-import { benchExport } from './support.js';
+import { type ProcessMemory, benchExport, memoryOf } from './support.js';
 
 const CLI = join(import.meta.dirname, '..', 'bin', 'mdlm.js');
 const names = z.string().transform((text) => text.split(','));
@@ -29,18 +29,6 @@ const Args = z.object({
     .default([1, 2]),
 });
 
-interface Memory {
-  rss: number;
-  anon: number;
-  file: number;
-}
-
-/** VmRSS, RssAnon and RssFile of a process, in MB. */
-function memoryOf(pid: number): Memory {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string) => Math.round(Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1]) / 1024);
-  return { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile') };
-}
 
 /** `mdlm serve` until it says where it listens. */
 async function serve(exportDir: string, workers: number): Promise<{ child: ChildProcess; url: string }> {
@@ -55,7 +43,7 @@ async function serve(exportDir: string, workers: number): Promise<{ child: Child
 }
 
 /** Resident memory once the server is ready (every worker's session built), and after one request. */
-async function measure(exportDir: string, workers: number): Promise<{ ready: Memory; served: Memory }> {
+async function measure(exportDir: string, workers: number): Promise<{ ready: ProcessMemory; served: ProcessMemory }> {
   const { child, url } = await serve(exportDir, workers);
   try {
     const ready = memoryOf(child.pid as number);
@@ -80,7 +68,7 @@ async function main(): Promise<void> {
       const weightsMb = Math.round(statSync(join(exportDir, DATA_FILE)).size / 1e6);
       for (const workers of args.workers) {
         const { ready, served } = await measure(exportDir, workers);
-        const cells = (memory: Memory) => `${memory.rss} / ${memory.anon} / ${memory.file}`;
+        const cells = (memory: ProcessMemory) => `${memory.rss} / ${memory.anon} / ${memory.file}`;
         console.log(`| ${shape} | ${weightsMb} | ${workers} | ${cells(ready)} | ${cells(served)} |`);
       }
     }
