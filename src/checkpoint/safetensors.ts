@@ -1,4 +1,5 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { readInto } from '../util/files.js';
 import { z } from 'zod';
 import { ErrorCodes, MdlmError } from '../errors.js';
 import { bf16ToF32, f16ToF32 } from '../util/half.js';
@@ -95,24 +96,14 @@ export class SafetensorsFile {
     if (this.fd === undefined) throw new Error(`${this.path} is closed`);
     // A fresh ArrayBuffer is 8-byte aligned, so typed views over it are always valid.
     const bytes = new Uint8Array(new ArrayBuffer(info.byteLength));
-    let done = 0;
-    while (done < info.byteLength) {
-      const read = readSync(this.fd, bytes, done, info.byteLength - done, info.offset + done);
-      if (read === 0) throw corrupt(this.path, `unexpected end of file reading ${info.name}`);
-      done += read;
-    }
+    if (readInto(this.fd, bytes, info.offset) < info.byteLength) throw corrupt(this.path, `unexpected end of file reading ${info.name}`);
     return bytes;
   }
 }
 
 function readExactly(path: string, fd: number, length: number, position: number): Buffer {
   const buffer = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    const read = readSync(fd, buffer, done, length - done, position + done);
-    if (read === 0) throw corrupt(path, 'unexpected end of file in the header');
-    done += read;
-  }
+  if (readInto(fd, buffer, position) < length) throw corrupt(path, 'unexpected end of file in the header');
   return buffer;
 }
 

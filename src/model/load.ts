@@ -14,7 +14,8 @@
  * file under a running server). Elsewhere the data file is read here too and passed in memory
  * (readCheckedData).
  */
-import { type BigIntStats, closeSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { type BigIntStats, closeSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readInto } from '../util/files.js';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, MdlmError } from '../errors.js';
@@ -142,11 +143,8 @@ function openFile(path: string, expectedBytes: number | undefined, read: boolean
 function readAll(fd: number, path: string, size: number): Buffer {
   // Unpooled, so the bytes start at offset 0 of their own buffer and weights can be viewed in place.
   const bytes = Buffer.allocUnsafeSlow(size);
-  for (let done = 0; done < size; ) {
-    const read = readSync(fd, bytes, done, size - done, done);
-    if (read === 0) throw corrupt(path, `ended after ${done} of ${size} bytes while being read`);
-    done += read;
-  }
+  const done = readInto(fd, bytes, 0);
+  if (done < size) throw corrupt(path, `ended after ${done} of ${size} bytes while being read`);
   return bytes;
 }
 

@@ -6,7 +6,8 @@
  * closes the descriptor it reads through when it is closed, so the synchronous reads use a
  * descriptor of their own.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { readInto } from '../../util/files.js';
 import { inflateRawSync } from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
 import { ErrorCodes, MdlmError } from '../../errors.js';
@@ -136,12 +137,7 @@ export class TorchArchive {
   private readAt(position: number, length: number, name: string): Uint8Array {
     const fd = this.openFd();
     const bytes = new Uint8Array(new ArrayBuffer(length));
-    let done = 0;
-    while (done < length) {
-      const read = readSync(fd, bytes, done, length - done, position + done);
-      if (read === 0) throw this.corrupt(`unexpected end of file reading ${name}`);
-      done += read;
-    }
+    if (readInto(fd, bytes, position) < length) throw this.corrupt(`unexpected end of file reading ${name}`);
     return bytes;
   }
 
