@@ -54,8 +54,15 @@ test('an idle keep-alive connection is closed after --keep-alive-timeout-ms', as
   socket.setTimeout(15_000, () => socket.destroy(new Error('the server kept the idle connection open')));
   const closed = once(socket, 'close');
   let received = '';
-  socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+  let answeredAt = 0;
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.toString();
+    answeredAt ||= performance.now();
+  });
   socket.write(rawRequest('GET', '/healthz'));
   await closed;
   assert.match(received, /^HTTP\/1\.1 200 /);
+  // Kept alive, then closed for idling: not a connection closed with its response.
+  assert.doesNotMatch(received, /^connection: close/im);
+  assert.ok(performance.now() - answeredAt >= 250, `closed ${performance.now() - answeredAt} ms after the response, before the 300 ms keep-alive timeout`);
 });
