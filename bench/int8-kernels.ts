@@ -1,8 +1,12 @@
 /**
  * Which of onnxruntime's integer matrix products --dtype int8 should use on this CPU: one
  * product of an owt block's shape ([L, 768] × [768, 3072] by default), fp32 against
- *  - per-row uint8 activations (QuantizeLinear) and per-column int8 weights through
+ *  - per-row uint8 activations (QuantizeLinear) and per-column 7-bit int8 weights through
  *    MatMulIntegerToFloat (what the exporter emits: a row's result depends on that row alone),
+ *  - the same with full 8-bit weights, and with 8-bit weights stored as uint8 (u8×u8): the
+ *    two exact alternatives weighed against 7 bits (see src/model/quantize.ts). On a CPU without
+ *    VNNI the u8×s8 kernel saturates with 8-bit weights, which shows here as a larger error;
+ *    run this under `qemu-x86_64 -cpu Haswell` to see that path on an AVX-512 machine,
  *  - DynamicQuantizeMatMul (contrib: one activation scale per tensor, so a row's result
  *    depends on its batch),
  *  - MatMulNBits (contrib: block-wise weights, 8 or 4 bits, accuracy_level 4 = int8 compute),
@@ -20,7 +24,7 @@ import { GraphBuilder } from '../src/model/graph-builder.js';
 import { TransformerLayers } from '../src/model/layers.js';
 import { MS_DOMAIN } from '../src/model/layers.js';
 import { OPSETS } from '../src/model/manifest.js';
-import { quantizeColumns } from '../src/model/quantize.js';
+import { ACTIVATION_LEVELS, quantizeColumns } from '../src/model/quantize.js';
 import { SeededRandom } from '../src/random.js';
 import { intList, median } from './support.js';
 
@@ -73,12 +77,31 @@ const nbits = (bits: number, block: number): Variant => ({
   },
 });
 
+/** The exporter's per-row activations against per-column weights of `levels`, stored as int8 or shifted into uint8 around 128. */
+const integerProduct = (label: string, levels: number, weightType: 'int8' | 'uint8'): Variant => ({
+  name: `MatMulIntegerToFloat, per-row activations, ${label}`,
+  build: (b, x, weight, args) => {
+    const { values, scales } = quantizeColumns(weight, args.in, levels);
+    const stored = weightType === 'int8' ? values : Uint8Array.from(values, (q) => q + 128);
+    const largest = b.op('ReduceMax', [b.op('Abs', [x]), b.int64s('last_axis', [-1])], { attributes: { keepdims: 1 } });
+    const rowScales = b.op('Max', [b.op('Mul', [largest, b.floats('per_level', [1 / ACTIVATION_LEVELS], [])]), b.floats('smallest_scale', [1e-30], [])]);
+    const flatScales = b.op('Reshape', [rowScales, b.int64s('flat', [-1])]);
+    const zeroPoint = b.uint8s('zero_point', [128], []);
+    const quantized = b.op('QuantizeLinear', [x, flatScales, b.op('Expand', [zeroPoint, b.op('Shape', [flatScales])])], { attributes: { axis: 0 } });
+    const inputs = [quantized, b.initializer('w', weightType, [args.in, args.out], stored, 'data-file'), b.floats('unit_scale', [1], []), b.initializer('s', 'float', [args.out], scales), zeroPoint];
+    if (weightType === 'uint8') inputs.push(zeroPoint);
+    return b.op('Mul', [b.op('MatMulIntegerToFloat', inputs, { domain: MS_DOMAIN }), rowScales]);
+  },
+});
+
 const VARIANTS: Variant[] = [
   { name: 'fp32 MatMul', build: (b, x, weight, args) => b.op('MatMul', [x, b.initializer('w', 'float', [args.in, args.out], weight, 'data-file')]) },
   {
-    name: 'MatMulIntegerToFloat, per-row activations (the export)',
+    name: 'MatMulIntegerToFloat, per-row activations, 7-bit weights (the export)',
     build: (b, x, weight, args) => new TransformerLayers(b, { dtype: 'int8', fused: true, layerNormEpsilon: 1e-5 }).matmul(x, 'w', weight, args.in),
   },
+  integerProduct('8-bit int8 weights', 127, 'int8'),
+  integerProduct('8-bit weights as uint8 (u8×u8)', 127, 'uint8'),
   {
     name: 'DynamicQuantizeMatMul, per-tensor activations',
     build: (b, x, weight, args) => {

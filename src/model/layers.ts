@@ -1,6 +1,6 @@
 import { type GraphBuilder, float } from './graph-builder.js';
 import { OnnxDataType } from './onnx-proto.js';
-import { INT8_LEVELS, quantizeColumns } from './quantize.js';
+import { ACTIVATION_LEVELS, quantizeColumns } from './quantize.js';
 
 export const WEIGHT_DTYPES = ['fp32', 'fp16', 'int8'] as const;
 export type WeightDtype = (typeof WEIGHT_DTYPES)[number];
@@ -36,7 +36,7 @@ export interface LayerOptions {
  * softmax and the heads stay float32.
  *
  * int8 quantises the weights of the blocks' matrix products (qkv, attention out, both MLP
- * layers) per output column and their inputs per row, at run time, and multiplies in integers
+ * layers) per output column to 7 bits (see quantize.ts) and their inputs per row to 8, at run time, and multiplies in integers
  * (MatMulIntegerToFloat); everything else (embeddings, norms, attention, the output layer, the heads)
  * stays float32. Per row, not per tensor: a row's result then depends on that row alone, so a
  * sequence's output does not change with what else is in its batch.
@@ -89,8 +89,8 @@ export class TransformerLayers {
   }
 
   /**
-   * x·W in integers: W as int8 with a scale per output column, each row r of x as uint8
-   * round(x / s_r) + 128 with s_r = max |x_r| / 127, then (Σ (x_q − 128)·W_q) · s_r · s_col.
+   * x·W in integers: W as int8 (−63…63) with a scale per output column, each row r of x as
+   * uint8 round(x / s_r) + 128 with s_r = max |x_r| / 127, then (Σ (x_q − 128)·W_q) · s_r · s_col.
    */
   private int8Matmul(x: string, name: string, weight: Float32Array, inWidth: number): string {
     const { b } = this;
@@ -100,7 +100,7 @@ export class TransformerLayers {
     const columnScales = b.initializer(`${name}.weight_scale`, 'float', [outWidth], scales);
     const largest = b.op('ReduceMax', [b.op('Abs', [x]), b.int64s('last_axis', [-1])], { attributes: { keepdims: 1 } });
     // An all-zero row keeps a positive scale (and quantises to zeros).
-    const rowScales = b.op('Max', [b.op('Mul', [largest, b.floats('per_level', [1 / INT8_LEVELS], [])]), b.floats('smallest_scale', [1e-30], [])]);
+    const rowScales = b.op('Max', [b.op('Mul', [largest, b.floats('per_level', [1 / ACTIVATION_LEVELS], [])]), b.floats('smallest_scale', [1e-30], [])]);
     // QuantizeLinear scales along one axis: the rows, flattened.
     const flatScales = b.op('Reshape', [rowScales, b.int64s('flat', [-1])]);
     const zeroPoint = b.uint8s('activation_zero_point_u8', [ACTIVATION_ZERO_POINT], []);

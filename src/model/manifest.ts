@@ -8,7 +8,7 @@ import { describeZodIssues } from '../util/zod.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
 
 /** Bumped whenever the graph the builder emits or the manifest changes: older exports are then stale. */
-export const BUILDER_VERSION = '7';
+export const BUILDER_VERSION = '8';
 export const OPSETS = { '': 20, 'com.microsoft': 1 } as const;
 export const MANIFEST_FILE = 'manifest.json';
 export const MODEL_FILE = 'model.onnx';

@@ -7,7 +7,7 @@ import { GraphBuilder } from '../../src/model/graph-builder.js';
 import { TransformerLayers } from '../../src/model/layers.js';
 import { OPSETS, readManifest } from '../../src/model/manifest.js';
 import { OnnxDataType, modelProto } from '../../src/model/onnx-proto.js';
-import { INT8_LEVELS, quantizeColumns } from '../../src/model/quantize.js';
+import { quantizeColumns } from '../../src/model/quantize.js';
 import { SeededRandom } from '../../src/random.js';
 import { PARITY_FIXTURES, type ParityCase, fixtureDir, parityCases } from '../helpers/fixtures.js';
 import { exportVariant, runLogits } from '../helpers/models.js';
@@ -18,6 +18,10 @@ function normals(count: number, seed: number, scale = 1): Float32Array {
   return SeededRandom.fromSeed(seed).fillNormal(new Float32Array(count), 0, scale);
 }
 
+/** Weights in −63…63 (7 bits, so that x86's int16 pair sums cannot saturate); activations in −127…127 around 128. */
+const WEIGHT_LEVELS = 63;
+const ACTIVATION_LEVELS = 127;
+
 /** ONNX's Round: halves to even. */
 function roundHalfEven(x: number): number {
   const floor = Math.floor(x);
@@ -26,30 +30,36 @@ function roundHalfEven(x: number): number {
   return floor % 2 === 0 ? floor : floor + 1;
 }
 
-test('weights quantise per column to round(w / (max |w| / 127)), an all-zero column to zeros', () => {
+test('weights quantise per column to round(w / (max |w| / 63)), an all-zero column to zeros', () => {
   const weight = Float32Array.from([0.5, 0, -1, 0.25, 0, 2, -0.127, 0, -2]);
   const { values, scales } = quantizeColumns(weight, 3);
-  assert.deepEqual(Array.from(scales), [0.5 / 127, 1, 2 / 127].map(Math.fround));
+  assert.deepEqual(Array.from(scales), [0.5 / WEIGHT_LEVELS, 1, 2 / WEIGHT_LEVELS].map(Math.fround));
   for (let i = 0; i < weight.length; i++) {
     const scale = scales[i % 3] as number;
     assert.equal(values[i], Math.round((weight[i] as number) / scale), `element ${i}`);
-    assert.ok(Math.abs(values[i] as number) <= INT8_LEVELS);
+    assert.ok(Math.abs(values[i] as number) <= WEIGHT_LEVELS);
   }
-  assert.equal(values[8], -127);
+  assert.equal(values[8], -WEIGHT_LEVELS);
   assert.deepEqual([values[1], values[4], values[7]], [0, 0, 0]);
 });
 
 /**
- * The int8 product computed by hand: each row of x shifted into uint8 around 128 with its own
- * scale max |x_r| / 127 (float32, as the graph computes it), integer sums, then both scales.
+ * The int8 product computed by hand: each column of W quantised to round(w / s_c) with
+ * s_c = max |w_c| / 63, each row of x shifted into uint8 around 128 with its own scale
+ * max |x_r| / 127 (float32, as the graph computes it), integer sums, then both scales.
  */
 function integerProduct(x: Float32Array, rows: number, weight: Float32Array, inWidth: number): Float64Array {
   const outWidth = weight.length / inWidth;
-  const { values, scales } = quantizeColumns(weight, inWidth);
+  const scales = Float32Array.from({ length: outWidth }, (_, o) => {
+    let largest = 0;
+    for (let i = 0; i < inWidth; i++) largest = Math.max(largest, Math.abs(weight[i * outWidth + o] as number));
+    return largest > 0 ? largest / WEIGHT_LEVELS : 1;
+  });
+  const values = Int8Array.from(weight, (w, i) => Math.round(w / (scales[i % outWidth] as number)));
   const result = new Float64Array(rows * outWidth);
   for (let r = 0; r < rows; r++) {
     const row = x.subarray(r * inWidth, (r + 1) * inWidth);
-    const rowScale = Math.max(Math.fround(Math.fround(row.reduce((m, v) => Math.max(m, Math.abs(v)), 0)) * Math.fround(1 / INT8_LEVELS)), Math.fround(1e-30));
+    const rowScale = Math.max(Math.fround(Math.fround(row.reduce((m, v) => Math.max(m, Math.abs(v)), 0)) * Math.fround(1 / ACTIVATION_LEVELS)), Math.fround(1e-30));
     const quantized = Array.from(row, (v) => Math.min(255, Math.max(0, roundHalfEven(Math.fround(v / rowScale)) + 128)) - 128);
     for (let o = 0; o < outWidth; o++) {
       let sum = 0;
@@ -82,7 +92,14 @@ test('the int8 product is the integer computation: per-row activation scales, pe
   x.fill(0, 0, inWidth);
   for (let i = inWidth; i < 2 * inWidth; i++) x[i] = (x[i] as number) * 1e-3;
   x[3 * inWidth + 5] = 40;
+  // A row at its largest value everywhere (uint8 255) against columns at their largest weight:
+  // where the CPU sums pairs of u8·s8 products in int16, 8-bit weights would saturate here.
+  x.fill(2.5, 4 * inWidth, 5 * inWidth);
   const weight = normals(inWidth * outWidth, 11, 0.02);
+  for (let i = 0; i < inWidth; i++) {
+    weight[i * outWidth] = 0.05;
+    weight[i * outWidth + 1] = -0.05;
+  }
   const actual = await runInt8Product(x, [batch, length, inWidth], weight, inWidth);
   const expected = integerProduct(x, batch * length, weight, inWidth);
   for (let i = 0; i < expected.length; i++) {
@@ -94,14 +111,13 @@ test('the int8 product is the integer computation: per-row activation scales, pe
 
 /**
  * How far int8 logits may move from fp32's. A quantised value moves by at most half a step,
- * step = max |row| / 127, uniformly: rms = step / √12. Relative to the rms of what is quantised,
- * that is c / (127·√12) with c = max / rms, the crest factor of a row or column (≤ 4 for the
- * Gaussian-like weights and normed activations of D ≤ 4096: P(|z| > 4) ≈ 6e-5 per element).
- * Each of the 4·blocks block products rounds its input and its weights: 8·blocks roundings in
- * quadrature, so rms(error) ≤ (4 / (127·√12))·√(8·blocks)·rms(logits) (the output layer stays
- * float32). Measured on the fixtures: 9.5e-3 against a bound of 3.6e-2. Gross mistakes (a
- * scale dropped, a transposed weight) are far outside it; the exact product test above is what
- * pins the arithmetic down.
+ * step = max |row| / levels, uniformly: rms = step / √12. Relative to the rms of what is
+ * quantised, that is c / (levels·√12) with c = max / rms, the crest factor of a row or column
+ * (≤ 4 for the Gaussian-like weights and normed activations of D ≤ 4096: P(|z| > 4) ≈ 6e-5 per
+ * element). Each of the 4·blocks block products rounds its input (127 levels) and its weights
+ * (63 levels): in quadrature, rms(error) ≤ (4/√12)·√(4·blocks·(1/127² + 1/63²))·rms(logits)
+ * (the output layer stays float32). Gross mistakes (a scale dropped, a transposed weight) are
+ * far outside it; the exact product test above is what pins the arithmetic down.
  */
 function assertWithinInt8(expected: Float32Array, actual: Float32Array, blocks: number): string {
   let squaredError = 0;
@@ -112,7 +128,7 @@ function assertWithinInt8(expected: Float32Array, actual: Float32Array, blocks: 
     squaredDeviation += (value - mean) ** 2;
   });
   const ratio = Math.sqrt(squaredError / squaredDeviation);
-  const bound = (4 / (INT8_LEVELS * Math.sqrt(12))) * Math.sqrt(8 * blocks);
+  const bound = (4 / Math.sqrt(12)) * Math.sqrt(4 * blocks * (1 / ACTIVATION_LEVELS ** 2 + 1 / WEIGHT_LEVELS ** 2));
   assert.ok(ratio <= bound, `rms error ${ratio.toExponential(3)} of the logits' rms; the bound is ${bound.toExponential(3)}`);
   assert.ok(ratio > 0, 'int8 logits equal fp32 ones exactly: nothing was quantised');
   return `rms error ${ratio.toExponential(3)} of rms(logits), bound ${bound.toExponential(3)}`;
