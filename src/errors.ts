@@ -61,6 +61,12 @@ export const ErrorCodes = {
   workerUnavailable: 'worker_unavailable',
   /** A checkpoint this server reads but cannot serve (the seed's d3pm, a SEDD model without time conditioning). */
   unsupportedModel: 'unsupported_model',
+  /** mdlm bench http: nothing answers at the URL, or the server went away during the run. */
+  serverUnreachable: 'server_unreachable',
+  /** mdlm bench http: something answers at the URL, but not as an mdlm-serve server does. */
+  unexpectedResponse: 'unexpected_response',
+  /** mdlm bench http: more requests failed than --max-error-rate allows (the figures are printed all the same). */
+  benchRequestsFailed: 'bench_requests_failed',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
