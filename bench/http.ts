@@ -7,33 +7,18 @@
  *
  *   node --import tsx bench/http.ts [--duration 3] [--concurrency 1,4,16,64] [--steps 64]
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { SYNTH_PRESETS, synthesizeCheckpoint } from '../src/checkpoint/synth.js';
 import { main } from '../src/cli/main.js';
 import { exportModel } from '../src/model/export.js';
-import { intList } from './support.js';
+import { autocannon, batchRows, intList, startServerProcess } from './support.js';
 
 const SERVE_FLAG = '--bench-serve';
 const MODEL_ID = 'tiny';
-
-/** The part of autocannon's API used here (the package ships no types). */
-interface AutocannonResult {
-  requests: { average: number };
-  latency: { p50: number; p99: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-type Autocannon = (options: { url: string; method: string; headers: Record<string, string>; body: string; connections: number; duration: number }) => Promise<AutocannonResult>;
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 const ArgsSchema = z.object({
   duration: z.coerce.number().positive().default(3),
@@ -45,33 +30,6 @@ async function serveChild(exportDir: string): Promise<void> {
   process.exitCode = await main(['node', 'mdlm', 'serve', '--model', exportDir, '--port', '0', '--device', 'cpu', '--max-queue', '1024']);
 }
 
-/** Starts the server process; resolves to its address once it logs where it listens. */
-async function startServer(exportDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, SERVE_FLAG, exportDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the server exited with ${code}`)));
-    lines.on('line', (line) => {
-      const address = /"address":"([^"]+)"/.exec(line)?.[1];
-      if (address !== undefined) resolve(address);
-    });
-  });
-  return {
-    url,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    },
-  };
-}
-
-/** Sum and count of the scheduler's rows-per-pass histogram. */
-async function batchRows(url: string): Promise<{ sum: number; count: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
-  return { sum: value('mdlm_batch_rows_sum'), count: value('mdlm_batch_rows_count') };
-}
-
 async function bench(): Promise<void> {
   const args = ArgsSchema.parse(parseArgs({ options: { duration: { type: 'string' }, concurrency: { type: 'string' }, steps: { type: 'string' } } }).values);
   const work = mkdtempSync(join(tmpdir(), 'mdlm-http-bench-'));
@@ -80,7 +38,7 @@ async function bench(): Promise<void> {
     const exportDir = join(work, MODEL_ID);
     await synthesizeCheckpoint({ outDir: checkpoint, shape: SYNTH_PRESETS.tiny, seed: 0 });
     await exportModel({ checkpointDir: checkpoint, outDir: exportDir, head: 'positions', fused: true });
-    const server = await startServer(exportDir);
+    const server = await startServerProcess([...process.execArgv, import.meta.filename, SERVE_FLAG, exportDir]);
     const bodies = {
       '/v1/generate': { prompt: 'ba be', steps: args.steps },
       '/v1/completions': { model: MODEL_ID, prompt: 'ba be', max_tokens: 16, steps: args.steps },
