@@ -72,7 +72,7 @@ check_part() {
 }
 # tar and xz where the host has them; else Python's standard library (tarfile and lzma).
 untar_xz() {
-  if command -v xz > /dev/null; then tar -xJf "$1" -C "$2"; else python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1], "r:xz").extractall(sys.argv[2])' "$1" "$2"; fi
+  if command -v xz > /dev/null; then tar -xJf "$1" -C "$2"; else python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1], "r:xz").extractall(sys.argv[2], **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))' "$1" "$2"; fi
 }
 unxz_to() {
   if command -v xz > /dev/null; then xz -dc "$1" > "$2"; else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; fi
@@ -128,9 +128,10 @@ if [ $MODE = preflight ]; then
     echo "machine: $MACHINE"
     echo "CUDA libraries:"; cat "$WORK/libs.txt"
     echo "unresolved by ldd: ${unresolved:-none}"
-    if command -v cuobjdump > /dev/null; then
-      echo "cuobjdump --list-elf of the stripped provider (expect 288 sm_90 and 1 sm_120):"
-      cuobjdump --list-elf "$PROVIDER" | grep -oE 'sm_[0-9]+' | sort | uniq -c
+    cuobjdump=$(command -v cuobjdump || ls /usr/local/cuda*/bin/cuobjdump 2> /dev/null | head -1)
+    if [ -n "$cuobjdump" ]; then
+      echo "$cuobjdump --list-elf of the cut provider (expect 288 sm_90 and 1 sm_120):"
+      "$cuobjdump" --list-elf "$PROVIDER" 2>&1 | grep -oE 'sm_[0-9]+|error.*' | sort | uniq -c
     fi
   } | tee "$RESULTS_DIR/preflight.txt" >&3
   say "preflight done: make call 2 now, while this machine is warm (it goes back after about 30 s idle)"
@@ -189,6 +190,13 @@ if [ -e "$NVIDIA_ICD" ] && ! ls /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vul
   export VK_DRIVER_FILES=$NVIDIA_ICD __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
 fi
 
+# The table, at the end or when a step without which nothing else can run has failed.
+finish() {
+  say "done; results in $RESULTS"
+  echo
+  "${NODE[@]}" "$APP/bench/gpu/summary.js" "$RESULTS" | tee "$RESULTS_DIR/summary.md"
+}
+
 # --- the CLI on the CUDA provider, on a tiny model (seconds) -------------------------------
 TINY=$WORK/tiny
 "${MDLM[@]}" synth --preset tiny --out "$TINY-checkpoint" > /dev/null && "${MDLM[@]}" export --checkpoint "$TINY-checkpoint" --out "$TINY" > /dev/null
@@ -219,17 +227,16 @@ done
 
 # --- checkpoint and exports ----------------------------------------------------------------
 CHECKPOINT=$WORK/checkpoint
-step "synth --preset $SHAPE" 20 "${MDLM[@]}" synth --preset "$SHAPE" --out "$CHECKPOINT" || exit 1
+step "synth --preset $SHAPE" 20 "${MDLM[@]}" synth --preset "$SHAPE" --out "$CHECKPOINT" || { finish; exit 1; }
 # GPT-2-vocabulary presets get no tokenizer from synth (mdlm-owt ships none either); the
 # repository's GPT-2 tokenizer fixture stands in for the hub's, which is out of reach here.
 [ -e "$CHECKPOINT/tokenizer.json" ] || cp "$ROOT"/test/fixtures/gpt2/tokenizer.json "$ROOT"/test/fixtures/gpt2/tokenizer_config.json "$CHECKPOINT/"
 for dtype in fp16 fp32; do
-  step "export $dtype" 20 "${MDLM[@]}" export --checkpoint "$CHECKPOINT" --out "$WORK/export-$dtype" --dtype "$dtype" || exit 1
+  step "export $dtype" 20 "${MDLM[@]}" export --checkpoint "$CHECKPOINT" --out "$WORK/export-$dtype" --dtype "$dtype" || { finish; exit 1; }
 done
-rm -rf "$CHECKPOINT"
 
 # --- PyTorch bf16 reference ----------------------------------------------------------------
-step "PyTorch bf16 reference" 30 python3 "$ROOT/bench/gpu/torch_reference.py" --config "$WORK/export-fp32/config.json" --batch "${BATCHES// /,}" --json "$RESULTS"
+step "PyTorch bf16 reference" 30 python3 "$ROOT/bench/gpu/torch_reference.py" --config "$CHECKPOINT/config.json" --batch "${BATCHES// /,}" --json "$RESULTS"
 
 # --- each provider: forward pass, generation, HTTP -----------------------------------------
 for provider in $PROVIDERS; do
@@ -250,7 +257,4 @@ for provider in $PROVIDERS; do
     --max-tokens "$HTTP_TOKENS" --steps "$HTTP_TOKENS" --json "$RESULTS"
 done
 
-# --- the table -----------------------------------------------------------------------------
-say "done; results in $RESULTS"
-echo
-"${NODE[@]}" "$APP/bench/gpu/summary.js" "$RESULTS" | tee "$RESULTS_DIR/summary.md"
+finish
