@@ -6,13 +6,11 @@
  *
  *   node --import tsx bench/http.ts [--concurrency 4,16,64] [--duration 10] [--json] [--chart http.html] ...
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { main } from '../src/cli/main.js';
+import { startServerProcess } from './support.js';
 
 const SERVE_FLAG = '--bench-serve';
 /** The README's serve and bench flags, less the model and the URL. */
@@ -21,26 +19,6 @@ const BENCH_FLAGS = ['--mix', 'generate,completions,sse,ws', '--concurrency', '4
 
 async function serveChild(exportDir: string): Promise<void> {
   process.exitCode = await main(['node', 'mdlm', 'serve', '--model', exportDir, '--port', '0', ...SERVE_FLAGS]);
-}
-
-/** Starts the server process; resolves to its address once it logs where it listens. */
-async function startServer(exportDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, SERVE_FLAG, exportDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the server exited with ${code}`)));
-    lines.on('line', (line) => {
-      const address = /"address":"([^"]+)"/.exec(line)?.[1];
-      if (address !== undefined) resolve(address);
-    });
-  });
-  return {
-    url,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    },
-  };
 }
 
 async function cli(args: string[]): Promise<void> {
@@ -54,7 +32,7 @@ async function bench(): Promise<void> {
     const [checkpoint, exportDir] = [join(work, 'tiny-checkpoint'), join(work, 'tiny')];
     await cli(['synth', '--preset', 'tiny', '--out', checkpoint]);
     await cli(['export', '--checkpoint', checkpoint, '--out', exportDir]);
-    const server = await startServer(exportDir);
+    const server = await startServerProcess([...process.execArgv, import.meta.filename, SERVE_FLAG, exportDir]);
     console.log(`Server: mdlm serve --model tiny ${SERVE_FLAGS.join(' ')}, on this machine.`);
     try {
       process.exitCode = await main(['node', 'mdlm', 'bench', 'http', '--url', server.url, ...BENCH_FLAGS, ...process.argv.slice(2)]);

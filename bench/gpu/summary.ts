@@ -41,8 +41,26 @@ const Generate = z.object({
   wallMs: z.number(),
   forwardPasses: z.number(),
 });
+const Http = z.object({
+  kind: z.literal('http'),
+  device: z.string(),
+  dtype: z.string(),
+  endpoint: z.string(),
+  maxTokens: z.number(),
+  steps: z.number(),
+  concurrency: z.number(),
+  durationS: z.number(),
+  completed: z.number(),
+  requestsPerSecond: z.number(),
+  p50Ms: z.number(),
+  p99Ms: z.number(),
+  non2xx: z.number(),
+  errors: z.number(),
+  rowsPerPass: z.number(),
+});
+const Machine = z.object({ kind: z.literal('machine'), description: z.string() });
 const Skip = z.object({ kind: z.literal('skip'), what: z.string(), reason: z.string() });
-const Line = z.discriminatedUnion('kind', [Forward, Matmul, Torch, Generate, Skip]);
+const Line = z.discriminatedUnion('kind', [Forward, Matmul, Torch, Generate, Http, Machine, Skip]);
 type Line = z.infer<typeof Line>;
 
 /** The seed's ddpm_cache wall clock (spec §4): 64 samples at batch size 1, L = 1024, one A5000. */
@@ -68,14 +86,15 @@ interface Row {
 const rate = (gflop: number, ms: number) => gflop / (ms / 1000);
 type TorchLine = z.infer<typeof Torch>;
 type SkipLine = z.infer<typeof Skip>;
+type MeasuredLine = Exclude<Line, SkipLine | z.infer<typeof Machine>>;
 
 function rows(lines: Line[]): Row[] {
   const torch = lines.filter((line): line is TorchLine => line.kind === 'torch');
-  const measured = lines.flatMap((line) => (line.kind === 'skip' ? [] : [measuredRow(line, torch)]));
+  const measured = lines.flatMap((line) => (line.kind === 'skip' || line.kind === 'machine' ? [] : [measuredRow(line, torch)]));
   return [...measured, ...skippedRows(lines.filter((line): line is SkipLine => line.kind === 'skip'))];
 }
 
-function measuredRow(line: Exclude<Line, SkipLine>, torch: TorchLine[]): Row {
+function measuredRow(line: MeasuredLine, torch: TorchLine[]): Row {
   switch (line.kind) {
     case 'matmul':
       return { measurement: `MatMul ${line.size}³ (onnxruntime)`, provider: line.device, dtype: line.dtype, ms: line.ms, gflops: rate(line.gflop, line.ms) };
@@ -116,7 +135,17 @@ function measuredRow(line: Exclude<Line, SkipLine>, torch: TorchLine[]): Row {
         note: `${(line.wallMs / line.forwardPasses).toFixed(1)} ms/pass${seed === undefined ? '' : `; seed (A5000, ddpm_cache): ${seed.toFixed(2)} s/sample, ours ${perSample.toFixed(2)} s`}`,
       };
     }
+    case 'http':
+      return httpRow(line);
   }
+}
+
+function httpRow(line: z.infer<typeof Http>): Row {
+  const failed = line.non2xx + line.errors;
+  const row = { measurement: `${line.endpoint} under autocannon, ${line.concurrency} connection(s), max_tokens ${line.maxTokens}`, provider: line.device, dtype: line.dtype, steps: line.steps };
+  if (line.completed === 0) return { ...row, note: `no request completed in ${line.durationS} s${failed === 0 ? '' : `; ${failed} failed`}` };
+  const rate = `${line.requestsPerSecond.toFixed(2)} req/s, ${(line.requestsPerSecond * line.maxTokens).toFixed(0)} tokens/s`;
+  return { ...row, ms: line.p50Ms, note: `${rate}; ms is p50, p99 ${line.p99Ms} ms; ${line.rowsPerPass.toFixed(1)} rows/pass; ${line.completed} completed${failed === 0 ? '' : `, ${failed} failed`}` };
 }
 
 /** One row per distinct reason: a provider that cannot start is skipped by every step that wants it. */
@@ -138,6 +167,7 @@ function main(): void {
     .split('\n')
     .filter((text) => text.trim() !== '')
     .map((text) => Line.parse(JSON.parse(text)));
+  for (const line of lines) if (line.kind === 'machine') console.log(`Machine: ${line.description}\n`);
   console.log('| measurement | provider | dtype | B | L | T | forward passes | ms | GFLOP/s | time ÷ PyTorch bf16 | note |');
   console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const row of rows(lines)) {

@@ -144,14 +144,15 @@ def main():
     parser.add_argument("--matmul-size", type=int, default=8192)
     parser.add_argument("--json", required=True)
     args = parser.parse_args()
+    # Read first, so that a dry run without PyTorch still checks the shape it would use.
+    with open(args.config) as f:
+        config = json.load(f)
     if torch is None or not torch.cuda.is_available():
         reason = "PyTorch is not installed" if torch is None else "PyTorch sees no CUDA device"
         with open(args.json, "a") as out:
             print(json.dumps({"kind": "skip", "what": "PyTorch bf16 reference", "reason": reason}), file=out)
         print(f"torch_reference: {reason}; skipped")
         return
-    with open(args.config) as f:
-        config = json.load(f)
     length = args.length or config["model_length"]
     gpu = torch.cuda.get_device_name()
     model = Mdlm(config)

@@ -5,6 +5,7 @@
  */
 import { performance as nodePerformance } from 'node:perf_hooks';
 import type { GenerationService, ServiceStartup } from '../generation/index.js';
+import { describeProviderChoice } from '../runtime/index.js';
 
 let cliLoadedAtMs: number | undefined;
 
@@ -36,10 +37,11 @@ function startupReport(startup: ServiceStartup, firstPass: { doneAtMs: number; c
   ].join(' ');
 }
 
-/** Prints the report to stderr once the service's first pass is done. */
+/** Prints the provider chosen (and why others were not) and the report to stderr once the service's first pass is done. */
 export function reportStartupOnFirstPass(service: GenerationService): void {
   const stop = service.onPass((pass) => {
     stop();
-    process.stderr.write(`${startupReport(service.startup, { doneAtMs: performance.now(), computeMs: pass.computeMs })}\n`);
+    const { provider, unavailable } = service.status();
+    process.stderr.write(`${describeProviderChoice(provider, unavailable)}\n${startupReport(service.startup, { doneAtMs: performance.now(), computeMs: pass.computeMs })}\n`);
   });
 }

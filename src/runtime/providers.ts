@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { constants } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, MdlmError } from '../errors.js';
@@ -63,6 +64,12 @@ export interface ProviderEnvironment {
   missingCudaLibraries: readonly string[];
   /** Whether the Vulkan loader (libvulkan.so.1) is on the library path; undefined where WebGPU does not use Vulkan. */
   vulkanLoader: boolean | undefined;
+  /**
+   * Why the dynamic loader refuses the CUDA provider library (a dependency it cannot find or whose
+   * version it lacks), undefined when that is not why; asked only once onnxruntime has failed to
+   * load it, because onnxruntime-node's error then says only "Failed to load shared library".
+   */
+  cudaProviderLoadError: () => string | undefined;
 }
 
 export interface ProviderSelection<S> {
@@ -126,8 +133,8 @@ function missingPrerequisite(provider: ExecutionProvider, environment: ProviderE
   if (provider === 'webgpu' && environment.vulkanLoader === false) return NO_VULKAN_LOADER;
   if (provider === 'cuda' && environment.missingCudaLibraries.length > 0) {
     return (
-      `onnxruntime-node was installed without its CUDA provider (${environment.missingCudaLibraries.join(', ')} missing); ` +
-      `install them with \`${CUDA_INSTALL_COMMAND}\` (downloads them from NuGet, so it needs network access) on a machine with CUDA 12 and cuDNN 9`
+      `onnxruntime-node was installed without its CUDA provider (${environment.missingCudaLibraries.join(', ')} missing): ` +
+      `for CUDA 12 and cuDNN 9, install them with \`${CUDA_INSTALL_COMMAND}\` (downloads them from NuGet, so it needs network access); ${CUDA13_ROUTE}`
     );
   }
   return undefined;
@@ -136,28 +143,56 @@ function missingPrerequisite(provider: ExecutionProvider, environment: ProviderE
 /** Turns onnxruntime's failure to start `provider` into a reason a user can act on. */
 export function explainProviderFailure(provider: ExecutionProvider, error: unknown, environment: ProviderEnvironment): string {
   const message = firstLine(error instanceof Error ? error.message : String(error));
-  if (provider === 'cuda') return explainCudaFailure(message);
+  if (provider === 'cuda') {
+    const loadError = /Failed to load shared library/.test(message) ? environment.cudaProviderLoadError() : undefined;
+    return explainCudaFailure(loadError === undefined ? message : `${message}: ${loadError}`);
+  }
   if (provider === 'webgpu') return explainWebGpuFailure(message, environment.vulkanLoader);
   return message;
 }
 
-function explainCudaFailure(message: string): string {
+function explainCudaFailure(onnxruntimeMessage: string): string {
+  const message = cudaCallFailure(onnxruntimeMessage);
   const library = /(lib[\w.+-]+?\.so[.\d]*): cannot open shared object file/.exec(message)?.[1];
   if (library !== undefined) return `${missingLibraryFix(library)} (${message})`;
   if (/no CUDA-capable device|cudaErrorNoDevice|driver version is insufficient|InsufficientDriver|CUDA driver/i.test(message)) {
-    return `no usable NVIDIA GPU: the driver is missing, too old for CUDA 12, or the GPU is not visible (${message}); check nvidia-smi, and in Docker run with --gpus all`;
+    return (
+      `no usable NVIDIA GPU: the driver is missing, older than the CUDA version the provider was built for ` +
+      `(12 for onnxruntime-node's own download, 13 for the CUDA 13 route), or the GPU is not visible (${message}); check nvidia-smi, and in Docker run with --gpus all`
+    );
   }
   return `the CUDA provider failed to start (${message})`;
 }
+
+/**
+ * onnxruntime's failed CUDA call without the two C++ signatures it starts with: "CUDA failure 35:
+ * CUDA driver version is insufficient for CUDA runtime version (in cudaSetDevice)".
+ */
+function cudaCallFailure(message: string): string {
+  const failure = /CUDA failure (\d+): ([^;]+?)\s*(?:;|$)/.exec(message);
+  if (failure === null) return message;
+  const call = /expr=(\w+)/.exec(message)?.[1];
+  return `CUDA failure ${failure[1]}: ${failure[2]}${call === undefined ? '' : ` (in ${call})`}`;
+}
+
+/** The CUDA major version a library's soname names, where it names one (cuRAND's 10 serves CUDA 12 and 13 alike). */
+const CUDA_MAJOR_OF_SONAME = /^lib(?:cudart|cublas|cublasLt|cufft)\.so\.(1[23])$/;
 
 function missingLibraryFix(library: string): string {
   if (library.startsWith('libcuda.so')) {
     return `the NVIDIA driver library ${library} was not found: install the NVIDIA driver (in Docker: the NVIDIA Container Toolkit and --gpus all)`;
   }
   if (library.startsWith('libcudnn')) {
-    return `cuDNN 9 (${library}) was not found: install cuDNN 9 for CUDA 12 (e.g. an nvidia/cuda:12.x-cudnn-runtime image) and put its folder on LD_LIBRARY_PATH`;
+    return `cuDNN 9 (${library}) was not found: install cuDNN 9 for the provider's CUDA version (e.g. an nvidia/cuda:12.x-cudnn-runtime image, or PyTorch's nvidia-cudnn wheel) and put its folder on LD_LIBRARY_PATH`;
   }
-  return `the CUDA 12 library ${library} was not found: install the CUDA 12 runtime libraries (cudart, cuBLAS, cuFFT, cuRAND; onnxruntime-node 1.30's CUDA provider needs version 12, a CUDA 13 installation does not provide them) and put them on LD_LIBRARY_PATH`;
+  const major = CUDA_MAJOR_OF_SONAME.exec(library)?.[1];
+  if (major === '12') {
+    return `the CUDA 12 library ${library} was not found: this CUDA provider is onnxruntime-node's CUDA 12 build; install the CUDA 12 runtime libraries (cudart, cuBLAS, cuRAND) and put them on LD_LIBRARY_PATH. A CUDA 13 installation does not provide them: ${CUDA13_ROUTE}`;
+  }
+  if (major === '13') {
+    return `the CUDA 13 library ${library} was not found: this CUDA provider is a CUDA 13 build; put CUDA 13's cudart, cuBLAS and cuRAND on LD_LIBRARY_PATH (PyTorch's cu13 wheels have them in site-packages/nvidia/cu13/lib)`;
+  }
+  return `the CUDA library ${library} was not found: install the CUDA runtime libraries of the provider's CUDA version (cudart, cuBLAS, cuRAND) and put them on LD_LIBRARY_PATH`;
 }
 
 const NO_VULKAN_LOADER =
@@ -182,6 +217,10 @@ function firstLine(text: string): string {
 /** What fetches onnxruntime-node's CUDA provider: its own install script, which npm does not run for this project (package.json allowScripts). */
 const CUDA_INSTALL_COMMAND = 'ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install';
 
+/** Where to turn on a host with CUDA 13, for which onnxruntime-node downloads no provider. */
+const CUDA13_ROUTE =
+  'on a CUDA 13 host, use onnxruntime-node 1.29.0 with the CUDA 13 provider libraries of the npm package com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9 (README, "Execution providers and GPUs")';
+
 /** The CUDA provider's libraries that CUDA_INSTALL_COMMAND puts beside the binding. */
 export const CUDA_PROVIDER_LIBRARIES = ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so'] as const;
 
@@ -203,7 +242,23 @@ export function probeProviderEnvironment(backends: readonly { name: string; bund
     backends,
     missingCudaLibraries: cudaExpected ? CUDA_PROVIDER_LIBRARIES.filter((file) => !existsSync(join(bindingDir, file))) : [],
     vulkanLoader: process.platform === 'linux' ? libraryOnPath(VULKAN_LOADER) : undefined,
+    cudaProviderLoadError: () => dynamicLoaderError(join(bindingDir, CUDA_PROVIDER_LIBRARIES[0])),
   };
+}
+
+/**
+ * Loads `library` as onnxruntime would and returns the loader's complaint about a missing
+ * dependency or version. A library that loads fails here only for want of the symbols
+ * onnxruntime provides to it (or for not being a Node addon), and that is no reason: undefined.
+ */
+export function dynamicLoaderError(library: string): string | undefined {
+  try {
+    process.dlopen({ exports: {} }, library, constants.dlopen.RTLD_LAZY);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (/cannot open shared object file|version `[^']+' not found/.test(message)) return message;
+  }
+  return undefined;
 }
 
 function libraryOnPath(file: string): boolean {

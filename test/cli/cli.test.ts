@@ -146,12 +146,16 @@ test('an export directory runs with its own dtype; a logits-head one says which 
   assert.match(refused.stderr, /is a logits-head export, and the positions head is needed here: export its checkpoint .* again with `mdlm export --head positions` \(the default\)/);
 });
 
-test('mdlm generate --verbose reports where start-up went, its worker thread started with the process', async () => {
+test('mdlm generate --verbose reports the provider chosen and where start-up went, its worker thread started with the process', async () => {
   const dir = tempDir();
   const checkpoint = join(dir, 'ckpt');
   await runCli(['synth', '--preset', 'tiny', '--out', checkpoint]);
   const generated = await runCli(['generate', '--model', checkpoint, '--models-dir', join(dir, 'models'), '--steps', '4', '--length', '8', '--seed', '1', '--verbose']);
   assert.equal(generated.code, 0, generated.stderr);
+  // --device auto: the provider it chose, and each one passed over with its reason.
+  const choice = /^execution provider: (cuda|webgpu|cpu)(.*)$/m.exec(generated.stderr);
+  assert.ok(choice !== null, generated.stderr);
+  if (choice[1] !== 'cuda') assert.match(choice[2] ?? '', /^; cuda unavailable: \S/);
   const report = /start-up: ([\d.]+) s to the end of the first forward pass: node (\d+) ms, imports (\d+) ms, model resolved (\d+) ms, then side by side: tokenizer (\d+) ms \| worker (\d+) ms \(thread and onnxruntime (\d+) ms, started with the process, then (\d+) ms waiting for the model, read (\d+) ms, check (\d+) ms \(.*\), session (\d+) ms\); first pass (\d+) ms/.exec(generated.stderr);
   assert.ok(report !== null, generated.stderr);
   const [workerMs, sessionMs] = [Number(report[6]), Number(report[11])];

@@ -11,31 +11,56 @@ import {
   selectProvider,
 } from '../../src/runtime/providers.js';
 
+/** What onnxruntime 1.29's CUDA 13 provider says without a driver (bench/gpu/run.sh --dry-run, README). */
+const CUDA_CALL_SIGNATURE =
+  'std::conditional_t<THRW, void, onnxruntime::common::Status> onnxruntime::CudaCall(ERRTYPE, const char*, const char*, SUCCTYPE, const char*, const char*, int) ' +
+  '[with ERRTYPE = cudaError; bool THRW = true; SUCCTYPE = cudaError; std::conditional_t<THRW, void, common::Status> = void]';
+const DRIVER_TOO_OLD =
+  `/onnxruntime_src/onnxruntime/core/providers/cuda/cuda_call.cc:154 ${CUDA_CALL_SIGNATURE} /onnxruntime_src/onnxruntime/core/providers/cuda/cuda_call.cc:146 ${CUDA_CALL_SIGNATURE} ` +
+  'CUDA failure 35: CUDA driver version is insufficient for CUDA runtime version ; GPU=-1 ; hostname=vm ; ' +
+  'file=/onnxruntime_src/onnxruntime/core/providers/cuda/cuda_execution_provider.cc ; line=345 ; expr=cudaSetDevice(info_.device_id); ';
+
+/** onnxruntime-node's whole error when the provider library does not load: the reason goes only to its log. */
+const LOAD_FAILED = 'OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library';
+
+interface CudaStateSpec {
+  backend: boolean;
+  missing: readonly string[];
+  /** onnxruntime's error creating the session, if any. */
+  failure?: string;
+  /** What the dynamic loader then says about the provider library (ProviderEnvironment.cudaProviderLoadError). */
+  loadError?: string;
+  reasonHas: readonly string[];
+}
+
+function libraryMissing(library: string, reasonHas: readonly string[]): CudaStateSpec {
+  return { backend: true, missing: [], failure: LOAD_FAILED, loadError: `${library}: cannot open shared object file: No such file or directory`, reasonHas: [library, ...reasonHas] };
+}
+
 /** Each way the CUDA provider can stand on a machine, with the words its reason must contain. */
 const CUDA_STATES = {
-  notBuilt: { backend: false, missing: [], failure: undefined, reasonHas: ['no CUDA provider', '--device cpu'] },
-  notInstalled: { backend: true, missing: ['libonnxruntime_providers_cuda.so'], failure: undefined, reasonHas: ['ONNXRUNTIME_NODE_INSTALL=cuda12', 'libonnxruntime_providers_cuda.so'] },
-  noCudnn: {
+  notBuilt: { backend: false, missing: [], reasonHas: ['no CUDA provider', '--device cpu'] },
+  notInstalled: {
     backend: true,
-    missing: [],
-    failure: 'Failed to load library libonnxruntime_providers_cuda.so with error: libcudnn.so.9: cannot open shared object file: No such file or directory',
-    reasonHas: ['cuDNN 9', 'libcudnn.so.9', 'LD_LIBRARY_PATH'],
+    missing: ['libonnxruntime_providers_cuda.so'],
+    reasonHas: ['ONNXRUNTIME_NODE_INSTALL=cuda12', 'libonnxruntime_providers_cuda.so', 'CUDA 13 host', 'onnxruntime-node 1.29.0', 'com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9'],
   },
-  noCuda12: {
-    backend: true,
-    missing: [],
-    failure: 'Failed to load library libonnxruntime_providers_cuda.so with error: libcublasLt.so.12: cannot open shared object file: No such file or directory',
-    reasonHas: ['CUDA 12', 'libcublasLt.so.12'],
-  },
-  noDriver: {
-    backend: true,
-    missing: [],
-    failure: 'Failed to load library libonnxruntime_providers_cuda.so with error: libcuda.so.1: cannot open shared object file: No such file or directory',
-    reasonHas: ['NVIDIA driver', 'libcuda.so.1'],
-  },
+  noCudnn: libraryMissing('libcudnn.so.9', ['cuDNN 9', 'LD_LIBRARY_PATH']),
+  noCuda12: libraryMissing('libcublasLt.so.12', ['CUDA 12', 'CUDA 13 host', 'com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9']),
+  noCuda13: libraryMissing('libcublas.so.13', ['CUDA 13 library', 'LD_LIBRARY_PATH', 'nvidia/cu13/lib']),
+  noCurand: libraryMissing('libcurand.so.10', ["provider's CUDA version"]),
+  noDriver: libraryMissing('libcuda.so.1', ['NVIDIA driver']),
+  // The loader has no complaint (it loads but onnxruntime still fails): its own words, nothing guessed.
+  loadsYetFails: { backend: true, missing: [], failure: LOAD_FAILED, reasonHas: ['the CUDA provider failed to start', 'Failed to load shared library'] },
   noDevice: { backend: true, missing: [], failure: 'CUDA failure 100: no CUDA-capable device is detected ; GPU=0', reasonHas: ['nvidia-smi', '--gpus all'] },
-  works: { backend: true, missing: [], failure: undefined, reasonHas: [] },
-} as const;
+  oldDriver: {
+    backend: true,
+    missing: [],
+    failure: DRIVER_TOO_OLD,
+    reasonHas: ['older than the CUDA version', '13 for the CUDA 13 route', '(CUDA failure 35: CUDA driver version is insufficient for CUDA runtime version (in cudaSetDevice))', 'nvidia-smi'],
+  },
+  works: { backend: true, missing: [], reasonHas: [] },
+} satisfies Record<string, CudaStateSpec>;
 
 const WEBGPU_STATES = {
   notBuilt: { backend: false, loader: undefined, fails: false, reasonHas: ['no WebGPU provider'] },
@@ -51,7 +76,8 @@ function environment(cuda: CudaState, webgpu: WebGpuState): ProviderEnvironment 
   const backends = [{ name: 'cpu', bundled: true }];
   if (WEBGPU_STATES[webgpu].backend) backends.push({ name: 'webgpu', bundled: true });
   if (CUDA_STATES[cuda].backend) backends.push({ name: 'cuda', bundled: false });
-  return { platform: 'linux/x64', backends, missingCudaLibraries: CUDA_STATES[cuda].missing, vulkanLoader: WEBGPU_STATES[webgpu].loader };
+  const spec: CudaStateSpec = CUDA_STATES[cuda];
+  return { platform: 'linux/x64', backends, missingCudaLibraries: spec.missing, vulkanLoader: WEBGPU_STATES[webgpu].loader, cudaProviderLoadError: () => spec.loadError };
 }
 
 /** What onnxruntime would do in that state: the session, or its error. */
@@ -59,7 +85,7 @@ function fakeAttempt(cuda: CudaState, webgpu: WebGpuState, cpuWorks: boolean, tr
   return async (provider: ExecutionProvider): Promise<string> => {
     tried.push(provider);
     if (provider === 'cuda') {
-      const failure = CUDA_STATES[cuda].failure;
+      const { failure }: CudaStateSpec = CUDA_STATES[cuda];
       if (failure !== undefined) throw new Error(failure);
       if (cuda !== 'works') throw new Error('attempted a CUDA provider that is not installed');
     }
@@ -113,7 +139,7 @@ test('provider selection: every device × CUDA state × WebGPU state × CPU outc
       }
     }
   }
-  assert.equal(combinations, DEVICES.length * 7 * 4 * 2);
+  assert.equal(combinations, DEVICES.length * Object.keys(CUDA_STATES).length * 4 * 2);
 });
 
 function assertSelection(outcome: unknown, chosen: ExecutionProvider, label: string) {

@@ -58,7 +58,7 @@ export function registerGenerate(program: Command): void {
     .option('--num-strides <n>', 'semi-autoregressive: rounds after the first (output L + n·s tokens)')
     .option('--stop-at-eos', 'cut each sample at the first end-of-text token after the prompt')
     .option('--json', 'print exactly what POST /v1/generate answers, as JSON, instead of the text')
-    .option('--verbose', 'print where start-up went (Node, imports, tokenizer, worker, session) once the first forward pass is done')
+    .option('--verbose', 'print the execution provider chosen (and why others were passed over) and where start-up went (Node, imports, tokenizer, worker, session) once the first forward pass is done')
     .action(async (raw: Record<string, unknown>, command: Command) => {
       exitOnInterrupt();
       const flags = parseFlags(GenerateFlags, raw, command);
