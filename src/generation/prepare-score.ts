@@ -1,9 +1,8 @@
 import { randomInt } from 'node:crypto';
 import { ErrorCodes, MdlmError } from '../errors.js';
-import type { ModelFacts } from '../sampling/index.js';
 import type { ScoreMethod, ScoreWindow } from '../scoring/index.js';
 import type { MdlmTokenizer } from '../tokenizer/index.js';
-import { type FixedInput, encodeFixed, framingOf } from './prepare.js';
+import { type FixedInput, type ModelFacts, encodeFixed, framingOf } from './prepare.js';
 
 export const SCORE_DEFAULTS = {
   method: 'elbo' as ScoreMethod,

@@ -3,8 +3,6 @@ import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
 import {
   type CanvasLayout,
   LEFT_TO_RIGHT,
-  type ModelFacts,
-  type Procedure,
   REMDM_DEFAULTS,
   type RemaskParams,
   type SamplerName,
@@ -13,10 +11,23 @@ import {
   initialCanvas,
   isRemasking,
   layoutCanvas,
+  leftToRightRounds,
   maxEta,
+  seddAnalyticRounds,
 } from '../sampling/index.js';
+import type { Parameterization } from '../model/index.js';
 import type { MdlmTokenizer } from '../tokenizer/index.js';
 import { GENERATION_DEFAULTS } from './defaults.js';
+
+/** Facts about the model that preparing a request needs. */
+export interface ModelFacts {
+  maskId: number;
+  modelLength: number;
+  vocabSize: number;
+  timeConditioned: boolean;
+  /** subs: MDLM; sedd: SEDD's log scores (its analytic sampler); ar: causal, so the entry at p predicts p + 1. */
+  parameterization: Parameterization;
+}
 
 /** Text to encode, or token ids as they are. */
 export type FixedInput = string | readonly number[];
@@ -92,6 +103,8 @@ export function prepareGeneration(request: GenerateRequest, tokenizer: MdlmToken
     sampling: {
       steps: sampler === LEFT_TO_RIGHT ? layout.totalLength - head.length : (request.steps ?? GENERATION_DEFAULTS.steps),
       sampler,
+      ...(facts.parameterization === 'sedd' && { rounds: seddAnalyticRounds }),
+      ...(sampler === LEFT_TO_RIGHT && { rounds: leftToRightRounds, entryOffset: 1 }),
       remask: remaskParams(sampler, request),
       temperature: request.temperature ?? GENERATION_DEFAULTS.temperature,
       topP: request.topP ?? GENERATION_DEFAULTS.topP,
@@ -149,7 +162,7 @@ function refuseDiffusionFields(request: GenerateRequest): void {
  * a SEDD model (the seed's other samplers read SUBS probabilities, which SEDD's log scores are
  * not, and its semi-autoregressive rounds are SUBS steps); any sampler for MDLM.
  */
-function procedureOf(request: GenerateRequest, layout: CanvasLayout, facts: ModelFacts): Procedure {
+function procedureOf(request: GenerateRequest, layout: CanvasLayout, facts: ModelFacts): string {
   if (facts.parameterization === 'ar') {
     if (layout.rounds > 1) refuse(request.newTokens === undefined ? 'length' : 'max_tokens', `an autoregressive model generates within its window of ${facts.modelLength} tokens: the prompt and the tokens to generate must fit it`);
     return LEFT_TO_RIGHT;
@@ -167,7 +180,7 @@ function procedureOf(request: GenerateRequest, layout: CanvasLayout, facts: Mode
  * ReMDM's parameters with the paper's defaults, refused (naming the field) where they do not
  * apply or where some transition probability would leave [0, 1].
  */
-function remaskParams(sampler: Procedure, request: GenerateRequest): RemaskParams | undefined {
+function remaskParams(sampler: string, request: GenerateRequest): RemaskParams | undefined {
   const given = { eta: request.eta, t_on: request.tOn, t_off: request.tOff, alpha_on: request.alphaOn };
   const applies = (param: keyof typeof given) => (param === 'eta' ? isRemasking(sampler) && sampler !== 'remdm-conf' : sampler === 'remdm-loop');
   for (const param of Object.keys(given) as (keyof typeof given)[]) {

@@ -2,14 +2,14 @@ import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
 import { type GenerativeManifest, type Parameterization, readManifest } from '../model/index.js';
 import { SeededRandom } from '../random.js';
 import { type Device, type ExecutionProvider, ForwardRuntime, type ProviderAttempt, type ProviderOptions, type RuntimeStartup } from '../runtime/index.js';
-import { type ModelFacts, SequenceSampler, type StepEvent } from '../sampling/index.js';
+import { SequenceSampler, type StepEvent } from '../sampling/index.js';
 import { type PassReport, Scheduler, type SchedulerOptions, type Sequence } from '../scheduler/index.js';
 import { ArScorer, CausalItemScorer, ElboScorer, type ItemScore, type ScoreWindow, drawTimes, seddLoss, subsLoss } from '../scoring/index.js';
 import { type DecodeOptions, MdlmTokenizer } from '../tokenizer/index.js';
 import { EngineCore } from './engine-core.js';
 import { type SpanText, type TextSpan, spanText } from './output-text.js';
 import { type PreparedScore, type ScoreRequest, prepareScore } from './prepare-score.js';
-import { type GenerateRequest, type PreparedGeneration, encodeNaming, framingOf, prepareGeneration } from './prepare.js';
+import { type GenerateRequest, type ModelFacts, type PreparedGeneration, encodeNaming, framingOf, prepareGeneration } from './prepare.js';
 
 export interface ServiceOptions {
   exportDir: string;

@@ -13,8 +13,9 @@
  */
 import type { SeededRandom } from '../random.js';
 import type { RowResult } from '../runtime/index.js';
-import type { PlannedStep } from './remasking.js';
-import { type TimeGrid, totalNoise } from './time-grid.js';
+import { totalNoise } from '../diffusion/index.js';
+import { type PlannedStep, type RoundFactory, type RoundProcess, maskedPositions } from './round.js';
+import type { TimeGrid } from './time-grid.js';
 
 /** log(e^σ − 1) + log(V − 1): what SEDD subtracts from a logit to make it a log score. */
 export function seddScoreShift(sigma: number, vocabSize: number): number {
@@ -39,7 +40,7 @@ interface SeddState {
  * with a draw at every masked position; the step's uniforms decide, after the pass, which
  * of those draws are kept. A step with nothing masked changes nothing and is skipped.
  */
-export class SeddAnalyticRound {
+export class SeddAnalyticRound implements RoundProcess {
   private step = 0;
   private decisions = new Float64Array(0);
 
@@ -66,3 +67,6 @@ export class SeddAnalyticRound {
     return planned.positions.map((_, k) => (this.decisions[k] as number) < seddUnmaskProbability(sigmaT, sigmaS, draws.logsumexp[k] as number, this.state.vocabSize));
   }
 }
+
+/** SEDD's analytic sampler over the positions of the window that are masked when the round begins. */
+export const seddAnalyticRounds: RoundFactory = (start) => new SeddAnalyticRound(start.grid, maskedPositions(start), start.random, start);

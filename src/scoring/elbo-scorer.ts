@@ -1,6 +1,7 @@
 import type { SeededRandom } from '../random.js';
 import type { PassRow, RowResult } from '../runtime/index.js';
-import { maskProbability, noiseRate, seddScoreShift, totalNoise } from '../sampling/index.js';
+import { maskProbability, noiseRate, totalNoise } from '../diffusion/index.js';
+import { seddScoreShift } from '../sampling/index.js';
 import { type KeyedRow, ScorerRows } from './scorer-rows.js';
 import type { ItemScore, ScoreWindow } from './types.js';
 
@@ -40,7 +41,8 @@ export function seddLoss(vocabSize: number): MaskedLoss {
   };
 }
 
-interface ModelFacts {
+/** What the NELBO estimator needs to know of the model: its mask, whether rows carry sigma, and its loss. */
+export interface ElboModel {
   maskId: number;
   timeConditioned: boolean;
   loss: MaskedLoss;
@@ -61,7 +63,7 @@ export class ElboScorer extends ScorerRows<number> {
     window: ScoreWindow,
     private readonly times: Float64Array,
     private readonly random: SeededRandom,
-    private readonly facts: ModelFacts,
+    private readonly model: ElboModel,
   ) {
     super(window);
     this.losses = new Float64Array(times.length);
@@ -82,7 +84,7 @@ export class ElboScorer extends ScorerRows<number> {
     const positions = row.scores?.positions ?? new Int32Array(0);
     const count = this.times.length;
     positions.forEach((position, k) => {
-      const loss = this.facts.loss(t, { logprob: result.scores.logprobs[k] as number, logsumexp: result.scores.logsumexp[k] as number });
+      const loss = this.model.loss(t, { logprob: result.scores.logprobs[k] as number, logsumexp: result.scores.logsumexp[k] as number });
       this.losses[draw] = (this.losses[draw] as number) + loss;
       this.shares[position - this.window.start] = (this.shares[position - this.window.start] as number) + loss / count;
     });
@@ -103,10 +105,10 @@ export class ElboScorer extends ScorerRows<number> {
     for (let position = this.window.start; position < this.window.end; position++) if (this.random.uniform() < chance) masked.push(position);
     if (masked.length === 0) return undefined;
     const tokens = this.window.tokens.slice();
-    for (const position of masked) tokens[position] = this.facts.maskId;
+    for (const position of masked) tokens[position] = this.model.maskId;
     return {
       tokens,
-      sigma: this.facts.timeConditioned ? totalNoise(t) : 0,
+      sigma: this.model.timeConditioned ? totalNoise(t) : 0,
       scores: { positions: Int32Array.from(masked), targets: Int32Array.from(masked, (position) => this.window.tokens[position] as number) },
     };
   }

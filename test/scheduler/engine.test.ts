@@ -6,10 +6,9 @@
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { test } from 'node:test';
-import { EngineCore, type EngineRuntime } from '../../src/generation/index.js';
+import { EngineCore, type EngineRuntime, type ModelFacts } from '../../src/generation/index.js';
 import type { PassOutput } from '../../src/runtime/index.js';
 import { Scheduler } from '../../src/scheduler/index.js';
-import type { ModelFacts } from '../../src/sampling/index.js';
 import { type SampleRequest, samplersFor, startEngine } from '../helpers/engine.js';
 import { exportHead, synthCheckpoint } from '../helpers/models.js';
 
