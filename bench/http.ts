@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { SYNTH_PRESETS, synthesizeCheckpoint } from '../src/checkpoint/synth.js';
 import { main } from '../src/cli/main.js';
-import { exportModel } from '../src/model/export.js';
+import { exportModel } from '../src/families/index.js';
 import { intList } from './support.js';
 
 const SERVE_FLAG = '--bench-serve';

@@ -2,7 +2,7 @@ export { GENERATION_DEFAULTS } from './defaults.js';
 export { EngineCore, type EngineRuntime } from './engine-core.js';
 export { type SpanText, type TextSpan, eosCut, spanText } from './output-text.js';
 export { type PreparedScore, SCORE_DEFAULTS, type ScoreItemRequest, type ScoreRequest } from './prepare-score.js';
-export type { FixedInput, GenerateRequest, ModelFacts, PreparedGeneration } from './prepare.js';
+export type { FixedInput, GenerateRequest, PreparedGeneration } from './prepare.js';
 export {
   type GenerateHooks,
   type GenerateResult,
@@ -10,7 +10,6 @@ export {
   type GenerationStart,
   type GenerationStats,
   GenerationService,
-  modelFacts,
   type ModelInfo,
   type ScoreResult,
   type ScoredItem,

@@ -1,11 +1,9 @@
 export { type CanvasLayout, type CanvasRequest, type SemiArParams, initialCanvas, layoutCanvas } from './canvas-layout.js';
 export { FIRST_HITTING_SAMPLERS } from './first-hitting.js';
-export { LEFT_TO_RIGHT, leftToRightRounds } from './left-to-right.js';
 export { REMASKING_SAMPLERS, REMDM_DEFAULTS, type RemaskParams, type RemaskingSampler, maxEta, remaskLaw } from './remasking.js';
 export { type PlannedStep, type RoundFactory, type RoundProcess, type RoundStart, maskedPositions } from './round.js';
 export { SAMPLER_ROUNDS } from './rounds.js';
 export { type SampleSequence, SequenceSampler } from './sequence-sampler.js';
-export { seddAnalyticRounds, seddScoreShift, seddUnmaskProbability } from './sedd.js';
 export { TimeGrid, expectedForwardPasses } from './time-grid.js';
 export {
   DEFAULT_EPS,

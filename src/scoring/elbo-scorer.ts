@@ -1,7 +1,6 @@
 import type { SeededRandom } from '../random.js';
 import type { PassRow, RowResult } from '../runtime/index.js';
-import { maskProbability, noiseRate, totalNoise } from '../diffusion/index.js';
-import { seddScoreShift } from '../sampling/index.js';
+import { maskProbability, totalNoise } from '../diffusion/index.js';
 import { type KeyedRow, ScorerRows } from './scorer-rows.js';
 import type { ItemScore, ScoreWindow } from './types.js';
 
@@ -25,21 +24,6 @@ export type MaskedLoss = (t: number, entry: { logprob: number; logsumexp: number
 
 /** SUBS (spec §8): −log p_x0(x_l | z_t) weighted by σ'(t)/expm1(σ(t)), which is exactly 1/t on the log-linear schedule. */
 export const subsLoss: MaskedLoss = (t, { logprob }) => -logprob / t;
-
-/**
- * SEDD's score entropy at a masked position (the seed's `_score_entropy`), weighted by dσ/dt
- * as its `_forward_pass_diffusion` does: Σ_{y≠mask} score_y − q·log score_{x0} + q(log q − 1)
- * with q = 1/(e^σ − 1). The log score of y is its logit minus log(e^σ − 1) + log(V − 1), and
- * the target's logit is its logprob plus the logsumexp (mask excluded) the positions head gives.
- */
-export function seddLoss(vocabSize: number): MaskedLoss {
-  return (t, { logprob, logsumexp }) => {
-    const sigma = totalNoise(t);
-    const shift = seddScoreShift(sigma, vocabSize);
-    const q = 1 / Math.expm1(sigma);
-    return noiseRate(t) * (Math.exp(logsumexp - shift) - q * (logprob + logsumexp - shift) + q * (Math.log(q) - 1));
-  };
-}
 
 /** What the NELBO estimator needs to know of the model: its mask, whether rows carry sigma, and its loss. */
 export interface ElboModel {

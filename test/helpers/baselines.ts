@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GenerationService } from '../../src/generation/index.js';
-import { exportModel } from '../../src/model/export.js';
+import { exportModel } from '../../src/families/index.js';
 import type { ExportHead, WeightDtype } from '../../src/model/index.js';
 import { ProviderOptionsSchema } from '../../src/runtime/index.js';
 import { buildWordLevelTokenizer } from '../../src/tokenizer/index.js';

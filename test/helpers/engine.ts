@@ -1,6 +1,6 @@
 import { after } from 'node:test';
-import { EngineCore, type ModelFacts, modelFacts } from '../../src/generation/index.js';
-import { readManifest } from '../../src/model/manifest.js';
+import { type ServedModel as ModelFacts, servedModelOf as modelFacts, readManifest } from '../../src/families/index.js';
+import { EngineCore } from '../../src/generation/index.js';
 import { SeededRandom } from '../../src/random.js';
 import { ForwardRuntime, ProviderOptionsSchema } from '../../src/runtime/index.js';
 import { REMDM_DEFAULTS, type SamplerName, type SemiArParams, SequenceSampler, type StepEvent, initialCanvas, isRemasking, layoutCanvas } from '../../src/sampling/index.js';

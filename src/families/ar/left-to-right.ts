@@ -1,4 +1,4 @@
-import { type PlannedStep, type RoundFactory, type RoundProcess, maskedPositions } from './round.js';
+import { type PlannedStep, type RoundFactory, type RoundProcess, maskedPositions } from '../../sampling/index.js';
 
 /** The AR baseline's procedure: what an AR model runs, never a sampler a request names. */
 export const LEFT_TO_RIGHT = 'left-to-right';
