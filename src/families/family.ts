@@ -50,8 +50,9 @@ export interface DirectoryCheckpoints {
   open(dir: string, options: ExportOptions): Promise<ExportNetwork>;
 }
 
-/** What a seed .ckpt says of its network (hyper_parameters.config). */
+/** What a seed .ckpt says of its network (hyper_parameters.config), and where it is. */
 export interface LightningKind {
+  path: string;
   backbone: LightningBackbone;
   parameterization: LightningParameterization;
   config: MdlmConfig;
@@ -105,6 +106,10 @@ export interface SamplingProcedure {
 }
 
 export interface GenerationProcedures {
+  /** The samplers a request may name; empty for a family whose one procedure a request does not choose (the AR baseline). */
+  readonly samplers: readonly string[];
+  /** What a request that names none gets. */
+  readonly defaultSampler?: string;
   /** The fixed start of the output: the prompt, framed by BOS when framing gives one. */
   head(prompt: readonly number[], bos: number | undefined): number[];
   /** Refuses, naming the field, what a request asks that the family cannot do; called before the canvas is laid out. */
@@ -129,6 +134,8 @@ export interface ItemToScore {
 export type ItemScorer = Sequence & { result(): ItemScore };
 
 export interface ScoringProcedures {
+  /** The methods it scores with; `refusal` may still refuse one for a model (ar for a time-conditioned one). */
+  readonly methods: readonly ScoreMethod[];
   readonly defaultMethod: ScoreMethod;
   /** Why the model cannot score with `method`, or undefined when it can. */
   refusal(method: ScoreMethod, model: ServedModel): string | undefined;

@@ -6,10 +6,10 @@
  * its own folder and one line here.
  */
 import { z } from 'zod';
-import { type LightningCheckpoint, configPath, parseConfig, readConfigJson } from '../checkpoint/index.js';
+import { configPath, parseConfig, readConfigJson } from '../checkpoint/index.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
 import { AR_FAMILY } from './ar/index.js';
-import type { DirectoryCheckpoints, LightningCheckpoints, ManifestTag, ModelFamily, ServingFamily } from './family.js';
+import type { DirectoryCheckpoints, LightningCheckpoints, LightningKind, ManifestTag, ModelFamily, ServingFamily } from './family.js';
 import { GPT2_FAMILY } from './gpt2/index.js';
 import { MDLM_FAMILY } from './mdlm/index.js';
 import { SEDD_FAMILY } from './sedd/index.js';
@@ -93,11 +93,11 @@ const SEED_ONLY: Partial<Record<string, string>> = { d3pm: "the seed's discrete-
  * The family of a seed .ckpt, from its backbone and parameterization: the first family that
  * claims it, or the refusal of the family that knows why it cannot be served.
  */
-export function familyOfLightning(checkpoint: LightningCheckpoint): LightningFamily {
-  const { backbone, parameterization, config, path } = checkpoint;
+export function familyOfLightning(kind: LightningKind): LightningFamily {
+  const { backbone, parameterization, path } = kind;
   const refuse = (why: string): MdlmError => new MdlmError(ErrorCodes.unsupportedModel, `${path}: backbone ${backbone} with parameterization ${parameterization} ${why}`);
   for (const family of LIGHTNING_FAMILIES) {
-    const claim = family.lightning.claim({ backbone, parameterization, config });
+    const claim = family.lightning.claim(kind);
     if (claim === undefined) continue;
     if ('refused' in claim) throw refuse(claim.refused);
     return family;

@@ -59,6 +59,7 @@ export const AR_FAMILY: ServingFamily<ArManifest> = {
   serving: {
     model: ditServedModel('ar'),
     generation: {
+      samplers: [],
       head: headOf,
       refuse: refuseDiffusionFields,
       procedure: (request, { layout, head }, model) => {
@@ -74,6 +75,7 @@ export const AR_FAMILY: ServingFamily<ArManifest> = {
       sample: sequenceSample,
     },
     scoring: {
+      methods: ['ar'],
       defaultMethod: 'ar',
       refusal: (method, model) =>
         method === 'elbo'

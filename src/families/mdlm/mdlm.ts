@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { Checkpoint, GPT2_MDLM_VOCAB_SIZE, readMdlmConfig } from '../../checkpoint/index.js';
 import { openDitNetwork } from '../../model/index.js';
-import { DEFAULT_SAMPLER } from '../../sampling/index.js';
-import { subsLoss } from '../../scoring/index.js';
+import { DEFAULT_SAMPLER, SAMPLERS } from '../../sampling/index.js';
+import { SCORE_METHODS, subsLoss } from '../../scoring/index.js';
 import { GPT2_TOKENIZER_REPO, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../../tokenizer/index.js';
 import { denoiserScorer, ditManifestSchema, ditServedModel, framedPrompt, sequenceSample, timeConditionedArRefusal } from '../dit.js';
 import type { ServingFamily } from '../family.js';
@@ -48,11 +48,13 @@ export const MDLM_FAMILY: ServingFamily<MdlmManifest> = {
   serving: {
     model: ditServedModel('mdlm'),
     generation: {
+      samplers: SAMPLERS,
+      defaultSampler: DEFAULT_SAMPLER,
       head: framedPrompt,
       procedure: (request) => ({ sampler: request.sampler ?? DEFAULT_SAMPLER }),
       sample: sequenceSample,
     },
-    scoring: { defaultMethod: 'elbo', refusal: timeConditionedArRefusal, scorer: denoiserScorer(() => subsLoss) },
+    scoring: { methods: SCORE_METHODS, defaultMethod: 'elbo', refusal: timeConditionedArRefusal, scorer: denoiserScorer(() => subsLoss) },
     reported: { parameterization: TAG.parameterization, summary: 'MDLM (every sampler)' },
   },
 };

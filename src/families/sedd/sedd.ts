@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { refuseParam } from '../../errors.js';
 import { openDitNetwork } from '../../model/index.js';
+import { SCORE_METHODS } from '../../scoring/index.js';
 import { denoiserScorer, ditManifestSchema, ditServedModel, framedPrompt, sequenceSample, timeConditionedArRefusal } from '../dit.js';
 import type { ServingFamily } from '../family.js';
 import { MdlmModel } from '../mdlm/index.js';
@@ -36,6 +37,8 @@ export const SEDD_FAMILY: ServingFamily<SeddManifest> = {
   serving: {
     model: ditServedModel('sedd'),
     generation: {
+      samplers: [ANALYTIC],
+      defaultSampler: ANALYTIC,
       head: framedPrompt,
       /** The seed's other samplers read SUBS probabilities, which SEDD's log scores are not, and its semi-autoregressive rounds are SUBS steps. */
       procedure: (request, { layout }, model) => {
@@ -53,7 +56,7 @@ export const SEDD_FAMILY: ServingFamily<SeddManifest> = {
       },
       sample: sequenceSample,
     },
-    scoring: { defaultMethod: 'elbo', refusal: timeConditionedArRefusal, scorer: denoiserScorer((model) => seddLoss(model.vocabSize)) },
+    scoring: { methods: SCORE_METHODS, defaultMethod: 'elbo', refusal: timeConditionedArRefusal, scorer: denoiserScorer((model) => seddLoss(model.vocabSize)) },
     reported: { parameterization: TAG.parameterization, summary: 'SEDD (the analytic sampler, the NELBO)' },
   },
 };
