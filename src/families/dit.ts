@@ -11,7 +11,10 @@ import { ArScorer, ElboScorer, type MaskedLoss, type ScoreMethod } from '../scor
 import type { GenerationProcedures, ItemScorer, ItemToScore, ServedModel } from './family.js';
 
 /** A DIT family's manifest: its tag, the network's config (MDLM's field names) and the mask token's id. */
-export function ditManifestSchema<const Architecture extends string, const Parameterization extends string>(tag: { architecture: Architecture; parameterization: Parameterization }) {
+export function ditManifestSchema<const Architecture extends string, const Parameterization extends string>(tag: {
+  architecture: Architecture;
+  parameterization: Parameterization;
+}) {
   return ManifestBaseSchema.extend({
     architecture: z.literal(tag.architecture),
     parameterization: z.literal(tag.parameterization),
@@ -20,7 +23,7 @@ export function ditManifestSchema<const Architecture extends string, const Param
   });
 }
 
-export type DitManifest = z.infer<ReturnType<typeof ditManifestSchema>>;
+type DitManifest = z.infer<ReturnType<typeof ditManifestSchema>>;
 
 /** The facts of a loaded DIT export. */
 export function ditServedModel(family: string): (manifest: DitManifest) => ServedModel {

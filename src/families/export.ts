@@ -17,7 +17,10 @@ export async function exportModel(options: ExportOptions): Promise<AnyExportMani
 async function openNetwork(options: ExportOptions): Promise<ExportNetwork> {
   if (isLightningFile(options.checkpointDir)) return openLightning(options);
   if (options.weights !== undefined) {
-    throw new MdlmError(ErrorCodes.invalidArgument, `${options.checkpointDir} is a checkpoint directory, which has one set of weights: a weights choice (ema or raw) applies to a Lightning .ckpt file only`);
+    throw new MdlmError(
+      ErrorCodes.invalidArgument,
+      `${options.checkpointDir} is a checkpoint directory, which has one set of weights: a weights choice (ema or raw) applies to a Lightning .ckpt file only`,
+    );
   }
   const family = await familyOfCheckpointDir(options.checkpointDir);
   return family.directory.open(options.checkpointDir, options);

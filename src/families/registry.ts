@@ -69,10 +69,12 @@ export function describeTag(tag: ManifestTag): string {
 }
 
 /** The model_type of every family that reads Hugging Face checkpoint directories. */
-export const MODEL_TYPES = DIRECTORY_FAMILIES.map((family) => family.directory.modelType) as [string, ...string[]];
+const MODEL_TYPES = DIRECTORY_FAMILIES.map((family) => family.directory.modelType) as [string, ...string[]];
 
 const ModelTypeSchema = z.looseObject({
-  model_type: z.enum(MODEL_TYPES, { error: (issue) => `${JSON.stringify(issue.input)} is not a supported model_type (supported: ${MODEL_TYPES.map((name) => `"${name}"`).join(', ')})` }),
+  model_type: z.enum(MODEL_TYPES, {
+    error: (issue) => `${JSON.stringify(issue.input)} is not a supported model_type (supported: ${MODEL_TYPES.map((name) => `"${name}"`).join(', ')})`,
+  }),
 });
 
 /** A checkpoint directory's config.json model_type, refused unless some family reads it. */
@@ -95,7 +97,8 @@ const SEED_ONLY: Partial<Record<string, string>> = { d3pm: "the seed's discrete-
  */
 export function familyOfLightning(kind: LightningKind): LightningFamily {
   const { backbone, parameterization, path } = kind;
-  const refuse = (why: string): MdlmError => new MdlmError(ErrorCodes.unsupportedModel, `${path}: backbone ${backbone} with parameterization ${parameterization} ${why}`);
+  const refuse = (why: string): MdlmError =>
+    new MdlmError(ErrorCodes.unsupportedModel, `${path}: backbone ${backbone} with parameterization ${parameterization} ${why}`);
   for (const family of LIGHTNING_FAMILIES) {
     const claim = family.lightning.claim(kind);
     if (claim === undefined) continue;
@@ -109,4 +112,5 @@ export function familyOfLightning(kind: LightningKind): LightningFamily {
 
 /** What /v1/models may report as a model's parameterization, and what each allows. */
 export const REPORTED_PARAMETERIZATIONS = SERVING_FAMILIES.map((family) => family.serving.reported.parameterization) as [string, ...string[]];
-export const REPORTED_PARAMETERIZATIONS_SUMMARY = `${SERVING_FAMILIES.map(({ serving }) => `${serving.reported.parameterization}: ${serving.reported.summary}`).join('; ')}.`;
+const reportedSummaries = SERVING_FAMILIES.map(({ serving: { reported } }) => `${reported.parameterization}: ${reported.summary}`);
+export const REPORTED_PARAMETERIZATIONS_SUMMARY = `${reportedSummaries.join('; ')}.`;

@@ -144,7 +144,12 @@ export function encodeNaming(tokenizer: MdlmTokenizer, text: string, param: stri
 }
 
 /** Fixed tokens, refusing ids outside the vocabulary and the mask token (only the sampler may place it). */
-export function encodeFixed(tokenizer: MdlmTokenizer, input: FixedInput | undefined, param: string, facts: Pick<ServedModel, 'maskId' | 'vocabSize'>): number[] {
+export function encodeFixed(
+  tokenizer: MdlmTokenizer,
+  input: FixedInput | undefined,
+  param: string,
+  facts: Pick<ServedModel, 'maskId' | 'vocabSize'>,
+): number[] {
   if (input === undefined || input === '') return [];
   const ids = typeof input === 'string' ? encodeNaming(tokenizer, input, param) : [...input];
   const outside = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= facts.vocabSize);

@@ -136,7 +136,8 @@ export class GenerationService {
   ) {
     const { maskId, modelLength, vocabSize, timeConditioned } = facts;
     const { parameterization } = family.serving.reported;
-    this.model = { modelLength, vocabSize, timeConditioned, parameterization, maskId, eosId: tokenizer.eosId, bosId: tokenizer.bosId, createdAt: manifest.createdAt };
+    const { eosId, bosId } = tokenizer;
+    this.model = { modelLength, vocabSize, timeConditioned, parameterization, maskId, eosId, bosId, createdAt: manifest.createdAt };
   }
 
   static async open(options: ServiceOptions): Promise<GenerationService> {

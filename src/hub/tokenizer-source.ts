@@ -26,7 +26,8 @@ export async function tokenizerDirFor(checkpointDir: string, session: HubSession
   const repo = await directory.tokenizerRepo(checkpointDir);
   if (repo === undefined) return undefined;
   if (!isRepoId(repo)) {
-    throw new MdlmError(ErrorCodes.invalidConfig, `${join(checkpointDir, 'config.json')}: tokenizer ${JSON.stringify(repo)} is not a Hugging Face repository id`);
+    const source = join(checkpointDir, 'config.json');
+    throw new MdlmError(ErrorCodes.invalidConfig, `${source}: tokenizer ${JSON.stringify(repo)} is not a Hugging Face repository id`);
   }
   return fetchTokenizer(checkpointDir, repo, required, session);
 }

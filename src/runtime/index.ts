@@ -1,4 +1,4 @@
-export type { RowDraws, EntryDistribution, PassOutput, PassRow, RowResult, RowScores } from './pass.js';
+export type { EntryDistribution, PassOutput, PassRow, RowDraws, RowResult, RowScores } from './pass.js';
 export {
   DEVICES,
   type Device,

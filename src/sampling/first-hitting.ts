@@ -1,5 +1,5 @@
-import type { PlannedStep, RoundProcess } from './round.js';
 import type { RoundPlan } from './round-plan.js';
+import type { PlannedStep, RoundProcess } from './round.js';
 
 export const FIRST_HITTING_SAMPLERS = ['ddpm', 'ddpm_cache', 'analytic'] as const;
 export type FirstHittingSampler = (typeof FIRST_HITTING_SAMPLERS)[number];

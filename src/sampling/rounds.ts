@@ -1,7 +1,7 @@
-import { type FirstHittingSampler, FirstHittingRound } from './first-hitting.js';
-import { type RemaskingSampler, RemaskingRound } from './remasking.js';
-import { type RoundFactory, maskedPositions } from './round.js';
+import { FirstHittingRound, type FirstHittingSampler } from './first-hitting.js';
+import { RemaskingRound, type RemaskingSampler } from './remasking.js';
 import { RoundPlan } from './round-plan.js';
+import { type RoundFactory, maskedPositions } from './round.js';
 import type { SamplerName, SamplingParams } from './types.js';
 
 const firstHitting =

@@ -1,7 +1,7 @@
+import { totalNoise } from '../diffusion/index.js';
 import type { SeededRandom } from '../random.js';
 import type { PassRow, RowResult } from '../runtime/index.js';
 import type { Sequence } from '../scheduler/index.js';
-import { totalNoise } from '../diffusion/index.js';
 import type { CanvasLayout } from './canvas-layout.js';
 import type { PlannedStep, RoundProcess } from './round.js';
 import { roundsOf } from './rounds.js';

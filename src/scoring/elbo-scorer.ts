@@ -1,6 +1,6 @@
+import { maskProbability, totalNoise } from '../diffusion/index.js';
 import type { SeededRandom } from '../random.js';
 import type { PassRow, RowResult } from '../runtime/index.js';
-import { maskProbability, totalNoise } from '../diffusion/index.js';
 import { type KeyedRow, ScorerRows } from './scorer-rows.js';
 import type { ItemScore, ScoreWindow } from './types.js';
 

@@ -30,7 +30,8 @@ test('a served family’s defaults are among what it allows', () => {
 });
 
 test('a seed .ckpt: each backbone and parameterization is claimed by one family or refused saying why', () => {
-  const config = (timed: boolean) => synthConfig({ vocab_size: 64, model_length: 32, hidden_dim: 32, cond_dim: 16, n_blocks: 2, n_heads: 2, time_conditioning: timed });
+  const shape = { vocab_size: 64, model_length: 32, hidden_dim: 32, cond_dim: 16, n_blocks: 2, n_heads: 2 };
+  const config = (timed: boolean) => synthConfig({ ...shape, time_conditioning: timed });
   const outcome = (backbone: (typeof LIGHTNING_BACKBONES)[number], parameterization: (typeof LIGHTNING_PARAMETERIZATIONS)[number], timed: boolean) => {
     try {
       return familyOfLightning({ path: 'x.ckpt', backbone, parameterization, config: config(timed) }).name;
@@ -41,7 +42,8 @@ test('a seed .ckpt: each backbone and parameterization is claimed by one family 
       return (error as Error).message.slice(prefix.length);
     }
   };
-  const table = Object.fromEntries(LIGHTNING_BACKBONES.flatMap((backbone) => LIGHTNING_PARAMETERIZATIONS.map((parameterization) => [`${backbone}/${parameterization}`, outcome(backbone, parameterization, true)])));
+  const pairs = LIGHTNING_BACKBONES.flatMap((backbone) => LIGHTNING_PARAMETERIZATIONS.map((parameterization) => [backbone, parameterization] as const));
+  const table = Object.fromEntries(pairs.map(([backbone, parameterization]) => [`${backbone}/${parameterization}`, outcome(backbone, parameterization, true)]));
   assert.deepEqual(table, {
     'dit/subs': 'mdlm',
     'dit/sedd': 'sedd',
@@ -60,7 +62,8 @@ test('a manifest is read by its family’s schema; a tag no family has is a stal
   const dir = join(tempDir(), 'export');
   mkdirSync(dir);
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ format: 'mdlm-serve-onnx', architecture: 'mdlm', parameterization: 'd3pm' }));
-  await assert.rejects(readAnyManifest(dir), { code: 'stale_export', message: /unrecognised manifest \(no model family is recorded as architecture mdlm, parameterization d3pm\); export the model again/ });
+  const unknownTag = /unrecognised manifest \(no model family is recorded as architecture mdlm, parameterization d3pm\); export the model again/;
+  await assert.rejects(readAnyManifest(dir), { code: 'stale_export', message: unknownTag });
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ format: 'mdlm-serve-onnx', architecture: 'gpt2' }));
   await assert.rejects(readAnyManifest(dir), { code: 'stale_export', message: /unrecognised manifest \(.*builderVersion/ });
 });

@@ -1,5 +1,5 @@
 import { after } from 'node:test';
-import { type ServedModel as ModelFacts, servedModelOf as modelFacts, readManifest } from '../../src/families/index.js';
+import { type ServedModel as ModelFacts, readManifest, servedModelOf as modelFacts } from '../../src/families/index.js';
 import { EngineCore } from '../../src/generation/index.js';
 import { SeededRandom } from '../../src/random.js';
 import { ForwardRuntime, ProviderOptionsSchema } from '../../src/runtime/index.js';

@@ -67,7 +67,8 @@ test('packFeeds: sigma per row for a time-conditioned network', () => {
 
 /** Head outputs as onnxruntime hands them back, each array a view at an offset into a larger buffer. */
 function outputs(entries: number, width: number): { outputs: HeadOutputs; tokens: bigint[]; top: bigint[] } {
-  const view = <T extends BigInt64Array | Float32Array>(Type: new (buffer: ArrayBuffer, offset: number, length: number) => T, values: ArrayLike<number | bigint>): T => {
+  type ArrayType<T> = new (buffer: ArrayBuffer, offset: number, length: number) => T;
+  const view = <T extends BigInt64Array | Float32Array>(Type: ArrayType<T>, values: ArrayLike<number | bigint>): T => {
     const array = new Type(new ArrayBuffer((values.length + 2) * 8), 8, values.length);
     array.set(values as never);
     return array;

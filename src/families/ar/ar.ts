@@ -10,9 +10,12 @@ import { LEFT_TO_RIGHT, leftToRightRounds } from './left-to-right.js';
 const TAG = { architecture: 'ar', parameterization: 'ar' } as const;
 
 const ArManifestSchema = ditManifestSchema(TAG);
-export type ArManifest = z.infer<typeof ArManifestSchema>;
+type ArManifest = z.infer<typeof ArManifestSchema>;
 
 const NOT_TRAINED = 'is not a model the seed trains';
+const NO_FIRST_TOKEN =
+  'an autoregressive model needs a first token to condition on: this tokenizer has no BOS (or add_special_tokens is false), so give a prompt';
+const ONE_PER_PASS = 'does not apply to an autoregressive model, which generates one token per forward pass, left to right';
 
 /**
  * The AR baseline predicts each token from those before it, so it needs a first one: BOS, as
@@ -20,7 +23,7 @@ const NOT_TRAINED = 'is not a model the seed trains';
  */
 function headOf(prompt: readonly number[], bos: number | undefined): number[] {
   if (bos !== undefined) return [bos, ...prompt];
-  if (prompt.length === 0) refuseParam('prompt', 'an autoregressive model needs a first token to condition on: this tokenizer has no BOS (or add_special_tokens is false), so give a prompt');
+  if (prompt.length === 0) refuseParam('prompt', NO_FIRST_TOKEN);
   return [...prompt];
 }
 
@@ -33,10 +36,14 @@ function headOf(prompt: readonly number[], bos: number | undefined): number[] {
 function refuseDiffusionFields(request: SamplingRequest): void {
   const diffusionOnly = { steps: request.steps, sampler: request.sampler, eta: request.eta, t_on: request.tOn, t_off: request.tOff, alpha_on: request.alphaOn };
   for (const [param, value] of Object.entries(diffusionOnly)) {
-    if (value !== undefined) refuseParam(param, 'does not apply to an autoregressive model, which generates one token per forward pass, left to right');
+    if (value !== undefined) refuseParam(param, ONE_PER_PASS);
   }
-  if (request.suffix !== undefined && request.suffix.length > 0) refuseParam('suffix', 'an autoregressive model generates left to right and cannot fill in before a suffix');
-  if (request.semiAr !== undefined) refuseParam('semi_ar', "semi-autoregressive rounds are a diffusion model's; an autoregressive model generates within its window");
+  if (request.suffix !== undefined && request.suffix.length > 0) {
+    refuseParam('suffix', 'an autoregressive model generates left to right and cannot fill in before a suffix');
+  }
+  if (request.semiAr !== undefined) {
+    refuseParam('semi_ar', "semi-autoregressive rounds are a diffusion model's; an autoregressive model generates within its window");
+  }
 }
 
 /**
@@ -51,7 +58,9 @@ export const AR_FAMILY: ServingFamily<ArManifest> = {
   manifestSchema: ArManifestSchema,
   lightning: {
     claim: ({ backbone, parameterization }) => {
-      if (backbone === 'ar') return parameterization === 'ar' ? { served: true } : { refused: `${NOT_TRAINED} (its AR backbone goes with parameterization ar)` };
+      if (backbone === 'ar') {
+        return parameterization === 'ar' ? { served: true } : { refused: `${NOT_TRAINED} (its AR backbone goes with parameterization ar)` };
+      }
       return parameterization === 'ar' ? { refused: `${NOT_TRAINED} (parameterization ar goes with backbone ar)` } : undefined;
     },
     open: (checkpoint, options) => openDitNetwork(checkpoint, ArModel, TAG, options),
@@ -84,10 +93,15 @@ export const AR_FAMILY: ServingFamily<ArManifest> = {
       // The seed's AR _loss (_maybe_sub_sample) feeds x[:-1] and scores x[1:].
       leadingContext: {
         tokens: 1,
-        why: 'an autoregressive model scores each token given the ones before it, and the first has none: give a context, or keep add_special_tokens on with a tokenizer that has a BOS',
+        why:
+          'an autoregressive model scores each token given the ones before it, and the first has none: ' +
+          'give a context, or keep add_special_tokens on with a tokenizer that has a BOS',
       },
       scorer: (_method, { window }) => new CausalItemScorer(window),
     },
-    reported: { parameterization: TAG.parameterization, summary: "the seed's autoregressive baseline (left to right, method ar; no steps, sampler, suffix or semi_ar)" },
+    reported: {
+      parameterization: TAG.parameterization,
+      summary: "the seed's autoregressive baseline (left to right, method ar; no steps, sampler, suffix or semi_ar)",
+    },
   },
 };

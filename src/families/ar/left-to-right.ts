@@ -8,7 +8,7 @@ export const LEFT_TO_RIGHT = 'left-to-right';
  * each drawn from the causal conditional given every token before it. Each step is one pass
  * over the whole window with one draw; there is no KV cache, so a token costs a full pass.
  */
-export class LeftToRightRound implements RoundProcess {
+class LeftToRightRound implements RoundProcess {
   private step = 0;
 
   /** `positions`: the masked positions of the output, in order. */

@@ -14,7 +14,7 @@ const Gpt2ManifestSchema = ManifestBaseSchema.extend({
   architecture: z.literal(TAG.architecture),
   config: Gpt2ConfigSchema,
 });
-export type Gpt2Manifest = z.infer<typeof Gpt2ManifestSchema>;
+type Gpt2Manifest = z.infer<typeof Gpt2ManifestSchema>;
 
 /** A GPT-2 checkpoint of GPT-2's own vocabulary that ships no tokenizer takes gpt2's. */
 async function tokenizerRepo(dir: string): Promise<string | undefined> {
@@ -33,7 +33,8 @@ async function openNetwork(dir: string, options: ExportOptions): Promise<ExportN
   const checkpoint = await Gpt2Checkpoint.open(dir);
   try {
     const tokenizer = await readTokenizer(options, true);
-    if (tokenizer !== undefined && tokenizer.tokenizer.vocabSize > checkpoint.config.vocab_size) throw tooManyTokens(tokenizer.tokenizer, checkpoint.config.vocab_size);
+    const { vocab_size: vocabSize } = checkpoint.config;
+    if (tokenizer !== undefined && tokenizer.tokenizer.vocabSize > vocabSize) throw tooManyTokens(tokenizer.tokenizer, vocabSize);
     return {
       tokenizer,
       weightBytes: checkpoint.weightBytes,

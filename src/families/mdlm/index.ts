@@ -1,2 +1,2 @@
 export { MdlmModel } from './graph.js';
-export { MDLM_FAMILY, type MdlmManifest } from './mdlm.js';
+export { MDLM_FAMILY } from './mdlm.js';

@@ -11,7 +11,7 @@ import { MdlmModel } from './graph.js';
 const TAG = { architecture: 'mdlm', parameterization: 'subs' } as const;
 
 const MdlmManifestSchema = ditManifestSchema(TAG);
-export type MdlmManifest = z.infer<typeof MdlmManifestSchema>;
+type MdlmManifest = z.infer<typeof MdlmManifestSchema>;
 
 /** Other MDLM-family configs may name their tokenizer's hub repository; a non-string value is not a name. */
 const TokenizerHintSchema = z.looseObject({

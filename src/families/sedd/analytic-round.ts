@@ -27,7 +27,7 @@ interface SeddState {
  * with a draw at every masked position; the step's uniforms decide, after the pass, which
  * of those draws are kept. A step with nothing masked changes nothing and is skipped.
  */
-export class SeddAnalyticRound implements RoundProcess {
+class SeddAnalyticRound implements RoundProcess {
   private step = 0;
   private decisions = new Float64Array(0);
 

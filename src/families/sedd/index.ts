@@ -1,3 +1,2 @@
-export { SeddAnalyticRound, seddAnalyticRounds } from './analytic-round.js';
-export { seddLoss, seddScoreShift, seddUnmaskProbability } from './score.js';
-export { SEDD_FAMILY, type SeddManifest } from './sedd.js';
+export { seddLoss, seddUnmaskProbability } from './score.js';
+export { SEDD_FAMILY } from './sedd.js';

@@ -12,7 +12,7 @@ import { seddLoss } from './score.js';
 const TAG = { architecture: 'mdlm', parameterization: 'sedd' } as const;
 
 const SeddManifestSchema = ditManifestSchema(TAG);
-export type SeddManifest = z.infer<typeof SeddManifestSchema>;
+type SeddManifest = z.infer<typeof SeddManifestSchema>;
 
 /** The one sampler SEDD's log scores have. */
 const ANALYTIC = 'analytic';
@@ -29,8 +29,8 @@ export const SEDD_FAMILY: ServingFamily<SeddManifest> = {
     claim: ({ backbone, parameterization, config }) => {
       if (backbone !== 'dit' || parameterization !== 'sedd') return undefined;
       // The seed's SEDD score divides by e^σ − 1 with the network's own σ.
-      if (!config.time_conditioning) return { refused: "cannot be served: the seed's SEDD score divides by e^σ − 1 with the network's σ, which is 0 without time_conditioning" };
-      return { served: true };
+      if (config.time_conditioning) return { served: true };
+      return { refused: "cannot be served: the seed's SEDD score divides by e^σ − 1 with the network's σ, which is 0 without time_conditioning" };
     },
     open: (checkpoint, options) => openDitNetwork(checkpoint, MdlmModel, TAG, options),
   },
@@ -44,7 +44,8 @@ export const SEDD_FAMILY: ServingFamily<SeddManifest> = {
       procedure: (request, { layout }, model) => {
         const sampler = request.sampler ?? ANALYTIC;
         if (sampler !== ANALYTIC) {
-          refuseParam('sampler', `a SEDD model samples with analytic, its own predictor (the other samplers read SUBS probabilities, which SEDD's log scores are not), not ${sampler}`);
+          const why = "the other samplers read SUBS probabilities, which SEDD's log scores are not";
+          refuseParam('sampler', `a SEDD model samples with analytic, its own predictor (${why}), not ${sampler}`);
         }
         if (layout.rounds > 1) {
           refuseParam(
