@@ -29,7 +29,7 @@ export interface ManifestTag {
 
 /** What serving knows of a loaded model: its family, and the facts requests are prepared against. */
 export interface ServedModel {
-  /** The family's name, for looking its procedures up (familyNamed). */
+  /** The family's name, by which its procedures are looked up (servingFamilyNamed). */
   family: string;
   /** The token fixed input may not hold: only a sampler places it. */
   maskId: number;

@@ -36,7 +36,7 @@ const LIGHTNING_FAMILIES = ALL.filter((family): family is LightningFamily => fam
 
 const BY_NAME = new Map(ALL.map((family) => [family.name, family]));
 
-export function familyNamed(name: string): ModelFamily {
+function familyNamed(name: string): ModelFamily {
   const family = BY_NAME.get(name);
   if (family === undefined) throw new Error(`no model family is named ${name}`);
   return family;
