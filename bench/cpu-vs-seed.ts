@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { SYNTH_PRESETS, synthesizeCheckpoint } from '../src/checkpoint/synth.js';
-import { exportModel } from '../src/model/export.js';
+import { exportModel } from '../src/families/index.js';
 import { WEIGHT_DTYPES, type WeightDtype } from '../src/model/index.js';
 import { GPT2_TOKENIZER_DIR, intList, median } from './support.js';
 

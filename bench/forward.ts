@@ -22,8 +22,9 @@ import * as ort from 'onnxruntime-node';
 import { packFeeds } from '../src/runtime/feeds.js';
 import type { PassRow } from '../src/runtime/index.js';
 import { z } from 'zod';
+import { type AnyExportManifest, readAnyManifest } from '../src/families/index.js';
 import { GraphBuilder } from '../src/model/graph-builder.js';
-import { type AnyExportManifest, MODEL_FILE, readAnyManifest } from '../src/model/manifest.js';
+import { MODEL_FILE } from '../src/model/manifest.js';
 import { DEVICES, type ExecutionProvider, ProviderOptionsSchema, executionProviderConfig, probeProviderEnvironment, selectProvider } from '../src/runtime/providers.js';
 import { intList, median } from './support.js';
 

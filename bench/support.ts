@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { GPT2_MDLM_VOCAB_SIZE, type SynthShape, synthesizeCheckpoint } from '../src/checkpoint/synth.js';
-import { exportModel } from '../src/model/export.js';
+import { exportModel } from '../src/families/index.js';
 
 /** The offline GPT-2 tokenizer this repository carries, for models of GPT-2's vocabulary. */
 export const GPT2_TOKENIZER_DIR = join(import.meta.dirname, '..', 'test', 'fixtures', 'gpt2');

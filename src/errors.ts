@@ -86,3 +86,8 @@ export class MdlmError extends Error {
 export function isMdlmError(value: unknown): value is MdlmError {
   return value instanceof MdlmError;
 }
+
+/** A refusal of one request field: the message names it first, and `details.param` carries it to the client. */
+export function refuseParam(param: string, message: string): never {
+  throw new MdlmError(ErrorCodes.invalidArgument, `${param}: ${message}`, { details: { param } });
+}

@@ -11,8 +11,8 @@
 import { appendFileSync } from 'node:fs';
 import { z } from 'zod';
 import { isMdlmError } from '../../src/errors.js';
+import { readManifest } from '../../src/families/index.js';
 import { GenerationService } from '../../src/generation/index.js';
-import { readManifest } from '../../src/model/index.js';
 import { DEFAULT_BATCH_ENTRIES } from '../../src/scheduler/index.js';
 import { DEVICES, ProviderOptionsSchema, describeProviderChoice } from '../../src/runtime/providers.js';
 

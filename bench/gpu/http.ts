@@ -11,7 +11,7 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { readManifest } from '../../src/model/index.js';
+import { readManifest } from '../../src/families/index.js';
 import { DEVICES } from '../../src/runtime/providers.js';
 import { type ServerProcess, autocannon, batchRows, intList, startServerProcess } from '../support.js';
 

@@ -1,5 +1,5 @@
 import { ErrorCodes, MdlmError } from '../errors.js';
-import { type Gpt2ExportManifest, readAnyManifest } from '../model/index.js';
+import { type AnyExportManifest, familyOfTag, readAnyManifest } from '../families/index.js';
 import { type Device, type ExecutionProvider, ForwardRuntime, type PassRow, ProviderOptionsSchema } from '../runtime/index.js';
 import type { ScoringWindow } from './gen-ppl.js';
 
@@ -17,13 +17,17 @@ export interface ScorerOptions {
  */
 export class CausalScorer {
   private constructor(
-    readonly manifest: Gpt2ExportManifest,
+    readonly manifest: AnyExportManifest,
+    /** The context: positions the model has embeddings for. */
+    readonly context: number,
+    readonly eosId: number,
     private readonly runtime: ForwardRuntime,
   ) {}
 
   static async open(options: ScorerOptions): Promise<CausalScorer> {
     const manifest = await readAnyManifest(options.exportDir);
-    if (manifest.architecture !== 'gpt2') {
+    const scoring = familyOfTag(manifest)?.sampleScoring;
+    if (scoring === undefined) {
       throw new MdlmError(ErrorCodes.invalidArgument, `${options.exportDir} is an ${manifest.architecture} export; generative perplexity needs a causal LM such as GPT-2`);
     }
     if (manifest.head !== 'positions') {
@@ -36,16 +40,7 @@ export class CausalScorer {
       workers: 1,
       intraOpThreads: options.intraOpThreads,
     });
-    return new CausalScorer(manifest, runtime);
-  }
-
-  /** The context: positions the model has embeddings for. */
-  get context(): number {
-    return this.manifest.config.n_positions;
-  }
-
-  get eosId(): number {
-    return this.manifest.config.eos_token_id;
+    return new CausalScorer(manifest, scoring.context(manifest), scoring.eosId(manifest), runtime);
   }
 
   get provider(): ExecutionProvider {

@@ -7,9 +7,9 @@
  * test can run the whole thing in seconds.
  */
 import { join } from 'node:path';
-import { synthesizeCheckpoint, synthesizeGpt2Checkpoint } from '../checkpoint/index.js';
+import { synthesizeCheckpoint } from '../checkpoint/index.js';
+import { exportModel, synthesizeGpt2Checkpoint } from '../families/index.js';
 import type { GenerationService } from '../generation/index.js';
-import { exportModel } from '../model/index.js';
 import { SAMPLERS, type SamplerName } from '../sampling/index.js';
 import type { MdlmTokenizer } from '../tokenizer/index.js';
 import type { CausalScorer } from './causal-scorer.js';

@@ -10,7 +10,6 @@ export {
   type GenerationStart,
   type GenerationStats,
   GenerationService,
-  modelFacts,
   type ModelInfo,
   type ScoreResult,
   type ScoredItem,

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
-import { ErrorCodes, MdlmError } from '../errors.js';
-import type { ModelFacts } from '../sampling/index.js';
+import { ErrorCodes, MdlmError, refuseParam } from '../errors.js';
+import { type ScoringProcedures, type ServedModel, servingFamilyNamed } from '../families/index.js';
 import type { ScoreMethod, ScoreWindow } from '../scoring/index.js';
 import type { MdlmTokenizer } from '../tokenizer/index.js';
 import { type FixedInput, encodeFixed, framingOf } from './prepare.js';
@@ -52,22 +52,17 @@ export interface PreparedScore {
 
 /**
  * Encodes, frames and lays out every item, refusing what cannot be scored with the field
- * named. The AR baseline's likelihood is its own left-to-right one (its default method); it
- * has no NELBO.
+ * named. The model's family says which methods it scores with (the AR baseline's likelihood
+ * is its own left-to-right one; it has no NELBO) and what an item needs before what is scored.
  */
-export function prepareScore(request: ScoreRequest, tokenizer: MdlmTokenizer, facts: ModelFacts): PreparedScore {
-  const causal = facts.parameterization === 'ar';
-  const method = request.method ?? (causal ? 'ar' : SCORE_DEFAULTS.method);
-  const unsupported = (message: string): never => {
-    throw new MdlmError(ErrorCodes.unsupportedMethod, message, { details: { param: 'method' } });
-  };
-  if (method === 'elbo' && causal) unsupported('method elbo is a diffusion model\'s bound: this is an autoregressive model, whose exact left-to-right likelihood is method ar');
-  if (method === 'ar' && facts.timeConditioned) {
-    unsupported('method ar needs a model that ignores t: this checkpoint is time-conditioned, so its denoiser has no single left-to-right conditional; use elbo');
-  }
+export function prepareScore(request: ScoreRequest, tokenizer: MdlmTokenizer, model: ServedModel): PreparedScore {
+  const { scoring } = servingFamilyNamed(model.family).serving;
+  const method = request.method ?? scoring.defaultMethod;
+  const refusal = scoring.refusal(method, model);
+  if (refusal !== undefined) throw new MdlmError(ErrorCodes.unsupportedMethod, refusal, { details: { param: 'method' } });
   const { bos } = framingOf(tokenizer, request.addSpecialTokens);
   return {
-    items: request.items.map((item, index) => scoreWindow(item, item.param ?? `items.${index}`, bos, tokenizer, facts)),
+    items: request.items.map((item, index) => scoreWindow(item, item.param ?? `items.${index}`, { bos, tokenizer, model, scoring })),
     method,
     mcSamples: request.mcSamples ?? SCORE_DEFAULTS.mcSamples,
     antithetic: request.antithetic ?? SCORE_DEFAULTS.antithetic,
@@ -76,27 +71,29 @@ export function prepareScore(request: ScoreRequest, tokenizer: MdlmTokenizer, fa
   };
 }
 
-function scoreWindow(item: ScoreItemRequest, param: string, bos: number | undefined, tokenizer: MdlmTokenizer, facts: ModelFacts): ScoreWindow {
-  const target = encodeFixed(tokenizer, item.input, param, facts);
+interface ItemContext {
+  bos: number | undefined;
+  tokenizer: MdlmTokenizer;
+  model: ServedModel;
+  scoring: ScoringProcedures;
+}
+
+function scoreWindow(item: ScoreItemRequest, param: string, { bos, tokenizer, model, scoring }: ItemContext): ScoreWindow {
+  const target = encodeFixed(tokenizer, item.input, param, model);
   if (target.length === 0) throw new MdlmError(ErrorCodes.invalidArgument, `${param}: there is nothing to score (no tokens)`, { details: { param } });
-  const given = encodeFixed(tokenizer, item.context, `${param}.context`, facts);
+  const given = encodeFixed(tokenizer, item.context, `${param}.context`, model);
   const context = bos === undefined ? given : [bos, ...given];
-  if (facts.parameterization === 'ar' && context.length === 0) {
-    throw new MdlmError(
-      ErrorCodes.invalidArgument,
-      `${param}: an autoregressive model scores each token given the ones before it, and the first has none: give a context, or keep add_special_tokens on with a tokenizer that has a BOS`,
-      { details: { param } },
-    );
-  }
+  const leading = scoring.leadingContext;
+  if (leading !== undefined && context.length < leading.tokens) refuseParam(param, leading.why);
   const length = context.length + target.length + (item.trailing ?? 0);
-  if (length > facts.modelLength) {
+  if (length > model.modelLength) {
     throw new MdlmError(
       ErrorCodes.sequenceTooLong,
-      `${param}: ${length} tokens (context ${context.length}, scored ${target.length}${item.trailing ? `, trailing ${item.trailing}` : ''}) do not fit the model's window of ${facts.modelLength}; split the text (mdlm eval ppl cuts a corpus into rows)`,
+      `${param}: ${length} tokens (context ${context.length}, scored ${target.length}${item.trailing ? `, trailing ${item.trailing}` : ''}) do not fit the model's window of ${model.modelLength}; split the text (mdlm eval ppl cuts a corpus into rows)`,
       { details: { param } },
     );
   }
-  const tokens = new Int32Array(length).fill(facts.maskId);
+  const tokens = new Int32Array(length).fill(model.maskId);
   tokens.set(context, 0);
   tokens.set(target, context.length);
   return { tokens, start: context.length, end: context.length + target.length };

@@ -1,10 +1,8 @@
 import { randomInt } from 'node:crypto';
-import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
+import { ErrorCodes, MdlmError, isMdlmError, refuseParam } from '../errors.js';
+import { type ServedModel, servingFamilyNamed } from '../families/index.js';
 import {
   type CanvasLayout,
-  LEFT_TO_RIGHT,
-  type ModelFacts,
-  type Procedure,
   REMDM_DEFAULTS,
   type RemaskParams,
   type SamplerName,
@@ -77,29 +75,28 @@ export function framingOf(tokenizer: MdlmTokenizer, addSpecialTokens: boolean | 
   return addSpecialTokens === false ? { bos: undefined, eos: undefined } : { bos: tokenizer.bosId, eos: tokenizer.eosId };
 }
 
-export function prepareGeneration(request: GenerateRequest, tokenizer: MdlmTokenizer, facts: ModelFacts): PreparedGeneration {
-  const prompt = encodeFixed(tokenizer, request.prompt, 'prompt', facts);
-  const suffix = encodeFixed(tokenizer, request.suffix, 'suffix', facts);
-  // Unconditional generation stays the seed's: nothing is framed when there is nothing to frame.
+/** Encodes, frames and lays out a request, and lets the model's family say how it is sampled (or refuse it, naming the field). */
+export function prepareGeneration(request: GenerateRequest, tokenizer: MdlmTokenizer, model: ServedModel): PreparedGeneration {
+  const { generation } = servingFamilyNamed(model.family).serving;
+  const prompt = encodeFixed(tokenizer, request.prompt, 'prompt', model);
+  const suffix = encodeFixed(tokenizer, request.suffix, 'suffix', model);
   const { bos, eos } = framingOf(tokenizer, request.addSpecialTokens);
-  const head = headOf(prompt, bos, facts.parameterization);
+  const head = generation.head(prompt, bos);
   const tail = suffix.length > 0 && eos !== undefined ? [...suffix, eos] : suffix;
-  if (facts.parameterization === 'ar') refuseDiffusionFields(request);
-  const layout = layoutCanvas({ head, tail, windowLength: request.length, semiAr: request.semiAr, generate: request.newTokens }, facts.modelLength);
+  generation.refuse?.(request);
+  const layout = layoutCanvas({ head, tail, windowLength: request.length, semiAr: request.semiAr, generate: request.newTokens }, model.modelLength);
   const end = request.newTokens === undefined ? layout.totalLength - tail.length : head.length + request.newTokens;
-  const sampler = procedureOf(request, layout, facts);
+  const { steps, ...procedure } = generation.procedure(request, { layout, head }, model);
   return {
     sampling: {
-      steps: sampler === LEFT_TO_RIGHT ? layout.totalLength - head.length : (request.steps ?? GENERATION_DEFAULTS.steps),
-      sampler,
-      remask: remaskParams(sampler, request),
+      steps: steps ?? request.steps ?? GENERATION_DEFAULTS.steps,
+      ...procedure,
+      remask: remaskParams(procedure.sampler, request),
       temperature: request.temperature ?? GENERATION_DEFAULTS.temperature,
       topP: request.topP ?? GENERATION_DEFAULTS.topP,
       topK: request.topK ?? GENERATION_DEFAULTS.topK,
       layout,
-      initial: initialCanvas(layout, head, tail, facts.maskId),
-      // Left to right, the grid's t is exactly the share of the tokens still to generate.
-      ...(sampler === LEFT_TO_RIGHT && { eps: 0 }),
+      initial: initialCanvas(layout, head, tail, model.maskId),
     },
     numSamples: request.numSamples ?? GENERATION_DEFAULTS.numSamples,
     seed: request.seed ?? randomInt(2 ** 32),
@@ -111,67 +108,15 @@ export function prepareGeneration(request: GenerateRequest, tokenizer: MdlmToken
   };
 }
 
-const refuse = (param: string, message: string): never => {
-  throw new MdlmError(ErrorCodes.invalidArgument, `${param}: ${message}`, { details: { param } });
-};
-
-/**
- * The fixed start of the output. The AR baseline predicts each token from those before it,
- * so it needs a first one: BOS, as the seed's `_ar_sampler` starts every sample, or the
- * prompt's first token when there is no BOS.
- */
-function headOf(prompt: number[], bos: number | undefined, parameterization: ModelFacts['parameterization']): number[] {
-  if (parameterization === 'ar') {
-    if (bos !== undefined) return [bos, ...prompt];
-    if (prompt.length === 0) refuse('prompt', 'an autoregressive model needs a first token to condition on: this tokenizer has no BOS (or add_special_tokens is false), so give a prompt');
-    return prompt;
-  }
-  return prompt.length > 0 && bos !== undefined ? [bos, ...prompt] : prompt;
-}
-
-/**
- * What an AR model cannot do: it generates one token per pass, left to right, within its
- * window. Steps, samplers and ReMDM's parameters belong to the reverse diffusion process; a
- * suffix would need the tokens after it; semi-autoregressive rounds are a diffusion model's
- * way past its window.
- */
-function refuseDiffusionFields(request: GenerateRequest): void {
-  const diffusionOnly = { steps: request.steps, sampler: request.sampler, eta: request.eta, t_on: request.tOn, t_off: request.tOff, alpha_on: request.alphaOn };
-  for (const [param, value] of Object.entries(diffusionOnly)) {
-    if (value !== undefined) refuse(param, 'does not apply to an autoregressive model, which generates one token per forward pass, left to right');
-  }
-  if (request.suffix !== undefined && request.suffix.length > 0) refuse('suffix', 'an autoregressive model generates left to right and cannot fill in before a suffix');
-  if (request.semiAr !== undefined) refuse('semi_ar', "semi-autoregressive rounds are a diffusion model's; an autoregressive model generates within its window");
-}
-
-/**
- * The sampling procedure: left to right for the AR baseline; SEDD's own analytic sampler for
- * a SEDD model (the seed's other samplers read SUBS probabilities, which SEDD's log scores are
- * not, and its semi-autoregressive rounds are SUBS steps); any sampler for MDLM.
- */
-function procedureOf(request: GenerateRequest, layout: CanvasLayout, facts: ModelFacts): Procedure {
-  if (facts.parameterization === 'ar') {
-    if (layout.rounds > 1) refuse(request.newTokens === undefined ? 'length' : 'max_tokens', `an autoregressive model generates within its window of ${facts.modelLength} tokens: the prompt and the tokens to generate must fit it`);
-    return LEFT_TO_RIGHT;
-  }
-  if (facts.parameterization === 'sedd') {
-    const sampler = request.sampler ?? 'analytic';
-    if (sampler !== 'analytic') refuse('sampler', `a SEDD model samples with analytic, its own predictor (the other samplers read SUBS probabilities, which SEDD's log scores are not), not ${sampler}`);
-    if (layout.rounds > 1) refuse(request.semiAr === undefined ? 'max_tokens' : 'semi_ar', `the seed's semi-autoregressive rounds are SUBS (MDLM) steps; a SEDD model generates within its window of ${facts.modelLength} tokens`);
-    return sampler;
-  }
-  return request.sampler ?? GENERATION_DEFAULTS.sampler;
-}
-
 /**
  * ReMDM's parameters with the paper's defaults, refused (naming the field) where they do not
  * apply or where some transition probability would leave [0, 1].
  */
-function remaskParams(sampler: Procedure, request: GenerateRequest): RemaskParams | undefined {
+function remaskParams(sampler: string, request: GenerateRequest): RemaskParams | undefined {
   const given = { eta: request.eta, t_on: request.tOn, t_off: request.tOff, alpha_on: request.alphaOn };
   const applies = (param: keyof typeof given) => (param === 'eta' ? isRemasking(sampler) && sampler !== 'remdm-conf' : sampler === 'remdm-loop');
   for (const param of Object.keys(given) as (keyof typeof given)[]) {
-    if (given[param] !== undefined && !applies(param)) refuse(param, `does not apply to the ${sampler} sampler (${param === 'eta' ? 'remdm-cap, remdm-rescale and remdm-loop' : 'remdm-loop only'})`);
+    if (given[param] !== undefined && !applies(param)) refuseParam(param, `does not apply to the ${sampler} sampler (${param === 'eta' ? 'remdm-cap, remdm-rescale and remdm-loop' : 'remdm-loop only'})`);
   }
   if (!isRemasking(sampler)) return undefined;
   const params: RemaskParams = {
@@ -180,11 +125,11 @@ function remaskParams(sampler: Procedure, request: GenerateRequest): RemaskParam
     tOff: request.tOff ?? REMDM_DEFAULTS.tOff,
     alphaOn: request.alphaOn ?? REMDM_DEFAULTS.alphaOn,
   };
-  if (!(params.alphaOn > 0 && params.alphaOn < 1)) refuse('alpha_on', `must be in (0, 1), got ${params.alphaOn}`);
-  if (!(params.tOff > 0 && params.tOff < params.tOn && params.tOn < 1)) refuse(request.tOn === undefined ? 't_off' : 't_on', `need 0 < t_off < t_on < 1, got t_off ${params.tOff} and t_on ${params.tOn}`);
+  if (!(params.alphaOn > 0 && params.alphaOn < 1)) refuseParam('alpha_on', `must be in (0, 1), got ${params.alphaOn}`);
+  if (!(params.tOff > 0 && params.tOff < params.tOn && params.tOn < 1)) refuseParam(request.tOn === undefined ? 't_off' : 't_on', `need 0 < t_off < t_on < 1, got t_off ${params.tOff} and t_on ${params.tOn}`);
   const limit = maxEta(sampler, params.alphaOn);
   if (sampler !== 'remdm-conf' && !(params.eta >= 0 && params.eta <= limit)) {
-    refuse('eta', `must be in [0, ${limit.toPrecision(4)}] for ${sampler}${sampler === 'remdm-loop' ? ` with alpha_on ${params.alphaOn} ((1 − alpha_on)/alpha_on)` : ''}, or some transition probability leaves [0, 1]; got ${params.eta}`);
+    refuseParam('eta', `must be in [0, ${limit.toPrecision(4)}] for ${sampler}${sampler === 'remdm-loop' ? ` with alpha_on ${params.alphaOn} ((1 − alpha_on)/alpha_on)` : ''}, or some transition probability leaves [0, 1]; got ${params.eta}`);
   }
   return params;
 }
@@ -199,7 +144,12 @@ export function encodeNaming(tokenizer: MdlmTokenizer, text: string, param: stri
 }
 
 /** Fixed tokens, refusing ids outside the vocabulary and the mask token (only the sampler may place it). */
-export function encodeFixed(tokenizer: MdlmTokenizer, input: FixedInput | undefined, param: string, facts: Pick<ModelFacts, 'maskId' | 'vocabSize'>): number[] {
+export function encodeFixed(
+  tokenizer: MdlmTokenizer,
+  input: FixedInput | undefined,
+  param: string,
+  facts: Pick<ServedModel, 'maskId' | 'vocabSize'>,
+): number[] {
   if (input === undefined || input === '') return [];
   const ids = typeof input === 'string' ? encodeNaming(tokenizer, input, param) : [...input];
   const outside = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= facts.vocabSize);

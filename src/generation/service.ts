@@ -1,10 +1,10 @@
 import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
-import { type GenerativeManifest, type Parameterization, readManifest } from '../model/index.js';
+import { type GenerativeManifest, type ItemScorer, type ServedModel, type ServingFamily, readManifest, servingFamilyOf } from '../families/index.js';
 import { SeededRandom } from '../random.js';
 import { type Device, type ExecutionProvider, ForwardRuntime, type ProviderAttempt, type ProviderOptions, type RuntimeStartup } from '../runtime/index.js';
-import { type ModelFacts, SequenceSampler, type StepEvent } from '../sampling/index.js';
-import { type PassReport, Scheduler, type SchedulerOptions, type Sequence } from '../scheduler/index.js';
-import { ArScorer, CausalItemScorer, ElboScorer, type ItemScore, type ScoreWindow, drawTimes, seddLoss, subsLoss } from '../scoring/index.js';
+import type { StepEvent } from '../sampling/index.js';
+import { type PassReport, Scheduler, type SchedulerOptions } from '../scheduler/index.js';
+import { type ItemScore, type ScoreWindow, drawTimes } from '../scoring/index.js';
 import { type DecodeOptions, MdlmTokenizer } from '../tokenizer/index.js';
 import { EngineCore } from './engine-core.js';
 import { type SpanText, type TextSpan, spanText } from './output-text.js';
@@ -74,8 +74,8 @@ export interface ModelInfo {
   modelLength: number;
   vocabSize: number;
   timeConditioned: boolean;
-  /** subs (MDLM), sedd (SEDD) or ar (the AR baseline): which sampler and likelihood apply. */
-  parameterization: Parameterization;
+  /** What /v1/models reports of the family (subs: MDLM, sedd: SEDD, ar: the AR baseline): which samplers and likelihoods apply. */
+  parameterization: string;
   maskId: number;
   eosId: number | undefined;
   /** The token framing puts before a prompt or a scored text, when the tokenizer has one. */
@@ -127,12 +127,17 @@ export class GenerationService {
     private readonly runtime: ForwardRuntime,
     private readonly scheduler: Scheduler,
     private readonly engine: EngineCore,
-    private readonly facts: ModelFacts,
+    private readonly facts: ServedModel,
+    /** The model's family: its samplers, scoring methods and what it refuses. */
+    readonly family: ServingFamily,
     manifest: GenerativeManifest,
     /** Where opening the service went (the tokenizer and the worker start side by side). */
     readonly startup: ServiceStartup,
   ) {
-    this.model = { ...facts, eosId: tokenizer.eosId, bosId: tokenizer.bosId, createdAt: manifest.createdAt };
+    const { maskId, modelLength, vocabSize, timeConditioned } = facts;
+    const { parameterization } = family.serving.reported;
+    const { eosId, bosId } = tokenizer;
+    this.model = { modelLength, vocabSize, timeConditioned, parameterization, maskId, eosId, bosId, createdAt: manifest.createdAt };
   }
 
   static async open(options: ServiceOptions): Promise<GenerationService> {
@@ -153,8 +158,10 @@ export class GenerationService {
       intraOpThreads: options.intraOpThreads,
     });
     let tokenizerMs = 0;
+    const family = servingFamilyOf(manifest);
+    const facts = family.serving.model(manifest);
     const loading = MdlmTokenizer.fromFiles(options.exportDir).then((tokenizer) => {
-      checkTokenizerFits(tokenizer, manifest, options.exportDir);
+      checkTokenizerFits(tokenizer, facts, options.exportDir);
       tokenizerMs = performance.now() - opened;
       return tokenizer;
     });
@@ -167,9 +174,8 @@ export class GenerationService {
     if (started.status === 'rejected') throw started.reason;
     const [tokenizer, runtime] = [loaded.value, started.value];
     const startup: ServiceStartup = { openedAtMs: opened, tokenizerMs, runtimeMs: performance.now() - opened, worker: runtime.firstStartup };
-    const facts = modelFacts(manifest);
     const scheduler = new Scheduler(options.scheduler);
-    return new GenerationService(tokenizer, runtime, scheduler, new EngineCore(scheduler, runtime), facts, manifest, startup);
+    return new GenerationService(tokenizer, runtime, scheduler, new EngineCore(scheduler, runtime), facts, family, manifest, startup);
   }
 
   /** Encodes the text, fills in the defaults and lays out the canvas, once; throws errors that name the field. */
@@ -178,8 +184,9 @@ export class GenerationService {
   }
 
   async generate(prepared: PreparedGeneration, hooks: GenerateHooks = {}): Promise<GenerateResult> {
-    const samplers = SeededRandom.streams(prepared.seed, prepared.numSamples).map(
-      (random, sample) => new SequenceSampler(prepared.sampling, this.facts, random, (event) => hooks.onStep?.(sample, event)),
+    const { generation } = this.family.serving;
+    const samplers = SeededRandom.streams(prepared.seed, prepared.numSamples).map((random, sample) =>
+      generation.sample(prepared.sampling, this.facts, random, (event) => hooks.onStep?.(sample, event)),
     );
     const job = this.engine.submit(samplers, hooks.signal);
     hooks.onStart?.({ seed: prepared.seed, initialTokenIds: Array.from(prepared.sampling.initial) });
@@ -207,24 +214,16 @@ export class GenerationService {
   async score(prepared: PreparedScore, hooks: Pick<GenerateHooks, 'signal'> = {}): Promise<ScoreResult> {
     const streams = SeededRandom.streams(prepared.seed, prepared.items.length);
     const times = prepared.method === 'elbo' ? groupTimes(prepared, streams) : [];
-    const scorers = prepared.items.map((window, index) => this.scorer(prepared, window, times[index] as Float64Array, streams[index] as SeededRandom));
+    const { scoring } = this.family.serving;
+    const scorers: ItemScorer[] = prepared.items.map((window, index) =>
+      scoring.scorer(prepared.method, { window, times: times[index] as Float64Array, random: streams[index] as SeededRandom, model: this.facts }),
+    );
     const stats = await this.engine.submit(scorers, hooks.signal).done;
     return {
       items: scorers.map((scorer, index) => ({ ...scorer.result(), tokenIds: scoredIds(prepared.items[index] as ScoreWindow) })),
       seed: prepared.seed,
       stats,
     };
-  }
-
-  /**
-   * The estimator of one item: the NELBO with the model's own loss (SUBS or SEDD's score
-   * entropy), or the left-to-right likelihood, through the denoiser for MDLM and in one pass
-   * for the causal AR baseline.
-   */
-  private scorer(prepared: PreparedScore, window: ScoreWindow, times: Float64Array, random: SeededRandom): Sequence & { result(): ItemScore } {
-    const { facts } = this;
-    if (prepared.method === 'elbo') return new ElboScorer(window, times, random, { ...facts, loss: facts.parameterization === 'sedd' ? seddLoss(facts.vocabSize) : subsLoss });
-    return facts.parameterization === 'ar' ? new CausalItemScorer(window) : new ArScorer(window, facts.maskId);
   }
 
   /** The text of part of an output, decoded once, cut at the first end-of-text token when asked. */
@@ -328,22 +327,12 @@ function scoredIds(window: ScoreWindow): number[] {
   return Array.from(window.tokens.subarray(window.start, window.end));
 }
 
-export function modelFacts(manifest: GenerativeManifest): ModelFacts {
-  return {
-    maskId: manifest.maskIndex,
-    modelLength: manifest.config.model_length,
-    vocabSize: manifest.config.vocab_size,
-    timeConditioned: manifest.config.time_conditioning,
-    parameterization: manifest.parameterization,
-  };
-}
-
 /** A tokenizer with ids past the embedding table would fail every forward pass: refuse it up front. */
-function checkTokenizerFits(tokenizer: MdlmTokenizer, manifest: GenerativeManifest, exportDir: string): void {
-  if (tokenizer.vocabSize > manifest.config.vocab_size || tokenizer.maskId !== manifest.maskIndex) {
+function checkTokenizerFits(tokenizer: MdlmTokenizer, model: ServedModel, exportDir: string): void {
+  if (tokenizer.vocabSize > model.vocabSize || tokenizer.maskId !== model.maskId) {
     throw new MdlmError(
       ErrorCodes.tokenizerError,
-      `${exportDir}: the tokenizer (${tokenizer.vocabSize} tokens, mask id ${tokenizer.maskId}) does not fit the model (vocab_size ${manifest.config.vocab_size}, mask id ${manifest.maskIndex})`,
+      `${exportDir}: the tokenizer (${tokenizer.vocabSize} tokens, mask id ${tokenizer.maskId}) does not fit the model (vocab_size ${model.vocabSize}, mask id ${model.maskId})`,
     );
   }
 }

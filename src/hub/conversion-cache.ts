@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type AnyExportManifest, BUILDER_VERSION, type ExportKey, MANIFEST_FILE, exportModel, readAnyManifest, staleReason } from '../model/index.js';
+import { type AnyExportManifest, exportModel, readAnyManifest } from '../families/index.js';
+import { BUILDER_VERSION, type ExportKey, MANIFEST_FILE, staleReason } from '../model/index.js';
 import { removeAbandonedTemporaries, removeOnExit, siblingPath } from '../util/atomic.js';
 
 export interface ConversionRequest {

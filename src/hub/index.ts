@@ -10,7 +10,8 @@ import { CONFIG_FILE, LIGHTNING_WEIGHTS, type LightningWeights, WEIGHTS_FILE, ch
 import { fileSha256 } from '../util/hash.js';
 import { describeZodIssues } from '../util/zod.js';
 import { ErrorCodes, MdlmError } from '../errors.js';
-import { type AnyExportManifest, BUILDER_VERSION, EXPORT_HEADS, type ExportHead, type ExportKey, MANIFEST_FILE, readAnyManifest, WEIGHT_DTYPES, type WeightDtype } from '../model/index.js';
+import { type AnyExportManifest, readAnyManifest } from '../families/index.js';
+import { BUILDER_VERSION, EXPORT_HEADS, type ExportHead, type ExportKey, MANIFEST_FILE, WEIGHT_DTYPES, type WeightDtype } from '../model/index.js';
 import { conversionDir, ensureConverted } from './conversion-cache.js';
 import { parseReference } from './reference.js';
 import { type HubOptions, defaultModelsDir, hubSettings } from './settings.js';
@@ -59,7 +60,7 @@ export interface ResolveOptions extends HubOptions {
 
 export interface ResolvedModel {
   exportDir: string;
-  /** MDLM or GPT-2: callers that need one architecture check it (readManifest refuses the other). */
+  /** Of any family: callers that need one check it (readManifest refuses a family that is not served). */
   manifest: AnyExportManifest;
   source: {
     kind: 'hub' | 'checkpoint' | 'lightning' | 'export';

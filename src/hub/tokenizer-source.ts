@@ -2,38 +2,34 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { GPT2_MDLM_VOCAB_SIZE, GPT2_VOCAB_SIZE, LightningCheckpoint, checkpointArchitecture, isLightningFile, readGpt2Config, readMdlmConfig } from '../checkpoint/index.js';
+import { LightningCheckpoint, isLightningFile } from '../checkpoint/index.js';
 import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
-import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../tokenizer/index.js';
+import { familyOfCheckpointDir } from '../families/index.js';
+import { GPT2_TOKENIZER_REPO, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../tokenizer/index.js';
 import { isRepoId } from './reference.js';
 import { type HubSession, fetchSnapshot, requireFiles } from './snapshot.js';
 
 export const TOKENIZER_FILES = [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE] as const;
 
-/** mdlm-owt ships no tokenizer: its vocabulary is GPT-2's plus the mask (spec §1). */
-export const GPT2_TOKENIZER_REPO = 'gpt2';
-
-/** Other MDLM-family configs may name their tokenizer's hub repository; a non-string value is not a name. */
-const TokenizerHintSchema = z.looseObject({
-  tokenizer_name: z.string().optional().catch(undefined),
-  tokenizer: z.string().optional().catch(undefined),
-});
-
 /**
  * The directory whose tokenizer.json and tokenizer_config.json the export ships: the
- * checkpoint's own, else those of the repository its config names, else GPT-2's for a
- * GPT-2-sized vocabulary, else none (the export then carries token ids only). A GPT-2
- * checkpoint needs only tokenizer.json: the export supplies GPT2TokenizerFast's defaults
- * when the repository has no tokenizer_config.json.
+ * checkpoint's own, else those of the repository its family takes (the one its config names,
+ * GPT-2's for a GPT-2-sized vocabulary), else none (the export then carries token ids only).
+ * A GPT-2 checkpoint needs only tokenizer.json: the export supplies GPT2TokenizerFast's
+ * defaults when the repository has no tokenizer_config.json.
  */
 export async function tokenizerDirFor(checkpointDir: string, session: HubSession, checkpointSha256?: string): Promise<string | undefined> {
   if (isLightningFile(checkpointDir)) return fetchTokenizer(checkpointDir, await lightningTokenizerRepo(checkpointDir, checkpointSha256), TOKENIZER_FILES, session);
-  const gpt2 = (await checkpointArchitecture(checkpointDir)) === 'gpt2';
-  const required = gpt2 ? [TOKENIZER_FILE] : TOKENIZER_FILES;
+  const { directory } = await familyOfCheckpointDir(checkpointDir);
+  const required = directory.tokenizerFiles;
   if (required.every((file) => existsSync(join(checkpointDir, file)))) return checkpointDir;
-  const repo = gpt2 ? await gpt2TokenizerRepoFor(checkpointDir) : await tokenizerRepoFor(checkpointDir);
-  return repo === undefined ? undefined : fetchTokenizer(checkpointDir, repo, required, session);
+  const repo = await directory.tokenizerRepo(checkpointDir);
+  if (repo === undefined) return undefined;
+  if (!isRepoId(repo)) {
+    const source = join(checkpointDir, 'config.json');
+    throw new MdlmError(ErrorCodes.invalidConfig, `${source}: tokenizer ${JSON.stringify(repo)} is not a Hugging Face repository id`);
+  }
+  return fetchTokenizer(checkpointDir, repo, required, session);
 }
 
 async function fetchTokenizer(checkpointDir: string, repo: string, required: readonly string[], session: HubSession): Promise<string> {
@@ -84,20 +80,4 @@ export async function tokenizerFilesHash(dir: string): Promise<string> {
     if (existsSync(path)) hash.update(await readFile(path));
   }
   return hash.digest('hex');
-}
-
-/** A GPT-2 checkpoint of GPT-2's own vocabulary that ships no tokenizer takes gpt2's. */
-async function gpt2TokenizerRepoFor(checkpointDir: string): Promise<string | undefined> {
-  return (await readGpt2Config(checkpointDir)).vocab_size === GPT2_VOCAB_SIZE ? GPT2_TOKENIZER_REPO : undefined;
-}
-
-async function tokenizerRepoFor(checkpointDir: string): Promise<string | undefined> {
-  const config = await readMdlmConfig(checkpointDir);
-  const hint = TokenizerHintSchema.parse(config);
-  const named = hint.tokenizer_name ?? hint.tokenizer;
-  if (named === undefined) return config.vocab_size === GPT2_MDLM_VOCAB_SIZE ? GPT2_TOKENIZER_REPO : undefined;
-  if (!isRepoId(named)) {
-    throw new MdlmError(ErrorCodes.invalidConfig, `${join(checkpointDir, 'config.json')}: tokenizer ${JSON.stringify(named)} is not a Hugging Face repository id`);
-  }
-  return named;
 }

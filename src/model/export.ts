@@ -1,38 +1,16 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  Checkpoint,
-  Gpt2Checkpoint,
-  LightningCheckpoint,
-  type LightningWeights,
-  type MdlmConfig,
-  checkpointArchitecture,
-  checkpointHash,
-  isLightningFile,
-} from '../checkpoint/index.js';
+import { type LightningWeights, type MdlmConfig, checkpointHash } from '../checkpoint/index.js';
 import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
 import { MdlmTokenizer, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, buildGpt2TokenizerConfig } from '../tokenizer/index.js';
 import { writeDirAtomically } from '../util/atomic.js';
 import { fileSha256 } from '../util/hash.js';
-import { ArModel } from './ar-graph.js';
 import type { DitNetwork, DitWeights } from './dit-network.js';
-import { Gpt2Model } from './gpt2-graph.js';
 import { GraphBuilder } from './graph-builder.js';
 import type { ExportHead } from './heads.js';
 import type { WeightDtype } from './layers.js';
-import {
-  type AnyExportManifest,
-  type ArExportManifest,
-  BUILDER_VERSION,
-  DATA_FILE,
-  type ExportManifest,
-  type Gpt2ExportManifest,
-  MANIFEST_FILE,
-  MODEL_FILE,
-  OPSETS,
-} from './manifest.js';
-import { MdlmModel } from './mdlm-graph.js';
+import { BUILDER_VERSION, DATA_FILE, type ExportManifestBase, MANIFEST_FILE, MODEL_FILE, OPSETS } from './manifest.js';
 
 export interface ExportOptions {
   /** A checkpoint directory (MDLM or GPT-2), or a Lightning .ckpt file of the seed (MDLM, SEDD or AR). */
@@ -59,37 +37,42 @@ export interface ExportOptions {
 }
 
 /** The tokenizer an export ships: its two files, as they will be written. */
-interface TokenizerFiles {
+export interface TokenizerFiles {
   tokenizer: MdlmTokenizer;
   files: Record<typeof TOKENIZER_FILE | typeof TOKENIZER_CONFIG_FILE, Buffer>;
 }
 
-/** One architecture's part of an export: the network to build and what its manifest records. */
-interface Network {
+/** A model family's network, opened from its checkpoint: what the export builds and what its manifest records. */
+export interface ExportNetwork {
   tokenizer: TokenizerFiles | undefined;
   weightBytes: number;
   build(builder: GraphBuilder): void;
-  manifest:
-    | Pick<ExportManifest, 'architecture' | 'parameterization' | 'config' | 'maskIndex'>
-    | Pick<ArExportManifest, 'architecture' | 'parameterization' | 'config' | 'maskIndex'>
-    | Pick<Gpt2ExportManifest, 'architecture' | 'config'>;
+  /** The family's own manifest fields (its on-disk tag, config, mask index...), beside what every export records. */
+  manifest: Record<string, unknown>;
   /** A .ckpt's own hash and weights choice (a directory is hashed by checkpointHash). */
   lightning?: { sha256: string; weights: LightningWeights };
   close(): void;
 }
 
+export interface GraphOptions {
+  head: ExportHead;
+  dtype: WeightDtype;
+  fused: boolean;
+}
+
+/** The graph an export asks for, its defaults filled in (fp32, onnxruntime's fused operators). */
+export function graphOptions(options: ExportOptions): GraphOptions {
+  return { head: options.head, dtype: options.dtype ?? 'fp32', fused: options.fused ?? true };
+}
+
 /**
- * Converts a checkpoint into an ONNX model directory (model.onnx, model.onnx.data,
- * manifest.json): a directory, MDLM or GPT-2 (config.json's model_type says which), or a
- * seed's Lightning .ckpt (its hyper-parameters say which network). Weights stream from the
- * checkpoint to the external data file one tensor at a time; the directory appears only when
- * complete.
+ * Writes an opened network as an ONNX model directory (model.onnx, model.onnx.data,
+ * manifest.json), and closes it. Weights stream from the checkpoint to the external data file
+ * one tensor at a time; the directory appears only when complete. Which network a checkpoint
+ * holds is its family's to say (src/families/export.ts).
  */
-export async function exportModel(options: ExportOptions): Promise<AnyExportManifest> {
-  const dtype = options.dtype ?? 'fp32';
-  const fused = options.fused ?? true;
-  const graph = { head: options.head, dtype, fused };
-  const network = await openNetwork(options, graph);
+export async function writeExport(network: ExportNetwork, options: ExportOptions): Promise<ExportManifestBase & Record<string, unknown>> {
+  const { dtype, fused } = graphOptions(options);
   const { tokenizer } = network;
   try {
     const sha256 = options.checkpointSha256 ?? network.lightning?.sha256 ?? (await checkpointHash(options.checkpointDir));
@@ -125,7 +108,7 @@ export async function exportModel(options: ExportOptions): Promise<AnyExportMani
           dataSha256: builder.externalSha256,
         },
         createdAt: new Date().toISOString(),
-      } satisfies AnyExportManifest;
+      } satisfies ExportManifestBase & Record<string, unknown>;
       for (const [file, bytes] of Object.entries(tokenizer?.files ?? {})) await writeFile(join(dir, file), bytes);
       await writeFile(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
       return manifest;
@@ -135,85 +118,28 @@ export async function exportModel(options: ExportOptions): Promise<AnyExportMani
   }
 }
 
-type GraphOptions = { head: ExportHead; dtype: WeightDtype; fused: boolean };
+/** A network class of the seed's DIT blocks (src/families: MDLM and SEDD share one, the AR baseline has its own). */
+export type DitGraph = new (...args: ConstructorParameters<typeof DitNetwork>) => DitNetwork;
 
-async function openNetwork(options: ExportOptions, graph: GraphOptions): Promise<Network> {
-  if (isLightningFile(options.checkpointDir)) return lightningNetwork(options, graph);
-  if (options.weights !== undefined) {
-    throw new MdlmError(ErrorCodes.invalidArgument, `${options.checkpointDir} is a checkpoint directory, which has one set of weights: a weights choice (ema or raw) applies to a Lightning .ckpt file only`);
-  }
-  if ((await checkpointArchitecture(options.checkpointDir)) === 'gpt2') return gpt2Network(options, graph);
-  const checkpoint = await Checkpoint.open(options.checkpointDir);
-  return ditNetwork(checkpoint, { architecture: 'mdlm', parameterization: 'subs' }, options, graph);
-}
-
-/** What a seed's network is served as: the architecture class that builds it, and how its outputs are read. */
-type DitKind = Pick<ExportManifest, 'architecture' | 'parameterization'> | Pick<ArExportManifest, 'architecture' | 'parameterization'>;
-
-/** A network of DIT blocks (MDLM, SEDD, AR) from open weights; the weights are closed if anything fails. */
-async function ditNetwork(checkpoint: DitWeights & { weightBytes: number; close(): void }, kind: DitKind, options: ExportOptions, graph: GraphOptions): Promise<Network> {
+/**
+ * A network of DIT blocks from open weights, built by `Graph` and recorded with the family's
+ * `fields`; the weights are closed if anything fails.
+ */
+export async function openDitNetwork(
+  checkpoint: DitWeights & { weightBytes: number; close(): void },
+  Graph: DitGraph,
+  fields: Record<string, unknown>,
+  options: ExportOptions,
+): Promise<ExportNetwork> {
   try {
     const tokenizer = await readTokenizer(options, false);
     const maskIndex = options.maskIndex ?? tokenizer?.tokenizer.maskId ?? checkpoint.config.vocab_size - 1;
     checkVocabulary(checkpoint.config, maskIndex, tokenizer?.tokenizer);
-    const Model: new (...args: ConstructorParameters<typeof DitNetwork>) => DitNetwork = kind.architecture === 'ar' ? ArModel : MdlmModel;
     return {
       tokenizer,
       weightBytes: checkpoint.weightBytes,
-      build: (builder) => new Model(builder, checkpoint, { ...graph, maskIndex }).build(),
-      manifest: { ...kind, config: checkpoint.config, maskIndex },
-      close: () => checkpoint.close(),
-    };
-  } catch (error) {
-    checkpoint.close();
-    throw error;
-  }
-}
-
-/** A seed's .ckpt: its hyper-parameters say which network it is, and its own hash keys the export. */
-async function lightningNetwork(options: ExportOptions, graph: GraphOptions): Promise<Network> {
-  const checkpoint = await LightningCheckpoint.open(options.checkpointDir, { weights: options.weights, sha256: options.checkpointSha256 });
-  let kind: DitKind;
-  try {
-    kind = servedKind(checkpoint);
-  } catch (error) {
-    checkpoint.close();
-    throw error;
-  }
-  const network = await ditNetwork(checkpoint, kind, options, graph);
-  return { ...network, lightning: { sha256: checkpoint.sha256, weights: checkpoint.weights } };
-}
-
-/**
- * The seed pairs backbone ar with parameterization ar, and dit with subs or sedd. Its SEDD
- * parameterization divides by e^σ − 1 with the network's own σ, which is zero without time
- * conditioning, and d3pm is its discrete-time variant, which nothing here implements.
- */
-function servedKind(checkpoint: LightningCheckpoint): DitKind {
-  const { backbone, parameterization, path } = checkpoint;
-  const refuse = (why: string): never => {
-    throw new MdlmError(ErrorCodes.unsupportedModel, `${path}: backbone ${backbone} with parameterization ${parameterization} ${why}`);
-  };
-  if (backbone === 'ar') return parameterization === 'ar' ? { architecture: 'ar', parameterization: 'ar' } : refuse('is not a model the seed trains (its AR backbone goes with parameterization ar)');
-  if (parameterization === 'ar') return refuse('is not a model the seed trains (parameterization ar goes with backbone ar)');
-  if (parameterization === 'd3pm') return refuse("cannot be served: d3pm is the seed's discrete-time variant, and only subs, sedd and ar are implemented");
-  if (parameterization === 'sedd' && !checkpoint.config.time_conditioning) return refuse("cannot be served: the seed's SEDD score divides by e^σ − 1 with the network's σ, which is 0 without time_conditioning");
-  return { architecture: 'mdlm', parameterization };
-}
-
-async function gpt2Network(options: ExportOptions, graph: GraphOptions): Promise<Network> {
-  if (options.maskIndex !== undefined) {
-    throw new MdlmError(ErrorCodes.invalidArgument, `${options.checkpointDir} is a GPT-2 checkpoint, which has no mask token: a mask index applies to MDLM checkpoints only`);
-  }
-  const checkpoint = await Gpt2Checkpoint.open(options.checkpointDir);
-  try {
-    const tokenizer = await readTokenizer(options, true);
-    if (tokenizer !== undefined && tokenizer.tokenizer.vocabSize > checkpoint.config.vocab_size) throw tooManyTokens(tokenizer.tokenizer, checkpoint.config.vocab_size);
-    return {
-      tokenizer,
-      weightBytes: checkpoint.weightBytes,
-      build: (builder) => new Gpt2Model(builder, checkpoint, graph).build(),
-      manifest: { architecture: 'gpt2', config: checkpoint.config },
+      build: (builder) => new Graph(builder, checkpoint, { ...graphOptions(options), maskIndex }).build(),
+      manifest: { ...fields, config: checkpoint.config, maskIndex },
       close: () => checkpoint.close(),
     };
   } catch (error) {
@@ -228,7 +154,7 @@ async function gpt2Network(options: ExportOptions, graph: GraphOptions): Promise
  * then uses GPT2TokenizerFast's defaults): the export writes those defaults, so that the
  * end-of-text token is known.
  */
-async function readTokenizer(options: ExportOptions, gpt2Defaults: boolean): Promise<TokenizerFiles | undefined> {
+export async function readTokenizer(options: ExportOptions, gpt2Defaults: boolean): Promise<TokenizerFiles | undefined> {
   const dir = options.tokenizerDir ?? (existsSync(join(options.checkpointDir, TOKENIZER_FILE)) ? options.checkpointDir : undefined);
   if (dir === undefined) return undefined;
   const configPath = join(dir, TOKENIZER_CONFIG_FILE);
@@ -258,6 +184,6 @@ function checkVocabulary(config: MdlmConfig, maskIndex: number, tokenizer: MdlmT
   if (tokenizer !== undefined && tokenizer.vocabSize > config.vocab_size) throw tooManyTokens(tokenizer, config.vocab_size);
 }
 
-function tooManyTokens(tokenizer: MdlmTokenizer, vocabSize: number): MdlmError {
+export function tooManyTokens(tokenizer: MdlmTokenizer, vocabSize: number): MdlmError {
   return new MdlmError(ErrorCodes.invalidCheckpoint, `the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${vocabSize}`);
 }

@@ -29,7 +29,8 @@ export interface NodeOptions {
   domain?: string;
 }
 
-type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint16Array | Uint8Array | Int8Array;
+/** The values an initializer is written from. */
+type InitializerData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint16Array | Uint8Array | Int8Array;
 
 /**
  * Where a weight is stored. `data-file`: the external data file, for what the session copies
@@ -150,7 +151,7 @@ export class GraphBuilder {
   }
 
   /** Adds a constant tensor; `type` float16 takes float32 values and converts them. */
-  initializer(name: string, type: OnnxDataTypeName, dims: number[], data: TensorData, placement: Placement = 'inline'): string {
+  initializer(name: string, type: OnnxDataTypeName, dims: number[], data: InitializerData, placement: Placement = 'inline'): string {
     const stored = type === 'float16' && data instanceof Float32Array ? f32ToF16(data) : data;
     const bytes = new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength);
     const fullName = this.uniqueName(name);
@@ -213,7 +214,7 @@ export class GraphBuilder {
     return this.sharedConstant(name, 'double', dims, values, () => Float64Array.from(values));
   }
 
-  private sharedConstant(name: string, type: OnnxDataTypeName, dims: number[], values: number[], data: () => TensorData): string {
+  private sharedConstant(name: string, type: OnnxDataTypeName, dims: number[], values: number[], data: () => InitializerData): string {
     const key = `${type}|${dims.join(',')}|${values.join(',')}`;
     const existing = this.constants.get(key);
     if (existing !== undefined) return existing;

@@ -10,11 +10,12 @@
 import type { EntryDistribution, PassRow, RowResult } from './pass.js';
 
 export type TensorType = 'int64' | 'float64' | 'float32';
-export type TensorData = BigInt64Array | Float64Array | Float32Array;
+/** The typed arrays tensors are fed as and read back in, across the worker boundary. */
+export type TensorArray = BigInt64Array | Float64Array | Float32Array;
 
 export interface FeedTensor {
   type: TensorType;
-  data: TensorData;
+  data: TensorArray;
   dims: number[];
 }
 

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { MdlmError } from '../errors.js';
 import { type CheckedExport, assertDataUnchanged, checkExport, readCheckedData } from '../model/load.js';
-import type { Feeds, TensorData } from './feeds.js';
+import type { Feeds, TensorArray } from './feeds.js';
 import { type ExecutionProvider, type ProviderAttempt, executionProviderConfig, probeProviderEnvironment, selectProvider } from './providers.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 import type { WorkerThreadData } from './worker-thread.js';
@@ -104,8 +104,8 @@ function tensors(feeds: Feeds): Record<string, ort.Tensor> {
 }
 
 /** Copies: onnxruntime's output buffers are not ours to transfer. */
-function copyOutputs(output: ort.InferenceSession.OnnxValueMapType): Record<string, TensorData> {
-  return Object.fromEntries(Object.entries(output).map(([name, tensor]) => [name, (tensor.data as TensorData).slice()]));
+function copyOutputs(output: ort.InferenceSession.OnnxValueMapType): Record<string, TensorArray> {
+  return Object.fromEntries(Object.entries(output).map(([name, tensor]) => [name, (tensor.data as TensorArray).slice()]));
 }
 
 async function serve(session: ort.InferenceSession): Promise<void> {

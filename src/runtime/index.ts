@@ -1,4 +1,4 @@
-export type { DrawRequest, EntryDistribution, PassOutput, PassRow, RowResult, ScoreRequest } from './pass.js';
+export type { EntryDistribution, PassOutput, PassRow, RowDraws, RowResult, RowScores } from './pass.js';
 export {
   DEVICES,
   type Device,

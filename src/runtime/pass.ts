@@ -6,7 +6,8 @@
  * length.
  */
 
-export interface DrawRequest {
+/** What a row asks the head to draw: a sampler's step. */
+export interface RowDraws {
   /** Window positions to draw a token at. */
   positions: Int32Array;
   /** One u ∈ (0, 1] per position, for the inverse-CDF draw. */
@@ -19,7 +20,8 @@ export interface DrawRequest {
   topK: number;
 }
 
-export interface ScoreRequest {
+/** What a row asks the head to score: a likelihood estimate's targets. */
+export interface RowScores {
   /** Window positions to score. */
   positions: Int32Array;
   /** The token whose log-probability is wanted at each position. */
@@ -31,8 +33,8 @@ export interface PassRow {
   tokens: Int32Array;
   /** sigma(t), fed to time-conditioned models only. */
   sigma: number;
-  draws?: DrawRequest;
-  scores?: ScoreRequest;
+  draws?: RowDraws;
+  scores?: RowScores;
 }
 
 /** The model's distribution at a set of entries: each token's log-probability, the normaliser and the top alternatives. */

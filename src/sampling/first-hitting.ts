@@ -1,5 +1,5 @@
-import type { PlannedStep } from './remasking.js';
 import type { RoundPlan } from './round-plan.js';
+import type { PlannedStep, RoundProcess } from './round.js';
 
 export const FIRST_HITTING_SAMPLERS = ['ddpm', 'ddpm_cache', 'analytic'] as const;
 export type FirstHittingSampler = (typeof FIRST_HITTING_SAMPLERS)[number];
@@ -10,7 +10,7 @@ export type FirstHittingSampler = (typeof FIRST_HITTING_SAMPLERS)[number];
  * seed does. Noise removal (step T) takes the argmax, except for `analytic`, whose denoiser
  * step samples from p_x0 (spec §9).
  */
-export class FirstHittingRound {
+export class FirstHittingRound implements RoundProcess {
   private groupIndex = 0;
   private step = 0;
 

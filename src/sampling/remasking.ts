@@ -6,6 +6,7 @@
  * therefore needed only at steps where something unmasks, and only for those positions.
  */
 import type { SeededRandom } from '../random.js';
+import type { PlannedStep, RoundProcess } from './round.js';
 import type { TimeGrid } from './time-grid.js';
 
 export const REMASKING_SAMPLERS = ['remdm-cap', 'remdm-rescale', 'remdm-loop', 'remdm-conf'] as const;
@@ -75,19 +76,6 @@ function loopLaw({ eta, tOn, tOff, alphaOn }: RemaskParams, t: number, s: number
   return { sigma: 0, byConfidence: false, unmask: clamp((t - s) / t), settled: true };
 }
 
-/** A step of a round that changes something: positions to draw at (a pass), positions to remask (none needed). */
-export interface PlannedStep {
-  step: number;
-  positions: number[];
-  remasked: number[];
-  /** Whether the step needs a forward pass (ddpm passes even when nothing unmasks). */
-  needsPass: boolean;
-  /** Noise removal: the argmax instead of a draw. */
-  greedy: boolean;
-  /** See RemaskLaw.settled; always true for samplers that never remask. */
-  settled: boolean;
-}
-
 /** What a remasking round reads of the sample's state. */
 export interface RemaskState {
   canvas: Int32Array;
@@ -97,7 +85,7 @@ export interface RemaskState {
 }
 
 /** One round of a remasking sampler over the positions that were masked when it began. */
-export class RemaskingRound {
+export class RemaskingRound implements RoundProcess {
   private step = 0;
   private done = false;
 

@@ -1,19 +1,24 @@
+import { totalNoise } from '../diffusion/index.js';
 import type { SeededRandom } from '../random.js';
 import type { PassRow, RowResult } from '../runtime/index.js';
 import type { Sequence } from '../scheduler/index.js';
 import type { CanvasLayout } from './canvas-layout.js';
-import { FirstHittingRound } from './first-hitting.js';
-import { LeftToRightRound } from './left-to-right.js';
-import { type PlannedStep, RemaskingRound } from './remasking.js';
-import { RoundPlan } from './round-plan.js';
-import { SeddAnalyticRound } from './sedd.js';
-import { TimeGrid, totalNoise } from './time-grid.js';
-import { DEFAULT_EPS, LEFT_TO_RIGHT, type ModelFacts, type SamplingParams, type StepEvent, isRemasking } from './types.js';
+import type { PlannedStep, RoundProcess } from './round.js';
+import { roundsOf } from './rounds.js';
+import { TimeGrid } from './time-grid.js';
+import { DEFAULT_EPS, type SamplingModel, type SamplingParams, type StepEvent } from './types.js';
 
-interface RoundProcess {
-  next(): PlannedStep | undefined;
-  /** Which of a step's draws take effect, when the model decides it (SEDD); all of them otherwise. */
-  kept?(planned: PlannedStep, draws: RowResult['draws']): boolean[];
+/** A sample being generated, as its consumer reads it once the scheduler has finished it. */
+export interface SampleSequence extends Sequence {
+  /** The whole output: fixed and generated tokens. */
+  readonly canvas: Int32Array;
+  /** The model's log-probability of each generated token when it was drawn (NaN for fixed tokens). */
+  readonly logprobs: Float32Array;
+  /** The model's most likely alternatives at each position when its token was drawn: topWidth per position. */
+  readonly topTokens: Int32Array;
+  readonly topLogprobs: Float32Array;
+  readonly topWidth: number;
+  readonly forwardPasses: number;
 }
 
 /**
@@ -22,7 +27,7 @@ interface RoundProcess {
  * Everything random comes from the sample's own stream, in an order that depends only on
  * this sample, so its output is the same alone or batched.
  */
-export class SequenceSampler implements Sequence {
+export class SequenceSampler implements SampleSequence {
   readonly canvas: Int32Array;
   /** The model's log-probability of each generated token when it was drawn (NaN for fixed tokens). */
   readonly logprobs: Float32Array;
@@ -44,7 +49,7 @@ export class SequenceSampler implements Sequence {
   /** `random` is this sample's own stream (see SeededRandom.streams). */
   constructor(
     private readonly params: SamplingParams,
-    private readonly facts: ModelFacts,
+    private readonly model: SamplingModel,
     private readonly random: SeededRandom,
     private readonly onStep: (event: StepEvent) => void = () => undefined,
   ) {
@@ -122,7 +127,7 @@ export class SequenceSampler implements Sequence {
         this.confidence[position] = Math.exp(draws.sampledLogprobs[k] as number);
       });
     }
-    for (const position of remasked) this.canvas[position] = this.facts.maskId;
+    for (const position of remasked) this.canvas[position] = this.model.maskId;
     if (positions.length === 0 && remasked.length === 0) return;
     const top = draws === undefined ? { tokens: [], logprobs: [], width: 0 } : { tokens: Array.from(draws.topTokens), logprobs: Array.from(draws.topLogprobs), width: draws.topWidth };
     this.onStep({
@@ -140,30 +145,28 @@ export class SequenceSampler implements Sequence {
   }
 
   private startRound(): RoundProcess {
-    const start = this.round * this.layout.stride;
-    const masked: number[] = [];
-    for (let p = start; p < start + this.layout.windowLength; p++) if (this.canvas[p] === this.facts.maskId) masked.push(p);
-    const { sampler } = this.params;
-    if (sampler === LEFT_TO_RIGHT) return new LeftToRightRound(masked);
-    if (this.facts.parameterization === 'sedd') return new SeddAnalyticRound(this.grid, masked, this.random, { canvas: this.canvas, maskId: this.facts.maskId, vocabSize: this.facts.vocabSize });
-    if (isRemasking(sampler)) {
-      const state = { canvas: this.canvas, maskId: this.facts.maskId, confidence: this.confidence };
-      return new RemaskingRound(this.grid, masked, sampler, this.params.remask as NonNullable<SamplingParams['remask']>, this.random, state);
-    }
-    return new FirstHittingRound(new RoundPlan(this.grid, masked, this.random), sampler);
+    return roundsOf(this.params)({
+      window: { start: this.round * this.layout.stride, length: this.layout.windowLength },
+      grid: this.grid,
+      canvas: this.canvas,
+      maskId: this.model.maskId,
+      vocabSize: this.model.vocabSize,
+      confidence: this.confidence,
+      random: this.random,
+      params: this.params,
+    });
   }
 
   private row(planned: PlannedStep): PassRow {
     const windowStart = this.round * this.layout.stride;
     const t = this.grid.time(planned.step);
     const finalPass = planned.step === this.grid.steps;
-    // A causal model's entry at p is the distribution of the token at p + 1.
-    const entryOffset = this.facts.parameterization === 'ar' ? 1 : 0;
+    const entryOffset = this.params.entryOffset ?? 0;
     return {
       // A view: the canvas does not change while the row is in flight.
       tokens: this.canvas.subarray(windowStart, windowStart + this.layout.windowLength),
       // The seed feeds sigma = 0 to the greedy pass that closes a semi-autoregressive round.
-      sigma: this.facts.timeConditioned && !(finalPass && this.grid.eps === 0) ? totalNoise(t) : 0,
+      sigma: this.model.timeConditioned && !(finalPass && this.grid.eps === 0) ? totalNoise(t) : 0,
       draws: {
         positions: Int32Array.from(planned.positions, (p) => p - windowStart - entryOffset),
         uniforms: Float64Array.from(planned.positions, () => this.random.uniformPositive()),

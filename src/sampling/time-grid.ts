@@ -1,6 +1,3 @@
-/** The log-linear schedule's noise floor (spec §4): the mask probability at t is (1 − 1e-3)·t. */
-const SCHEDULE_EPS = 1e-3;
-
 /**
  * The seed's time grid t_i = linspace(1, eps, T + 1). Step i goes from t_i to t_{i+1}; a
  * masked position unmasks at step i with probability (t_i − t_{i+1}) / t_i.
@@ -32,16 +29,6 @@ export class TimeGrid {
   }
 }
 
-/** The probability that a token is masked at time t: 1 − e^(−sigma(t)) = (1 − 1e-3)·t. */
-export function maskProbability(t: number): number {
-  return (1 - SCHEDULE_EPS) * t;
-}
-
-/** Total noise sigma(t) = −log(1 − (1 − 1e-3)·t), the network's input when time-conditioned. */
-export function totalNoise(t: number): number {
-  return -Math.log1p(-(1 - SCHEDULE_EPS) * t);
-}
-
 /**
  * Expected forward passes of the first-hitting sampler for `masked` positions (spec §4):
  * step i needs a pass when at least one position unmasks there, each doing so with
@@ -50,9 +37,4 @@ export function totalNoise(t: number): number {
 export function expectedForwardPasses(masked: number, steps: number, eps: number): number {
   const delta = (1 - eps) / steps;
   return steps * -Math.expm1(masked * Math.log1p(-delta)) - Math.expm1(masked * Math.log1p(-eps));
-}
-
-/** dσ/dt of the log-linear schedule, (1 − 1e-3)/(1 − (1 − 1e-3)·t): the weight of SEDD's loss. */
-export function noiseRate(t: number): number {
-  return (1 - SCHEDULE_EPS) / (1 - (1 - SCHEDULE_EPS) * t);
 }

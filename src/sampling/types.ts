@@ -1,17 +1,15 @@
-import type { Parameterization } from '../model/index.js';
 import type { CanvasLayout } from './canvas-layout.js';
 import { FIRST_HITTING_SAMPLERS } from './first-hitting.js';
 import { REMASKING_SAMPLERS, type RemaskParams, type RemaskingSampler } from './remasking.js';
+import type { RoundFactory } from './round.js';
 
 export const SAMPLERS = [...FIRST_HITTING_SAMPLERS, ...REMASKING_SAMPLERS] as const;
 export type SamplerName = (typeof SAMPLERS)[number];
 
-/** The AR baseline's left-to-right procedure: what an AR model runs, never a sampler a request names. */
-export const LEFT_TO_RIGHT = 'left-to-right';
-/** How a sample is drawn: one of the diffusion samplers, or left to right. */
-export type Procedure = SamplerName | typeof LEFT_TO_RIGHT;
+/** The seed's default predictor (ddpm_cache: ddpm's law with a pass only where something unmasks). */
+export const DEFAULT_SAMPLER: SamplerName = 'ddpm_cache';
 
-export function isRemasking(sampler: Procedure): sampler is RemaskingSampler {
+export function isRemasking(sampler: string): sampler is RemaskingSampler {
   return (REMASKING_SAMPLERS as readonly string[]).includes(sampler);
 }
 
@@ -22,7 +20,15 @@ export const DEFAULT_EPS = 1e-5;
 export interface SamplingParams {
   /** Reverse-process steps per round; left to right, the tokens to generate. */
   steps: number;
-  sampler: Procedure;
+  /** The sampler's name, as a response reports it: one of SAMPLERS, or a family's own (left-to-right). */
+  sampler: string;
+  /** A family's own rounds for this sampler (SEDD's analytic, the AR baseline's left to right); absent: SAMPLER_ROUNDS[sampler]. */
+  rounds?: RoundFactory;
+  /**
+   * Where the model's entry for output position p sits in the window: at p − entryOffset. 1 for
+   * a causal model, whose entry at p is the distribution of the token at p + 1; default 0.
+   */
+  entryOffset?: number;
   /** 1 reproduces the paper; 0 is greedy (argmax at every unmasking). */
   temperature: number;
   /** Nucleus mass kept at each draw; 1 is off. */
@@ -41,14 +47,12 @@ export interface SamplingParams {
   eps?: number;
 }
 
-/** Facts about the model that the sampler needs. */
-export interface ModelFacts {
+/** What the sampler needs to know of the model. */
+export interface SamplingModel {
   maskId: number;
-  modelLength: number;
   vocabSize: number;
+  /** Rows carry sigma(t) only for a time-conditioned network. */
   timeConditioned: boolean;
-  /** subs: MDLM; sedd: SEDD's log scores (its analytic sampler); ar: causal, so the entry at p predicts p + 1. */
-  parameterization: Parameterization;
 }
 
 /** A step that changed the sequence: enough for a consumer to rebuild every intermediate state. */

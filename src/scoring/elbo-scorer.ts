@@ -1,6 +1,6 @@
+import { maskProbability, totalNoise } from '../diffusion/index.js';
 import type { SeededRandom } from '../random.js';
 import type { PassRow, RowResult } from '../runtime/index.js';
-import { maskProbability, noiseRate, seddScoreShift, totalNoise } from '../sampling/index.js';
 import { type KeyedRow, ScorerRows } from './scorer-rows.js';
 import type { ItemScore, ScoreWindow } from './types.js';
 
@@ -25,22 +25,8 @@ export type MaskedLoss = (t: number, entry: { logprob: number; logsumexp: number
 /** SUBS (spec §8): −log p_x0(x_l | z_t) weighted by σ'(t)/expm1(σ(t)), which is exactly 1/t on the log-linear schedule. */
 export const subsLoss: MaskedLoss = (t, { logprob }) => -logprob / t;
 
-/**
- * SEDD's score entropy at a masked position (the seed's `_score_entropy`), weighted by dσ/dt
- * as its `_forward_pass_diffusion` does: Σ_{y≠mask} score_y − q·log score_{x0} + q(log q − 1)
- * with q = 1/(e^σ − 1). The log score of y is its logit minus log(e^σ − 1) + log(V − 1), and
- * the target's logit is its logprob plus the logsumexp (mask excluded) the positions head gives.
- */
-export function seddLoss(vocabSize: number): MaskedLoss {
-  return (t, { logprob, logsumexp }) => {
-    const sigma = totalNoise(t);
-    const shift = seddScoreShift(sigma, vocabSize);
-    const q = 1 / Math.expm1(sigma);
-    return noiseRate(t) * (Math.exp(logsumexp - shift) - q * (logprob + logsumexp - shift) + q * (Math.log(q) - 1));
-  };
-}
-
-interface ModelFacts {
+/** What the NELBO estimator needs to know of the model: its mask, whether rows carry sigma, and its loss. */
+export interface ElboModel {
   maskId: number;
   timeConditioned: boolean;
   loss: MaskedLoss;
@@ -61,7 +47,7 @@ export class ElboScorer extends ScorerRows<number> {
     window: ScoreWindow,
     private readonly times: Float64Array,
     private readonly random: SeededRandom,
-    private readonly facts: ModelFacts,
+    private readonly model: ElboModel,
   ) {
     super(window);
     this.losses = new Float64Array(times.length);
@@ -82,7 +68,7 @@ export class ElboScorer extends ScorerRows<number> {
     const positions = row.scores?.positions ?? new Int32Array(0);
     const count = this.times.length;
     positions.forEach((position, k) => {
-      const loss = this.facts.loss(t, { logprob: result.scores.logprobs[k] as number, logsumexp: result.scores.logsumexp[k] as number });
+      const loss = this.model.loss(t, { logprob: result.scores.logprobs[k] as number, logsumexp: result.scores.logsumexp[k] as number });
       this.losses[draw] = (this.losses[draw] as number) + loss;
       this.shares[position - this.window.start] = (this.shares[position - this.window.start] as number) + loss / count;
     });
@@ -103,10 +89,10 @@ export class ElboScorer extends ScorerRows<number> {
     for (let position = this.window.start; position < this.window.end; position++) if (this.random.uniform() < chance) masked.push(position);
     if (masked.length === 0) return undefined;
     const tokens = this.window.tokens.slice();
-    for (const position of masked) tokens[position] = this.facts.maskId;
+    for (const position of masked) tokens[position] = this.model.maskId;
     return {
       tokens,
-      sigma: this.facts.timeConditioned ? totalNoise(t) : 0,
+      sigma: this.model.timeConditioned ? totalNoise(t) : 0,
       scores: { positions: Int32Array.from(masked), targets: Int32Array.from(masked, (position) => this.window.tokens[position] as number) },
     };
   }

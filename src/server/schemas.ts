@@ -4,6 +4,7 @@
  * bounds come from the configured limits and the model's length.
  */
 import { z } from 'zod';
+import { REPORTED_PARAMETERIZATIONS, REPORTED_PARAMETERIZATIONS_SUMMARY } from '../families/index.js';
 import { GENERATION_DEFAULTS } from '../generation/index.js';
 import { REMDM_DEFAULTS, SAMPLERS } from '../sampling/index.js';
 import type { Limits } from './config.js';
@@ -234,9 +235,7 @@ export const ModelSchema = z.object({
   model_length: count(),
   vocab_size: count(),
   time_conditioning: z.boolean(),
-  parameterization: z
-    .enum(['subs', 'sedd', 'ar'])
-    .describe("subs: MDLM (every sampler); sedd: SEDD (the analytic sampler, the NELBO); ar: the seed's autoregressive baseline (left to right, method ar; no steps, sampler, suffix or semi_ar)."),
+  parameterization: z.enum(REPORTED_PARAMETERIZATIONS).describe(REPORTED_PARAMETERIZATIONS_SUMMARY),
   provider: z.string().describe('The execution provider running the model.'),
 }).meta({ example: { id: 'kuleshov-group/mdlm-owt', object: 'model', created: 1764547200, owned_by: 'kuleshov-group', model_length: 1024, vocab_size: 50258, time_conditioning: false, provider: 'cpu' } });
 export type ModelEntry = z.output<typeof ModelSchema>;

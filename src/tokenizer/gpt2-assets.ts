@@ -7,6 +7,9 @@
 import { z } from 'zod';
 import { ErrorCodes, MdlmError } from '../errors.js';
 
+/** The hub repository of GPT-2's tokenizer, which mdlm-owt and GPT-2 checkpoints that ship none take. */
+export const GPT2_TOKENIZER_REPO = 'gpt2';
+
 export const GPT2_END_OF_TEXT = '<|endoftext|>';
 export const GPT2_MODEL_MAX_LENGTH = 1024;
 

@@ -9,7 +9,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { z } from 'zod';
 import { ErrorCodes, MdlmError } from '../errors.js';
 
-export { buildGpt2TokenizerConfig, buildGpt2TokenizerJson } from './gpt2-assets.js';
+export { GPT2_TOKENIZER_REPO, buildGpt2TokenizerConfig, buildGpt2TokenizerJson } from './gpt2-assets.js';
 export { buildWordLevelTokenizer, pseudoWord } from './word-level.js';
 
 export const TOKENIZER_FILE = 'tokenizer.json';

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { checkpointArchitecture } from '../../src/checkpoint/architecture.js';
 import { WEIGHTS_FILE } from '../../src/checkpoint/checkpoint.js';
-import { Gpt2Checkpoint } from '../../src/checkpoint/gpt2/checkpoint.js';
-import { readGpt2Config } from '../../src/checkpoint/gpt2/config.js';
-import { gpt2TensorShapes } from '../../src/checkpoint/gpt2/layout.js';
-import { GPT2_SYNTH_PRESETS, type Gpt2SynthShape, synthesizeGpt2Checkpoint } from '../../src/checkpoint/gpt2/synth.js';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
+import { Gpt2Checkpoint } from '../../src/families/gpt2/checkpoint.js';
+import { readGpt2Config } from '../../src/families/gpt2/config.js';
+import { gpt2TensorShapes } from '../../src/families/gpt2/layout.js';
+import { GPT2_SYNTH_PRESETS, type Gpt2SynthShape, synthesizeGpt2Checkpoint } from '../../src/families/gpt2/synth.js';
+import { checkpointModelType as checkpointArchitecture } from '../../src/families/index.js';
 import { type RawTensor, editedCopy, withConfigChange } from '../helpers/safetensors.js';
 import { tempDir } from '../helpers/tmp.js';
 

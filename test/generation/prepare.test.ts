@@ -6,7 +6,7 @@ import { MdlmTokenizer, buildWordLevelTokenizer, pseudoWord } from '../../src/to
 
 const { tokenizerJson, tokenizerConfig } = buildWordLevelTokenizer(64);
 const tokenizer = MdlmTokenizer.fromJson(tokenizerJson, tokenizerConfig);
-const FACTS = { maskId: 63, modelLength: 32, timeConditioned: false, vocabSize: 64, parameterization: 'subs' } as const;
+const FACTS = { maskId: 63, modelLength: 32, timeConditioned: false, vocabSize: 64, family: 'mdlm' } as const;
 const words = (...ids: number[]) => ids.map((id) => pseudoWord(id - 1)).join(' ');
 
 test('what a request leaves out gets the paper’s settings, and a seed is chosen and reported', () => {
@@ -42,8 +42,8 @@ test('fixed tokens are refused naming the field: the mask token, and ids outside
   assert.throws(() => prepareGeneration({ prompt: [2.5] }, tokenizer, FACTS), { code: 'invalid_argument', details: { param: 'prompt' } });
 });
 
-const AR = { ...FACTS, parameterization: 'ar' } as const;
-const SEDD = { ...FACTS, timeConditioned: true, parameterization: 'sedd' } as const;
+const AR = { ...FACTS, family: 'ar' } as const;
+const SEDD = { ...FACTS, timeConditioned: true, family: 'sedd' } as const;
 
 test('the AR baseline: left to right after its first token, one step per token generated; the diffusion-only fields refused by name', () => {
   const prepared = prepareGeneration({ prompt: [5, 6], length: 8 }, tokenizer, AR);

@@ -1,8 +1,8 @@
 /** The seed's .ckpt fixtures exported and served, with a word-level tokenizer of their vocabulary. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { exportModel } from '../../src/families/index.js';
 import { GenerationService } from '../../src/generation/index.js';
-import { exportModel } from '../../src/model/export.js';
 import type { ExportHead, WeightDtype } from '../../src/model/index.js';
 import { ProviderOptionsSchema } from '../../src/runtime/index.js';
 import { buildWordLevelTokenizer } from '../../src/tokenizer/index.js';

@@ -1,9 +1,9 @@
 import { after } from 'node:test';
-import { EngineCore, modelFacts } from '../../src/generation/index.js';
-import { readManifest } from '../../src/model/manifest.js';
+import { type ServedModel as ModelFacts, readManifest, servedModelOf as modelFacts } from '../../src/families/index.js';
+import { EngineCore } from '../../src/generation/index.js';
 import { SeededRandom } from '../../src/random.js';
 import { ForwardRuntime, ProviderOptionsSchema } from '../../src/runtime/index.js';
-import { type ModelFacts, REMDM_DEFAULTS, type SamplerName, type SemiArParams, SequenceSampler, type StepEvent, initialCanvas, isRemasking, layoutCanvas } from '../../src/sampling/index.js';
+import { REMDM_DEFAULTS, type SamplerName, type SemiArParams, SequenceSampler, type StepEvent, initialCanvas, isRemasking, layoutCanvas } from '../../src/sampling/index.js';
 import { type JobStats, type PassReport, Scheduler, type SchedulerOptions } from '../../src/scheduler/index.js';
 
 /** One sampling request in tokens, with the engine's defaults for what it leaves out. */

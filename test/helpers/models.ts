@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { type SynthShape, SYNTH_PRESETS, synthesizeCheckpoint } from '../../src/checkpoint/synth.js';
-import { exportModel } from '../../src/model/export.js';
+import { exportModel } from '../../src/families/index.js';
 import type { ExportHead, WeightDtype } from '../../src/model/index.js';
 import { tempDir } from './tmp.js';
 

@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { InferenceSession } from 'onnxruntime-node';
-import { synthesizeGpt2Checkpoint } from '../../src/checkpoint/gpt2/synth.js';
+import { synthesizeGpt2Checkpoint } from '../../src/families/index.js';
 import { DEFAULT_EVAL_MODEL, resolveModel } from '../../src/hub/index.js';
 import { BUILDER_VERSION } from '../../src/model/manifest.js';
 import { MdlmTokenizer } from '../../src/tokenizer/index.js';

@@ -8,8 +8,8 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync, w
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { readManifest } from '../../src/families/index.js';
 import { CHECK_STAMP_FILE, checkExport } from '../../src/model/load.js';
-import { readManifest } from '../../src/model/index.js';
 import { exportHead, synthCheckpoint } from '../helpers/models.js';
 
 /** Longer than the stamp's margin for coarse change times. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { readManifest } from '../../src/model/manifest.js';
+import { readManifest } from '../../src/families/index.js';
 import type { ExportHead, WeightDtype } from '../../src/model/index.js';
 import { PARITY_FIXTURES, type ParityCase, fixtureDir, parityCases } from '../helpers/fixtures.js';
 import { assertDrawsFollowSoftmax, drawFromHead } from '../helpers/positions-head.js';

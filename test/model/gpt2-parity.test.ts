@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { readAnyManifest } from '../../src/model/manifest.js';
+import { readAnyManifest } from '../../src/families/index.js';
 import { GPT2_PARITY_FIXTURES, gpt2Cases, gpt2FixtureDir } from '../helpers/fixtures.js';
 import { exportVariant, runLogits } from '../helpers/models.js';
 import { drawFromHead } from '../helpers/positions-head.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { readManifest } from '../../src/model/manifest.js';
+import { readManifest } from '../../src/families/index.js';
 import { PARITY_FIXTURES, fixtureDir, parityCases } from '../helpers/fixtures.js';
 import { exportHead } from '../helpers/models.js';
 

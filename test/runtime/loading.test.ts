@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { readManifest } from '../../src/families/index.js';
 import type { WeightDtype } from '../../src/model/index.js';
-import { readManifest } from '../../src/model/index.js';
 import { ForwardRuntime, ProviderOptionsSchema } from '../../src/runtime/index.js';
 import { exportVariant, synthCheckpoint } from '../helpers/models.js';
 

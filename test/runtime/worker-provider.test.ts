@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { ErrorCodes, isMdlmError } from '../../src/errors.js';
-import { readManifest } from '../../src/model/index.js';
+import { readManifest } from '../../src/families/index.js';
 import { ForwardRuntime, ProviderOptionsSchema } from '../../src/runtime/index.js';
 import { describeProviderChoice, executionProviderConfig, probeProviderEnvironment } from '../../src/runtime/providers.js';
 import { exportHead, synthCheckpoint } from '../helpers/models.js';

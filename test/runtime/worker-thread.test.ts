@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { readManifest } from '../../src/model/index.js';
+import { readManifest } from '../../src/families/index.js';
 import { ForwardRuntime, ProviderOptionsSchema } from '../../src/runtime/index.js';
 import { prestartWorkerThread } from '../../src/runtime/worker-thread.js';
 import { tinyExport } from '../server/helpers.js';

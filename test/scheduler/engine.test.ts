@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { test } from 'node:test';
+import { type ServedModel as ModelFacts } from '../../src/families/index.js';
 import { EngineCore, type EngineRuntime } from '../../src/generation/index.js';
 import type { PassOutput } from '../../src/runtime/index.js';
 import { Scheduler } from '../../src/scheduler/index.js';
-import type { ModelFacts } from '../../src/sampling/index.js';
 import { type SampleRequest, samplersFor, startEngine } from '../helpers/engine.js';
 import { exportHead, synthCheckpoint } from '../helpers/models.js';
 
@@ -153,7 +153,7 @@ class NoWorkers extends EventEmitter<{ ready: [index: number]; failed: [index: n
 test('when no worker can run, queued and new work fails with worker_unavailable; a ready worker lifts it', async () => {
   const runtime = new NoWorkers();
   const engine = new EngineCore(new Scheduler({ maxBatch: 8, maxBatchEntries: 1000, maxQueue: 100, batchWaitMs: 0 }), runtime);
-  const facts: ModelFacts = { maskId: 63, modelLength: 32, vocabSize: 64, timeConditioned: false, parameterization: 'subs' };
+  const facts: ModelFacts = { maskId: 63, modelLength: 32, vocabSize: 64, timeConditioned: false, family: 'mdlm' };
   const queued = engine.submit(samplersFor(request(), 2, facts)).done;
   runtime.startingWorkers = 1;
   runtime.emit('failed', 1, 'another worker failed, but this one may still start', 500);

@@ -9,10 +9,10 @@ import { Writable } from 'node:stream';
 import { after } from 'node:test';
 import { WebSocket } from 'ws';
 import { type SynthShape } from '../../src/checkpoint/synth.js';
+import { exportModel } from '../../src/families/index.js';
 import { GenerationService } from '../../src/generation/index.js';
 import { createLogger } from '../../src/log.js';
 import { type MdlmServer, type ServerConfigInput, buildServer, parseServerConfig, schedulerOptions } from '../../src/server/index.js';
-import { exportModel } from '../../src/model/index.js';
 import { exportHead, synthCheckpoint } from '../helpers/models.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { openSync, closeSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { exportModel } from '../../src/model/export.js';
+import { exportModel } from '../../src/families/index.js';
 import { synthCheckpoint } from '../helpers/models.js';
 import { tempDir } from '../helpers/tmp.js';
 import { exportVariant, postJson, startServer, tinyExport, waitFor } from './helpers.js';

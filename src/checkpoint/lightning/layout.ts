@@ -11,15 +11,19 @@ function isConditioning(name: string): boolean {
 }
 
 /**
- * Canonical name → shape of every parameter of a backbone, in the order of the seed's
- * `backbone.parameters()` (registration order), which is the order of `ema.shadow_params`.
+ * Canonical name → shape of every parameter of each of the seed's backbones, in the order of
+ * its `backbone.parameters()` (registration order), which is the order of `ema.shadow_params`.
  * `expectedTensorShapes` lists the DIT's in that order (spec §11); the fixtures' torch-made
- * parameter order checks it for both backbones.
+ * parameter order checks it for both backbones. This is the .ckpt format's to know: which
+ * family serves a backbone is the families' to say (src/families).
  */
+const BACKBONE_PARAMETERS: Record<LightningBackbone, (config: MdlmConfig) => Map<string, number[]>> = {
+  dit: expectedTensorShapes,
+  ar: (config) => new Map([...expectedTensorShapes(config)].filter(([name]) => !isConditioning(name))),
+};
+
 export function backboneShapes(backbone: LightningBackbone, config: MdlmConfig): Map<string, number[]> {
-  const dit = expectedTensorShapes(config);
-  if (backbone === 'dit') return dit;
-  return new Map([...dit].filter(([name]) => !isConditioning(name)));
+  return BACKBONE_PARAMETERS[backbone](config);
 }
 
 /** Compares the state_dict's backbone tensors (canonical names) with the expected layout, listing every discrepancy. */

@@ -91,8 +91,8 @@ async function evaluate(service: GenerationService, documents: string[], flags: 
   const started = performance.now();
   const { rows, droppedTokens } = wrapDocuments(documents.map((document) => service.tokenize(document, false)), modelLength, bosId, eosId);
   if (rows.length === 0) throw new MdlmError(ErrorCodes.invalidArgument, `--data: the corpus has ${droppedTokens} tokens with their EOS, fewer than the ${modelLength - 2} that one row of ${modelLength} holds between BOS and EOS`);
-  // The seed's AR _loss (_maybe_sub_sample) feeds x[:-1] and scores x[1:]: every token of a row but its first BOS.
-  const first = service.model.parameterization === 'ar' ? 1 : 0;
+  // What the family needs before the first scored token: a causal model scores every token of a row but its first BOS.
+  const first = service.family.serving.scoring.leadingContext?.tokens ?? 0;
   const bar = progressBar('scoring', 'rows');
   let nll = 0;
   let tokens = 0;

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { LIGHTNING_WEIGHTS } from '../../checkpoint/index.js';
-import { EXPORT_HEADS, exportModel, WEIGHT_DTYPES } from '../../model/index.js';
+import { exportModel } from '../../families/index.js';
+import { EXPORT_HEADS, WEIGHT_DTYPES } from '../../model/index.js';
 import { exitOnInterrupt } from '../interrupt.js';
 import { cliInt, parseFlags } from '../options.js';
 import { progressBar } from '../progress.js';

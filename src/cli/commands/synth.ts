@@ -1,9 +1,13 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { ARCHITECTURES, GPT2_SYNTH_PRESETS, SYNTH_PRESETS, synthesizeCheckpoint, synthesizeGpt2Checkpoint } from '../../checkpoint/index.js';
+import { SYNTH_PRESETS, synthesizeCheckpoint } from '../../checkpoint/index.js';
 import { ErrorCodes, MdlmError } from '../../errors.js';
+import { GPT2_SYNTH_PRESETS, synthesizeGpt2Checkpoint } from '../../families/index.js';
 import { exitOnInterrupt } from '../interrupt.js';
 import { cliInt, parseFlags } from '../options.js';
+
+/** The checkpoint directories it writes, by config.json's model_type. */
+const ARCHITECTURES = ['mdlm', 'gpt2'] as const;
 
 const SynthFlags = z.object({
   out: z.string().min(1),
@@ -41,7 +45,7 @@ export function registerSynth(program: Command): void {
     .action(async (raw: Record<string, unknown>, command: Command) => {
       exitOnInterrupt();
       const flags = parseFlags(SynthFlags, raw, command);
-      const summary = flags.arch === 'gpt2' ? await synthGpt2(flags) : await synthMdlm(flags);
+      const summary = await { mdlm: synthMdlm, gpt2: synthGpt2 }[flags.arch](flags);
       process.stderr.write(`wrote ${flags.out}: ${summary}\n`);
     });
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { configPath, parseConfig, positiveInt, readConfigJson } from '../config.js';
+import { configPath, parseConfig, positiveInt, readConfigJson } from '../../checkpoint/index.js';
 
 /** GPT-2's byte-level BPE vocabulary; `<|endoftext|>` is its last id. */
 export const GPT2_VOCAB_SIZE = 50257;

@@ -1,6 +1,5 @@
+import { type TensorToWrite, writeCheckpointDir } from '../../checkpoint/index.js';
 import { SeededRandom } from '../../random.js';
-import type { TensorToWrite } from '../safetensors-writer.js';
-import { writeCheckpointDir } from '../synth.js';
 import { GPT2_VOCAB_SIZE, type Gpt2Config, parseGpt2Config } from './config.js';
 import { GPT2_PREFIX, LM_HEAD, gpt2TensorShapes } from './layout.js';
 

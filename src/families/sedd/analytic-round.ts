@@ -1,30 +1,18 @@
 /**
- * SEDD's score parameterization and analytic sampler as the seed computes them (diffusion.py:
- * `_sedd_parameterization`, `get_score`, `_staggered_score`, `_transp_transition`,
- * `_analytic_update`, `_denoiser_update`; spec §11). At a masked position the network's log
- * score of token y ≠ mask is logit_y − log(e^σ − 1) − log(V − 1), and 0 at the mask itself.
- * With S = Σ_{y≠mask} score_y = exp(logsumexp − log(e^σ − 1) − log(V − 1)), where logsumexp
- * is over the vocabulary without the mask (the positions head's), the analytic step from σ_t
- * to σ_s gives token y the weight (e^{σ_t − σ_s} − 1)·score_y and the mask the rest, 1 minus
+ * SEDD's analytic sampler as the seed computes it (diffusion.py: `_analytic_update`,
+ * `_denoiser_update`; spec §11), on the log scores of score.ts. The analytic step from σ_t to
+ * σ_s gives token y the weight (e^{σ_t − σ_s} − 1)·score_y and the mask the rest, 1 minus
  * their sum. The seed draws from those weights by Gumbel argmax, where a negative weight
- * never wins: a masked position unmasks with probability min(1, (e^{dσ} − 1)·S), and then
- * takes y ∝ exp(logit_y), the mask excluded. The final denoiser step (dσ = σ) drops the mask's
- * weight: every position still masked takes such a draw. Unmasked positions never change.
+ * never wins: a masked position unmasks with probability min(1, (e^{dσ} − 1)·S), S the sum of
+ * the scores, and then takes y ∝ exp(logit_y), the mask excluded. The final denoiser step
+ * (dσ = σ) drops the mask's weight: every position still masked takes such a draw. Unmasked
+ * positions never change.
  */
-import type { SeededRandom } from '../random.js';
-import type { RowResult } from '../runtime/index.js';
-import type { PlannedStep } from './remasking.js';
-import { type TimeGrid, totalNoise } from './time-grid.js';
-
-/** log(e^σ − 1) + log(V − 1): what SEDD subtracts from a logit to make it a log score. */
-export function seddScoreShift(sigma: number, vocabSize: number): number {
-  return Math.log(Math.expm1(sigma)) + Math.log(vocabSize - 1);
-}
-
-/** The chance that a masked position unmasks in the analytic step from σ_t to σ_s, given the positions head's logsumexp at σ_t. */
-export function seddUnmaskProbability(sigmaT: number, sigmaS: number, logsumexp: number, vocabSize: number): number {
-  return Math.min(1, Math.exp(Math.log(Math.expm1(sigmaT - sigmaS)) + logsumexp - seddScoreShift(sigmaT, vocabSize)));
-}
+import { totalNoise } from '../../diffusion/index.js';
+import type { SeededRandom } from '../../random.js';
+import type { RowResult } from '../../runtime/index.js';
+import { type PlannedStep, type RoundFactory, type RoundProcess, type TimeGrid, maskedPositions } from '../../sampling/index.js';
+import { seddUnmaskProbability } from './score.js';
 
 /** What the round reads of the sample's state. */
 interface SeddState {
@@ -39,7 +27,7 @@ interface SeddState {
  * with a draw at every masked position; the step's uniforms decide, after the pass, which
  * of those draws are kept. A step with nothing masked changes nothing and is skipped.
  */
-export class SeddAnalyticRound {
+class SeddAnalyticRound implements RoundProcess {
   private step = 0;
   private decisions = new Float64Array(0);
 
@@ -66,3 +54,6 @@ export class SeddAnalyticRound {
     return planned.positions.map((_, k) => (this.decisions[k] as number) < seddUnmaskProbability(sigmaT, sigmaS, draws.logsumexp[k] as number, this.state.vocabSize));
   }
 }
+
+/** SEDD's analytic sampler over the positions of the window that are masked when the round begins. */
+export const seddAnalyticRounds: RoundFactory = (start) => new SeddAnalyticRound(start.grid, maskedPositions(start), start.random, start);

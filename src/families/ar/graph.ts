@@ -1,4 +1,4 @@
-import { DitNetwork, type Modulation } from './dit-network.js';
+import { DitNetwork, type Modulation } from '../../model/index.js';
 
 /** The logit the seed's AR model writes at the mask token (models/autoregressive.py): never predicted. */
 const AR_MASK_LOGIT = -1000;

@@ -1,6 +1,5 @@
-import { TIMESTEP_FEATURES } from '../checkpoint/index.js';
-import { DitNetwork, type Modulation } from './dit-network.js';
-import { chunks, linear, silu, transposeForMatMul } from './weight-math.js';
+import { TIMESTEP_FEATURES } from '../../checkpoint/index.js';
+import { DitNetwork, type Modulation, chunks, linear, silu, transposeForMatMul } from '../../model/index.js';
 
 /** The MDLM network of spec §2 (the seed's DIT): the DIT blocks under adaLN modulation from the sigma embedding. */
 export class MdlmModel extends DitNetwork {

@@ -1,7 +1,6 @@
-import { type Gpt2Checkpoint, type Gpt2Config, gpt2HeadWidth, gpt2InnerWidth } from '../checkpoint/index.js';
-import type { GraphBuilder } from './graph-builder.js';
-import { type ExportHead, buildHead } from './heads.js';
-import { type Residual, TransformerLayers, type WeightDtype } from './layers.js';
+import { type ExportHead, type GraphBuilder, type Residual, TransformerLayers, type WeightDtype, buildHead } from '../../model/index.js';
+import type { Gpt2Checkpoint } from './checkpoint.js';
+import { type Gpt2Config, gpt2HeadWidth, gpt2InnerWidth } from './config.js';
 
 export interface Gpt2GraphOptions {
   head: ExportHead;

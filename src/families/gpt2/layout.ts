@@ -1,4 +1,4 @@
-import type { TensorLayout } from '../tensor-layout.js';
+import type { TensorLayout } from '../../checkpoint/index.js';
 import { type Gpt2Config, gpt2InnerWidth } from './config.js';
 
 /** Some uploads store GPT2LMHeadModel's names (`transformer.h.0...`), others GPT2Model's (`h.0...`). */

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
+import { LoadedCheckpoint, NamedWeights, WEIGHTS_FILE } from '../../checkpoint/index.js';
 import { ErrorCodes, MdlmError } from '../../errors.js';
-import { WEIGHTS_FILE } from '../checkpoint.js';
-import { LoadedCheckpoint, NamedWeights } from '../named-weights.js';
 import { type Gpt2Config, readGpt2Config } from './config.js';
 import { LM_HEAD, gpt2Layout } from './layout.js';
 

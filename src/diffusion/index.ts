@@ -1,0 +1,1 @@
+export { maskProbability, noiseRate, totalNoise } from './noise-schedule.js';

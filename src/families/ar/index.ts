@@ -1,0 +1,1 @@
+export { AR_FAMILY } from './ar.js';

@@ -1,0 +1,2 @@
+export { MdlmModel } from './graph.js';
+export { MDLM_FAMILY } from './mdlm.js';
