@@ -80,3 +80,19 @@ export class MdlmError extends Error {
 export function isMdlmError(value: unknown): value is MdlmError {
   return value instanceof MdlmError;
 }
+
+/** What an error about one request field carries: the field, as clients name it (`semi_ar`, `items.0.context`). */
+interface FieldDetails {
+  param: string;
+}
+
+/** An error about one request field: HTTP answers name `param` in the envelope's `param`. */
+export function fieldError(code: ErrorCode, param: string, message: string): MdlmError {
+  return new MdlmError(code, message, { details: { param } satisfies FieldDetails });
+}
+
+/** The field an error is about, when it names one (see fieldError). */
+export function fieldOf(error: MdlmError): string | undefined {
+  const details = error.details as Partial<FieldDetails> | undefined;
+  return typeof details?.param === 'string' ? details.param : undefined;
+}

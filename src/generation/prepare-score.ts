@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { ErrorCodes, MdlmError } from '../errors.js';
+import { ErrorCodes, fieldError } from '../errors.js';
 import type { ModelFacts } from '../sampling/index.js';
 import type { ScoreMethod, ScoreWindow } from '../scoring/index.js';
 import type { MdlmTokenizer } from '../tokenizer/index.js';
@@ -59,7 +59,7 @@ export function prepareScore(request: ScoreRequest, tokenizer: MdlmTokenizer, fa
   const causal = facts.parameterization === 'ar';
   const method = request.method ?? (causal ? 'ar' : SCORE_DEFAULTS.method);
   const unsupported = (message: string): never => {
-    throw new MdlmError(ErrorCodes.unsupportedMethod, message, { details: { param: 'method' } });
+    throw fieldError(ErrorCodes.unsupportedMethod, 'method', message);
   };
   if (method === 'elbo' && causal) unsupported('method elbo is a diffusion model\'s bound: this is an autoregressive model, whose exact left-to-right likelihood is method ar');
   if (method === 'ar' && facts.timeConditioned) {
@@ -78,22 +78,22 @@ export function prepareScore(request: ScoreRequest, tokenizer: MdlmTokenizer, fa
 
 function scoreWindow(item: ScoreItemRequest, param: string, bos: number | undefined, tokenizer: MdlmTokenizer, facts: ModelFacts): ScoreWindow {
   const target = encodeFixed(tokenizer, item.input, param, facts);
-  if (target.length === 0) throw new MdlmError(ErrorCodes.invalidArgument, `${param}: there is nothing to score (no tokens)`, { details: { param } });
+  if (target.length === 0) throw fieldError(ErrorCodes.invalidArgument, param, `${param}: there is nothing to score (no tokens)`);
   const given = encodeFixed(tokenizer, item.context, `${param}.context`, facts);
   const context = bos === undefined ? given : [bos, ...given];
   if (facts.parameterization === 'ar' && context.length === 0) {
-    throw new MdlmError(
+    throw fieldError(
       ErrorCodes.invalidArgument,
+      param,
       `${param}: an autoregressive model scores each token given the ones before it, and the first has none: give a context, or keep add_special_tokens on with a tokenizer that has a BOS`,
-      { details: { param } },
     );
   }
   const length = context.length + target.length + (item.trailing ?? 0);
   if (length > facts.modelLength) {
-    throw new MdlmError(
+    throw fieldError(
       ErrorCodes.sequenceTooLong,
+      param,
       `${param}: ${length} tokens (context ${context.length}, scored ${target.length}${item.trailing ? `, trailing ${item.trailing}` : ''}) do not fit the model's window of ${facts.modelLength}; split the text (mdlm eval ppl cuts a corpus into rows)`,
-      { details: { param } },
     );
   }
   const tokens = new Int32Array(length).fill(facts.maskId);

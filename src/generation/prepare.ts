@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
+import { ErrorCodes, fieldError, isMdlmError } from '../errors.js';
 import {
   type CanvasLayout,
   LEFT_TO_RIGHT,
@@ -112,7 +112,7 @@ export function prepareGeneration(request: GenerateRequest, tokenizer: MdlmToken
 }
 
 const refuse = (param: string, message: string): never => {
-  throw new MdlmError(ErrorCodes.invalidArgument, `${param}: ${message}`, { details: { param } });
+  throw fieldError(ErrorCodes.invalidArgument, param, `${param}: ${message}`);
 };
 
 /**
@@ -194,7 +194,7 @@ export function encodeNaming(tokenizer: MdlmTokenizer, text: string, param: stri
   try {
     return tokenizer.encode(text);
   } catch (error) {
-    throw isMdlmError(error) ? new MdlmError(error.code, `${param}: ${error.message}`, { details: { param } }) : error;
+    throw isMdlmError(error) ? fieldError(error.code, param, `${param}: ${error.message}`) : error;
   }
 }
 
@@ -204,10 +204,10 @@ export function encodeFixed(tokenizer: MdlmTokenizer, input: FixedInput | undefi
   const ids = typeof input === 'string' ? encodeNaming(tokenizer, input, param) : [...input];
   const outside = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= facts.vocabSize);
   if (outside !== -1) {
-    throw new MdlmError(ErrorCodes.invalidArgument, `${param}: token id ${ids[outside]} at index ${outside} is outside the vocabulary [0, ${facts.vocabSize})`, { details: { param } });
+    throw fieldError(ErrorCodes.invalidArgument, param, `${param}: token id ${ids[outside]} at index ${outside} is outside the vocabulary [0, ${facts.vocabSize})`);
   }
   if (ids.includes(facts.maskId)) {
-    throw new MdlmError(ErrorCodes.invalidArgument, `the ${param} contains the mask token, which only the sampler may place`, { details: { param } });
+    throw fieldError(ErrorCodes.invalidArgument, param, `the ${param} contains the mask token, which only the sampler may place`);
   }
   return ids;
 }

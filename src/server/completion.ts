@@ -9,7 +9,7 @@
  * token was drawn, with that step's alternatives; logprobs of an echoed prompt are the
  * left-to-right conditionals (the `ar` estimator), alternatives from the same distributions.
  */
-import { ErrorCodes, MdlmError } from '../errors.js';
+import { ErrorCodes, fieldError } from '../errors.js';
 import type { GenerateRequest, GeneratedSample, GenerationService, PreparedGeneration, ScoredItem } from '../generation/index.js';
 import { type StepEvent, applyStepEvent } from '../sampling/index.js';
 import { samplingRequest } from './generate-body.js';
@@ -34,7 +34,7 @@ export function choiceOptions(body: CompletionBody): ChoiceOptions {
 /** OpenAI parameters a diffusion sampler has no use for: accepted at their neutral values, never silently ignored otherwise. */
 export function checkNeutralParameters(body: CompletionBody): void {
   const refuse = (param: string, accepted: string) => {
-    throw new MdlmError(ErrorCodes.unsupportedParameter, `${param} is accepted only as ${accepted}: this server's samplers have no such control`, { details: { param } });
+    throw fieldError(ErrorCodes.unsupportedParameter, param, `${param} is accepted only as ${accepted}: this server's samplers have no such control`);
   };
   if ((body.presence_penalty ?? 0) !== 0) refuse('presence_penalty', '0');
   if ((body.frequency_penalty ?? 0) !== 0) refuse('frequency_penalty', '0');

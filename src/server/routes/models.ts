@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { ErrorCodes } from '../../errors.js';
+import { ErrorCodes, fieldError } from '../../errors.js';
 import type { ServerContext } from '../context.js';
-import { fieldError } from '../errors.js';
 import { ERROR_RESPONSES, type ModelEntry, ModelListSchema, ModelParamsSchema, ModelSchema } from '../schemas.js';
 
 /** The one served model, in OpenAI's model-list shape plus what a diffusion client needs to know. */
