@@ -5,7 +5,7 @@ import type { GenerationService } from '../generation/index.js';
 import { playground } from '../playground/index.js';
 import { type Logger, REQUEST_ID_FIELD, REQUEST_ID_HEADER, requestId } from '../log.js';
 import { STREAM_SUBPROTOCOL, installAuth } from './auth.js';
-import type { ServerConfig } from './config.js';
+import type { ServerConfig } from '../api/index.js';
 import { Lifecycle, type ServerContext } from './context.js';
 import type { SchemaBounds } from './schemas.js';
 import { installErrorHandling } from './errors.js';

@@ -12,7 +12,7 @@
 import { ErrorCodes, fieldError } from '../errors.js';
 import type { GenerateRequest, GeneratedSample, GenerationService, PreparedGeneration, ScoredItem } from '../generation/index.js';
 import { type StepEvent, applyStepEvent } from '../sampling/index.js';
-import { samplingRequest } from './generate-body.js';
+import { samplingRequest } from '../api/index.js';
 import type { CompletionBody, CompletionLogprobs, FinishReason } from './schemas.js';
 
 /** What a choice needs of the service. */

@@ -1,5 +1,5 @@
 import type { GenerationService } from '../generation/index.js';
-import type { ServerConfig } from './config.js';
+import type { ServerConfig } from '../api/index.js';
 import type { ServerMetrics } from './metrics.js';
 import type { StreamSessions } from './routes/stream.js';
 import type { SchemaBounds } from './schemas.js';

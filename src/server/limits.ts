@@ -4,7 +4,7 @@
  */
 import { ErrorCodes, fieldError } from '../errors.js';
 import type { GenerateRequest, GenerationService, PreparedGeneration } from '../generation/index.js';
-import type { Limits } from './config.js';
+import type { Limits } from '../api/index.js';
 
 /**
  * Prepares a request and checks it: prompt_too_long past --max-prompt-tokens, invalid_argument

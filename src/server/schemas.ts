@@ -4,9 +4,7 @@
  * bounds come from the configured limits and the model's length.
  */
 import { z } from 'zod';
-import { GENERATION_DEFAULTS } from '../generation/index.js';
-import { REMDM_DEFAULTS, SAMPLERS } from '../sampling/index.js';
-import type { Limits } from './config.js';
+import { type Limits, count, generateFields, samplingFields } from '../api/index.js';
 
 export interface SchemaBounds {
   limits: Limits;
@@ -20,57 +18,9 @@ function exampleWindow(bounds: SchemaBounds): { length: number; steps: number } 
   return { length: Math.min(32, bounds.modelLength), steps: 32 };
 }
 
-const count = (min = 0) => z.number().int().min(min);
-/** Seeds are any non-negative safe integer (src/random.ts folds them). */
-const Seed = count().max(Number.MAX_SAFE_INTEGER).describe('Random seed: the same seed and request give the same output. Random when absent; the response says which was used.');
-/** A sanity bound: past it every token is close to uniform noise. */
-const MAX_TEMPERATURE = 100;
 /** A placeholder longer than this only inflates every streamed state. */
 const MAX_MASK_TEXT = 64;
 const STREAM_ID_MAX = 128;
-
-function semiArSchema(bounds: SchemaBounds) {
-  return z
-    .strictObject({
-      stride_length: count(1).max(bounds.modelLength).describe('tokens each round adds (at most the window length)'),
-      num_strides: count(0).max(bounds.limits.maxStrides).describe('rounds after the first; the output has length + num_strides × stride_length tokens'),
-    })
-    .describe('Semi-autoregressive generation past the window: round r denoises the window starting at r × stride_length, keeping what earlier rounds wrote.');
-}
-
-/** The generation options shared by /v1/generate, /v1/completions and WebSocket requests. */
-function generationFields(bounds: SchemaBounds) {
-  return {
-    suffix: z.string().optional().describe('Text fixed at the end of the output: the model fills in between prompt and suffix.'),
-    steps: count(1).max(bounds.limits.maxSteps).optional().describe(`Reverse-process steps per round (default ${GENERATION_DEFAULTS.steps}).`),
-    sampler: z
-      .enum(SAMPLERS)
-      .optional()
-      .describe(
-        `ddpm runs a forward pass every step; ddpm_cache only on steps that unmask something (same distribution, far fewer passes); analytic is ddpm with a noise removal that samples; remdm-cap, remdm-rescale, remdm-loop and remdm-conf remask (ReMDM). Default ${GENERATION_DEFAULTS.sampler}.`,
-      ),
-    eta: z.number().min(0).optional().describe(`ReMDM's remasking rate for remdm-cap, remdm-rescale and remdm-loop (defaults ${REMDM_DEFAULTS.eta['remdm-cap']}, ${REMDM_DEFAULTS.eta['remdm-rescale']}, ${REMDM_DEFAULTS.eta['remdm-loop']}); at most 1, or (1 − alpha_on)/alpha_on for remdm-loop.`),
-    t_on: z.number().gt(0).lt(1).optional().describe(`remdm-loop: the loop phase starts at t_on (default ${REMDM_DEFAULTS.tOn}).`),
-    t_off: z.number().gt(0).lt(1).optional().describe(`remdm-loop: and ends at t_off (default ${REMDM_DEFAULTS.tOff}).`),
-    alpha_on: z.number().gt(0).lt(1).optional().describe(`remdm-loop: α held during the loop (default ${REMDM_DEFAULTS.alphaOn}).`),
-    seed: Seed.optional(),
-    temperature: z.number().min(0).max(MAX_TEMPERATURE).optional().describe(`Sampling temperature, dividing the logits before SUBS; 0 is greedy. Default ${GENERATION_DEFAULTS.temperature}.`),
-    top_p: z.number().gt(0).max(1).optional().describe('Nucleus sampling: keep the most likely tokens whose mass is within top_p (at least one), after temperature and top_k. 1 (the default) is off.'),
-    top_k: count(0).optional().describe('Keep only the top_k most likely tokens at each draw. 0 (the default) is off.'),
-    semi_ar: semiArSchema(bounds).optional(),
-    add_special_tokens: z.boolean().optional().describe("Frame a prompt with the tokenizer's BOS and a suffix with its EOS, as every training row is (default true; tokenizers without them are unaffected)."),
-  };
-}
-
-function generateFields(bounds: SchemaBounds) {
-  return {
-    prompt: z.string().optional().describe('Text fixed at the start of the output.'),
-    length: count(1).max(bounds.modelLength).optional().describe(`Window length in tokens (default and maximum: the model's length, ${bounds.modelLength}).`),
-    num_samples: count(1).max(bounds.limits.maxNumSamples).optional().describe(`Independent samples (default ${GENERATION_DEFAULTS.numSamples}).`),
-    stop_at_eos: z.boolean().optional().describe("Cut each sample's text at the first end-of-text token after the prompt (default false)."),
-    ...generationFields(bounds),
-  };
-}
 
 /** A round adds stride_length tokens to a window of `length`: it cannot add more than the window holds. */
 function strideWithinWindow(bounds: SchemaBounds) {
@@ -120,7 +70,7 @@ export function completionBodySchema(bounds: SchemaBounds) {
       best_of: count(1).optional().describe('Accepted at 1 or n only.'),
       logit_bias: z.record(z.string(), z.number()).optional().describe('Accepted empty only.'),
       user: z.string().optional().describe('Accepted and ignored.'),
-      ...generationFields(bounds),
+      ...samplingFields(bounds),
     })
     .superRefine((body, ctx) => {
       const prompts = typeof body.prompt === 'string' || typeof body.prompt[0] === 'number' ? 1 : body.prompt.length;
@@ -150,41 +100,6 @@ export type GenerateBody = z.output<ReturnType<typeof generateBodySchema>>;
 export type CompletionBody = z.output<ReturnType<typeof completionBodySchema>>;
 export type StreamClientMessage = z.output<ReturnType<typeof streamClientMessageSchema>>;
 export type StreamGenerateMessage = Extract<StreamClientMessage, { type: 'generate' }>;
-
-export const SampleSchema = z.object({
-  index: count(),
-  text: z.string().describe('The whole output: prompt, generated tokens and suffix.'),
-  token_ids: z.array(count()),
-  forward_passes: count(),
-});
-
-export const StatsSchema = z.object({
-  steps: count().describe('Reverse-process steps per sample, over all rounds.'),
-  forward_passes: count().describe('Forward passes, summed over the samples.'),
-  wall_ms: z.number(),
-  queued_ms: z.number().describe('From admission to the first forward pass.'),
-  prompt_tokens: count(),
-  output_tokens: count().describe('Tokens the sampler generated (not prompt or suffix), summed over the samples.'),
-});
-
-export const GenerateResponseSchema = z
-  .object({
-    id: z.string(),
-    model: z.string(),
-    seed: count(),
-    samples: z.array(SampleSchema),
-    stats: StatsSchema,
-  })
-  .meta({
-    example: {
-      id: 'gen-0b7e5f12-9c4d-4a51-8f0e-3d2a6c1b9e77',
-      model: 'kuleshov-group/mdlm-owt',
-      seed: 1,
-      samples: [{ index: 0, text: '<|endoftext|>The quick brown fox ran across the road and into the field, where the farmer', token_ids: [50256, 464, 2068, 7586, 21831, 4966, 1973, 262], forward_passes: 25 }],
-      stats: { steps: 32, forward_passes: 25, wall_ms: 2841.5, queued_ms: 0.6, prompt_tokens: 4, output_tokens: 27 },
-    },
-  });
-export type GenerateResponse = z.output<typeof GenerateResponseSchema>;
 
 export const FINISH_REASONS = ['stop', 'length'] as const;
 export type FinishReason = (typeof FINISH_REASONS)[number];

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { SCORE_DEFAULTS } from '../generation/index.js';
 import { SCORE_METHODS } from '../scoring/index.js';
+import { ItemScoreSchema } from '../api/index.js';
 import type { SchemaBounds } from './schemas.js';
 
 const count = (min = 0) => z.number().int().min(min);
@@ -28,19 +29,6 @@ export function scoreBodySchema(bounds: SchemaBounds) {
     add_special_tokens: z.boolean().optional().describe("Score after the tokenizer's BOS, as every training row begins (default true; no effect for tokenizers without one)."),
   }).meta({ example });
 }
-
-const ItemScoreSchema = z.object({
-  index: count(),
-  nll: z.number().describe('Negative log-likelihood in nats over the scored tokens (elbo: the estimated upper bound).'),
-  tokens: count().describe('Tokens scored.'),
-  nll_per_token: z.number(),
-  perplexity: z.number().describe('exp(nll_per_token).'),
-  bits_per_token: z.number().describe('nll_per_token / ln 2.'),
-  stderr: z.number().nullable().describe('elbo: standard error of nll (null for ar, and for elbo with one draw).'),
-  token_nll: z.array(z.number()).describe("Each scored position's share of nll, in order; they sum to nll."),
-  token_ids: z.array(count()).describe('The ids scored, in order (framing and context excluded).'),
-  forward_passes: count(),
-});
 
 export const ScoreResponseSchema = z.object({
   id: z.string(),

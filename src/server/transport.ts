@@ -8,7 +8,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerOptions, type ServerResp
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { ErrorCodes, MdlmError } from '../errors.js';
-import type { ServerConfig } from './config.js';
+import type { ServerConfig } from '../api/index.js';
 import { type ApiError, envelope, toApiError } from './errors.js';
 
 /** Route config of the one route that takes a WebSocket upgrade. */

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ServerContext } from '../context.js';
 import { disconnectSignal } from '../disconnect.js';
-import { generateRequest, generateResponse, outputParam } from '../generate-body.js';
+import { GenerateResponseSchema, generateRequest, generateResponse, outputParam } from '../../api/index.js';
 import { prepareWithinLimits } from '../limits.js';
-import { ERROR_RESPONSES, GenerateResponseSchema, generateBodySchema } from '../schemas.js';
+import { ERROR_RESPONSES, generateBodySchema } from '../schemas.js';
 
 export const generateRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, { service, config, modelId, bounds }) => {
   app.post(

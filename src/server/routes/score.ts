@@ -3,7 +3,7 @@ import type { ScoreResult } from '../../generation/index.js';
 import type { ServerContext } from '../context.js';
 import { disconnectSignal } from '../disconnect.js';
 import { ERROR_RESPONSES } from '../schemas.js';
-import { itemScoreJson } from '../score-body.js';
+import { itemScoreJson } from '../../api/index.js';
 import { type ScoreResponse, ScoreResponseSchema, scoreBodySchema } from '../score-schemas.js';
 import { requireModel } from './models.js';
 

@@ -14,7 +14,7 @@ import type { GenerateResult, GenerationStart, GenerationStats, PreparedGenerati
 import { type StepEvent, applyStepEvent } from '../../sampling/index.js';
 import type { ServerContext } from '../context.js';
 import { envelope, toApiError, validationError } from '../errors.js';
-import { generateRequest, generateResponse, outputParam } from '../generate-body.js';
+import { generateRequest, generateResponse, outputParam } from '../../api/index.js';
 import { prepareWithinLimits } from '../limits.js';
 import { Outbox, type PendingStep } from '../outbox.js';
 import { recordRequest } from '../request-log.js';

@@ -1,17 +1,20 @@
+/**
+ * The server's settings: what `mdlm serve` derives its flags from (names, descriptions,
+ * defaults) and what the server is built with. Here rather than in src/server so that the CLI
+ * reads it without loading the HTTP stack, which only `serve` needs.
+ */
 import { z } from 'zod';
-import { describeZodIssues } from '../util/zod.js';
-import { ErrorCodes, MdlmError } from '../errors.js';
 import { LIGHTNING_WEIGHTS } from '../checkpoint/index.js';
+import { ErrorCodes, MdlmError } from '../errors.js';
+import { DEFAULT_BATCH_ENTRIES, DEVICES, ProviderOptionsSchema, type SchedulerOptions } from '../generation/index.js';
 import { DEFAULT_MODEL } from '../hub/index.js';
 import { LogLevelSchema } from '../log.js';
-import { DEVICES, ProviderOptionsSchema } from '../runtime/index.js';
-import { DEFAULT_BATCH_ENTRIES, type SchedulerOptions } from '../scheduler/index.js';
 import { WEIGHT_DTYPES } from '../model/index.js';
+import { describeZodIssues } from '../util/zod.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 
 const HOUR_MS = 3_600_000;
-
 
 /** What one request, message or socket may ask of the server. */
 export const LimitsSchema = z
