@@ -38,6 +38,16 @@ export function generateFields(bounds: RequestBounds) {
   return { ...httpShape(GENERATE_PARAMS, bounds), ...httpShape(RESPONSE_PARAMS, bounds), ...samplingFields(bounds) };
 }
 
+/** A round adds stride_length tokens to a window of `length`: it cannot add more than the window holds. */
+export function strideWithinWindow(bounds: RequestBounds) {
+  return (body: { length?: number; semi_ar?: { stride_length: number } }, ctx: z.RefinementCtx): void => {
+    const window = body.length ?? bounds.modelLength;
+    if (body.semi_ar !== undefined && body.semi_ar.stride_length > window) {
+      ctx.addIssue({ code: 'custom', path: ['semi_ar', 'stride_length'], message: `must be at most the window length ${window}` });
+    }
+  };
+}
+
 export type SamplingBody = HttpBody<typeof SAMPLING_PARAMS>;
 export type GenerateBody = HttpBody<typeof GENERATE_PARAMS> & HttpBody<typeof RESPONSE_PARAMS> & SamplingBody;
 

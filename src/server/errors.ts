@@ -4,10 +4,10 @@
  * was thrown into that envelope and its HTTP status; messages of unexpected errors stay in
  * the log, never in a response.
  */
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { type ErrorCode, ErrorCodes, MdlmError, fieldError, fieldOf, isMdlmError } from '../errors.js';
-
 
 /** How long a client told "overloaded" should wait before trying again. */
 export const RETRY_AFTER_S = 1;
@@ -166,20 +166,14 @@ function openAiType(status: number): string {
   return status >= 500 ? 'server_error' : 'invalid_request_error';
 }
 
-/** 5xx answers that say nothing is wrong with the server, so they are not logged as failures. */
-const CLIENT_CAUSED = new Set<ErrorCode>([ErrorCodes.shuttingDown, ErrorCodes.notImplemented]);
+export const ErrorEnvelopeSchema = z.object({
+  error: z.object({
+    code: z.string().describe('Stable machine-readable code, e.g. validation_error, overloaded.'),
+    message: z.string(),
+    type: z.string(),
+    param: z.string().nullable().describe('The request field at fault.'),
+  }),
+}).meta({ example: { error: { code: 'validation_error', message: 'steps: Too small: expected number to be >=1', type: 'invalid_request_error', param: 'steps' } } });
 
-/** Every failure, and every unknown route, answers with the envelope. */
-export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error, request, reply) => {
-    const api = toApiError(error);
-    request.outcome.code = api.code;
-    if (api.status >= 500 && !CLIENT_CAUSED.has(api.code)) request.log.error({ err: error }, 'request failed');
-    return reply.code(api.status).headers(api.headers).send(envelope(api));
-  });
-  app.setNotFoundHandler((request, reply) => {
-    const api = toApiError(new MdlmError(ErrorCodes.notFound, `there is no ${request.method} ${request.url.split('?')[0]}`));
-    request.outcome.code = api.code;
-    return reply.code(api.status).send(envelope(api));
-  });
-}
+/** Response schemas every route shares: the error envelope for any failure. */
+export const ERROR_RESPONSES = { '4xx': ErrorEnvelopeSchema, '5xx': ErrorEnvelopeSchema } as const;

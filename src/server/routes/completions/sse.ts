@@ -6,10 +6,11 @@ import type { FastifyReply } from 'fastify';
  * are dropped. Its size is bounded by what the stream carries in all: completion deltas
  * only append, so a slow reader buffers at most the choices' text.
  */
-export class EventStream {
+/** Events whose data are `Event`s, as JSON. */
+export class EventStream<Event> {
   private readonly body = new PassThrough();
 
-  send(data: unknown): void {
+  send(data: Event): void {
     this.write(`data: ${JSON.stringify(data)}\n\n`);
   }
 

@@ -1,13 +1,13 @@
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { ServerContext } from '../context.js';
-import { ERROR_RESPONSES } from '../schemas.js';
-import { DetokenizeBodySchema, DetokenizeResponseSchema, TokenizeBodySchema, TokenizeResponseSchema, TokenizerInfoSchema } from '../tokenizer-schemas.js';
-import { requireModel } from './models.js';
+import { ERROR_RESPONSES } from '../../errors.js';
+import { requireModel } from '../common/model-id.js';
+import { routePlugin } from '../common/route-plugin.js';
+import { DetokenizeBodySchema, DetokenizeResponseSchema, TokenizeBodySchema, TokenizeResponseSchema, TokenizerInfoSchema } from './schemas.js';
 
 const TAGS = ['tokenizer'];
 
 /** The served model's tokenizer, in vLLM's shapes: lm-evaluation-harness uses these as its remote tokenizer. */
-export const tokenizerRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, { service, modelId, bounds }) => {
+export const tokenizerRoutes = routePlugin('mdlm-routes-tokenizer', async (app) => {
+  const { service, modelId, bounds } = app.mdlm;
   const { modelLength } = service.model;
   const tokenizeBody = TokenizeBodySchema.meta({ example: { prompt: bounds.example.text, add_special_tokens: false } });
   const detokenizeBody = DetokenizeBodySchema.meta({ example: { tokens: bounds.example.tokenIds } });
@@ -37,4 +37,4 @@ export const tokenizerRoutes: FastifyPluginAsyncZod<ServerContext> = async (app,
     if (request.body.model !== undefined) requireModel(request.body.model, modelId);
     return { prompt: service.detokenize(request.body.tokens) };
   });
-};
+});

@@ -1,11 +1,10 @@
 /** The shapes of POST /v1/score, the likelihood API. */
 import { z } from 'zod';
-import { SCORE_DEFAULTS } from '../generation/index.js';
-import { SCORE_METHODS } from '../scoring/index.js';
-import { ItemScoreSchema } from '../api/index.js';
-import type { SchemaBounds } from './schemas.js';
+import { ItemScoreSchema, count } from '../../../api/index.js';
+import { SCORE_DEFAULTS } from '../../../generation/index.js';
+import { SCORE_METHODS } from '../../../scoring/index.js';
+import type { SchemaBounds } from '../../context.js';
 
-const count = (min = 0) => z.number().int().min(min);
 const TokenIds = z.array(count()).min(1).describe('Token ids, as the model numbers them.');
 
 const ItemSchema = z

@@ -1,76 +1,26 @@
 /**
- * WebSocket /v1/stream: generation requests whose every denoising step is streamed. The
- * protocol (README "WebSocket protocol"): the client sends {"type":"generate","id",...} and
- * {"type":"cancel","id"}; per id the server sends started, then step messages, then exactly
- * one of done, error or cancelled. Several ids may be in flight on one socket; closing the
- * socket cancels them all.
+ * One WebSocket of /v1/stream: its requests in flight, and the messages it sends in order
+ * through its outbox.
  */
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { once } from 'node:events';
 import { type RawData, WebSocket } from 'ws';
-import { ErrorCodes, MdlmError, fieldError } from '../../errors.js';
-import type { GenerateResult, GenerationStart, GenerationStats, PreparedGeneration } from '../../generation/index.js';
-import { type StepEvent, applyStepEvent } from '../../sampling/index.js';
-import type { ServerContext } from '../context.js';
-import { envelope, toApiError, validationError } from '../errors.js';
-import { generateRequest, generateResponse, outputParam } from '../../api/index.js';
-import { prepareWithinLimits } from '../limits.js';
-import { Outbox, type PendingStep } from '../outbox.js';
-import { recordRequest } from '../request-log.js';
-import { WEBSOCKET_ROUTE } from '../transport.js';
-import { within } from '../../util/within.js';
-import { type StreamGenerateMessage, streamClientMessageSchema } from '../schemas.js';
+import { generateRequest, generateResponse, outputParam } from '../../../api/index.js';
+import { ErrorCodes, MdlmError, fieldError } from '../../../errors.js';
+import type { GenerateResult, GenerationStart, GenerationStats, PreparedGeneration } from '../../../generation/index.js';
+import { type StepEvent, applyStepEvent } from '../../../sampling/index.js';
+import { within } from '../../../util/within.js';
+import type { ServerContext } from '../../context.js';
+import { envelope, toApiError, validationError } from '../../errors.js';
+import { recordRequest } from '../../plugins/request-log.js';
+import { prepareWithinLimits } from '../common/limits.js';
+import { Outbox, type PendingStep } from './outbox.js';
+import { type DoneMessage, type StepMessage, type StreamGenerateMessage, type StreamServerMessage, streamClientMessageSchema } from './schemas.js';
+import type { ClosableSession } from './sessions.js';
 
-const ENDPOINT = '/v1/stream';
+export const STREAM_ENDPOINT = '/v1/stream';
 /** 1001 "going away": the server is shutting down. */
 const CLOSE_GOING_AWAY = 1001;
-
-/** The sockets open now, so that shutting down can deliver what they still owe and close them. */
-export class StreamSessions {
-  private readonly sessions = new Set<StreamSession>();
-
-  add(session: StreamSession): void {
-    this.sessions.add(session);
-  }
-
-  delete(session: StreamSession): void {
-    this.sessions.delete(session);
-  }
-
-  /**
-   * Delivers what every socket is owed and closes it as "going away". A client that has not
-   * completed the close handshake within `graceMs` (one that stopped reading, say) is cut.
-   * Resolves to the number of sockets cut.
-   */
-  async closeAll(graceMs: number): Promise<number> {
-    const closedInTime = await Promise.all([...this.sessions].map((session) => session.close(graceMs)));
-    return closedInTime.filter((inTime) => !inTime).length;
-  }
-}
-
-export const streamRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, context) => {
-  const sessions = context.streams;
-  const messageSchema = streamClientMessageSchema(context.bounds);
-  app.route({
-    method: 'GET',
-    url: ENDPOINT,
-    config: WEBSOCKET_ROUTE,
-    // Kept out of the OpenAPI document, whose description summarises this protocol instead.
-    schema: { hide: true },
-    handler: async () => {
-      throw new MdlmError(ErrorCodes.upgradeRequired, `${ENDPOINT} is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket)`);
-    },
-    wsHandler: (socket, request) => {
-      const session = new StreamSession(socket, request, context, messageSchema);
-      sessions.add(session);
-      socket.on('close', () => {
-        session.cancelAll();
-        sessions.delete(session);
-      });
-    },
-  });
-};
 
 /** A request of this socket, from its generate message until its final message went out. */
 interface StreamRequest {
@@ -80,9 +30,9 @@ interface StreamRequest {
   outputs: number[][];
 }
 
-class StreamSession {
+export class StreamSession implements ClosableSession {
   private readonly requests = new Map<string, StreamRequest>();
-  private readonly outbox: Outbox;
+  private readonly outbox: Outbox<StreamServerMessage>;
 
   constructor(
     private readonly socket: WebSocket,
@@ -90,7 +40,7 @@ class StreamSession {
     private readonly context: ServerContext,
     private readonly messageSchema: ReturnType<typeof streamClientMessageSchema>,
   ) {
-    this.outbox = new Outbox(socket, context.config.limits.streamHighWaterMark);
+    this.outbox = new Outbox<StreamServerMessage>(socket, context.config.limits.streamHighWaterMark);
     socket.on('message', (data, isBinary) => this.receive(data, isBinary));
   }
 
@@ -144,7 +94,7 @@ class StreamSession {
     const began = performance.now();
     let outcome = 'ok';
     let stats: GenerationStats | undefined;
-    let final: object;
+    let final: StreamServerMessage;
     try {
       const { service, config } = this.context;
       const prepared = prepareWithinLimits(service, generateRequest(message), config.limits, outputParam(message));
@@ -161,7 +111,7 @@ class StreamSession {
       final = api.code === ErrorCodes.cancelled ? { type: 'cancelled', id } : { type: 'error', id, ...envelope(api) };
     }
     this.outbox.push(final, () => this.requests.delete(id));
-    recordRequest(this.log.child({ stream_id: id }), this.context.metrics, { endpoint: ENDPOINT, outcome, durationMs: performance.now() - began, stats });
+    recordRequest(this.log.child({ stream_id: id }), this.context.metrics, { endpoint: STREAM_ENDPOINT, outcome, durationMs: performance.now() - began, stats });
   }
 
   private started(message: StreamGenerateMessage, state: StreamRequest, prepared: PreparedGeneration, start: GenerationStart): void {
@@ -183,7 +133,7 @@ class StreamSession {
   private step(message: StreamGenerateMessage, state: StreamRequest, sample: number, event: StepEvent): void {
     const output = (state.outputs[sample] ??= [...(state.start as GenerationStart).initialTokenIds]);
     applyStepEvent(output, event, this.context.service.model.maskId);
-    this.outbox.pushStep(`${sample}:${message.id}`, event, (step: PendingStep) => ({
+    this.outbox.pushStep(`${sample}:${message.id}`, event, (step: PendingStep): StepMessage => ({
       type: 'step',
       id: message.id,
       sample,
@@ -198,7 +148,7 @@ class StreamSession {
     }));
   }
 
-  private done(id: string, prepared: PreparedGeneration, result: GenerateResult, stopAtEos: boolean): object {
+  private done(id: string, prepared: PreparedGeneration, result: GenerateResult, stopAtEos: boolean): DoneMessage {
     const { samples, stats } = generateResponse(id, this.context.modelId, this.context.service, prepared, result, stopAtEos);
     return { type: 'done', id, samples, stats };
   }
@@ -214,7 +164,7 @@ class StreamSession {
    */
   private sendError(id: string | null, error: MdlmError): void {
     const api = toApiError(error);
-    recordRequest(this.log, this.context.metrics, { endpoint: ENDPOINT, outcome: api.code, durationMs: 0 });
+    recordRequest(this.log, this.context.metrics, { endpoint: STREAM_ENDPOINT, outcome: api.code, durationMs: 0 });
     const ids = id !== null && this.requests.has(id) ? { id: null, rejected_id: id } : { id };
     this.outbox.push({ type: 'error', ...ids, ...envelope(api) });
   }

@@ -6,27 +6,32 @@
  * the playground page stay open: orchestrators and browsers cannot send the key to fetch them.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ErrorCodes, MdlmError } from '../errors.js';
+import type { FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { ErrorCodes, MdlmError } from '../../errors.js';
 
 const PUBLIC_ROUTES = new Set(['/', '/healthz', '/readyz', '/openapi.json']);
 const PUBLIC_PREFIXES = ['/docs', '/playground'];
-/** The subprotocol a browser offers for the stream; the key rides in a second, never-selected one. */
-export const STREAM_SUBPROTOCOL = 'mdlm.v1';
 const KEY_SUBPROTOCOL_PREFIX = 'mdlm-key.';
 
-export function installAuth(app: FastifyInstance, apiKey: string | undefined): void {
-  if (apiKey === undefined) return;
-  const expected = digest(apiKey);
-  app.addHook('onRequest', async (request) => {
-    if (isPublic(request)) return;
-    const presented = presentedKey(request);
-    // Comparing fixed-length digests takes the same time whatever the key's length or content.
-    if (presented === undefined || !timingSafeEqual(digest(presented), expected)) {
-      throw new MdlmError(ErrorCodes.unauthorized, presented === undefined ? 'this server needs an API key: send Authorization: Bearer <key> or x-api-key' : 'the API key is not valid');
-    }
-  });
-}
+/** With --api-key set, refuses (unauthorized) a request to a non-public route that does not present the key. */
+export const auth = fp(
+  async (app) => {
+    const { apiKey } = app.mdlm.config;
+    if (apiKey === undefined) return;
+    const expected = digest(apiKey);
+    app.addHook('onRequest', async (request) => {
+      if (isPublic(request)) return;
+      const presented = presentedKey(request);
+      // Comparing fixed-length digests takes the same time whatever the key's length or content.
+      if (presented === undefined || !timingSafeEqual(digest(presented), expected)) {
+        throw new MdlmError(ErrorCodes.unauthorized, presented === undefined ? 'this server needs an API key: send Authorization: Bearer <key> or x-api-key' : 'the API key is not valid');
+      }
+    });
+  },
+  // Its hook runs after the WebSocket plugin's, which must still close a refused upgrade's socket, and the request log's, which sees every outcome.
+  { name: 'mdlm-auth', fastify: '5.x', dependencies: ['mdlm-websocket', 'mdlm-request-log'], decorators: { fastify: ['mdlm'] } },
+);
 
 function isPublic(request: FastifyRequest): boolean {
   const route = request.routeOptions.url;

@@ -1,11 +1,10 @@
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { ScoreResult } from '../../generation/index.js';
-import type { ServerContext } from '../context.js';
-import { disconnectSignal } from '../disconnect.js';
-import { ERROR_RESPONSES } from '../schemas.js';
-import { itemScoreJson } from '../../api/index.js';
-import { type ScoreResponse, ScoreResponseSchema, scoreBodySchema } from '../score-schemas.js';
-import { requireModel } from './models.js';
+import { itemScoreJson } from '../../../api/index.js';
+import type { ScoreResult } from '../../../generation/index.js';
+import { ERROR_RESPONSES } from '../../errors.js';
+import { disconnectSignal } from '../common/disconnect.js';
+import { requireModel } from '../common/model-id.js';
+import { routePlugin } from '../common/route-plugin.js';
+import { type ScoreResponse, ScoreResponseSchema, scoreBodySchema } from './schemas.js';
 
 const DESCRIPTION = `Likelihood of text under the model. elbo is the seed's ppl_eval estimator: the continuous-time NELBO, an upper
 bound on −log p(x) averaged over masking orders, estimated with mc_samples draws of t (antithetic by default) and reported
@@ -15,7 +14,8 @@ and never scored; with a tokenizer that has a BOS (GPT-2's <|endoftext|>), what 
 row begins (add_special_tokens: false turns this off). Items longer than the model's window are refused with
 sequence_too_long: mdlm eval ppl cuts a corpus into rows. The rows of a request share passes with everything else.`;
 
-export const scoreRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, { service, modelId, bounds }) => {
+export const scoreRoutes = routePlugin('mdlm-routes-score', async (app) => {
+  const { service, modelId, bounds } = app.mdlm;
   app.post(
     '/v1/score',
     {
@@ -43,7 +43,7 @@ export const scoreRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, { s
       return scoreResponse(`score-${request.id}`, modelId, prepared.method, result);
     },
   );
-};
+});
 
 function scoreResponse(id: string, model: string, method: ScoreResponse['method'], result: ScoreResult): ScoreResponse {
   return {

@@ -6,10 +6,11 @@
  */
 import { STATUS_CODES, type IncomingMessage, type ServerOptions, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
-import { ErrorCodes, MdlmError } from '../errors.js';
-import type { ServerConfig } from '../api/index.js';
-import { type ApiError, envelope, toApiError } from './errors.js';
+import type { FastifyError, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import type { ServerConfig } from '../../api/index.js';
+import { ErrorCodes, MdlmError } from '../../errors.js';
+import { type ApiError, envelope, toApiError } from '../errors.js';
 
 /** Route config of the one route that takes a WebSocket upgrade. */
 export const WEBSOCKET_ROUTE = { websocket: true } as const;
@@ -38,7 +39,7 @@ export function transportOptions(config: Pick<ServerConfig, 'headersTimeoutMs' |
     http: {
       ...timeouts,
       connectionsCheckingInterval: Math.max(1, Math.min(MAX_TIMEOUT_CHECK_MS, Math.floor(config.headersTimeoutMs / TIMEOUT_CHECKS_PER_PERIOD))),
-      // Node's own Host check answers with an empty 400; installTransportChecks makes it instead.
+      // Node's own Host check answers with an empty 400; the transport checks make it instead.
       requireHostHeader: false,
     },
     // Fastify sets these two on the server itself, over what `http` said.
@@ -86,19 +87,23 @@ function rawResponse(api: ApiError): string {
 }
 
 /** Checks every request's framing and handshake before its route runs. */
-export function installTransportChecks(app: FastifyInstance): void {
-  // Node answers an Expect it cannot meet with a bare 417 unless someone listens.
-  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
-    const api = toApiError(new MdlmError(ErrorCodes.expectationFailed, `this server cannot meet "Expect: ${request.headers.expect}"; only 100-continue is supported`));
-    const body = JSON.stringify(envelope(api));
-    response.writeHead(api.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
-  });
-  app.addHook('onRequest', async (request) => {
-    refuseMissingHost(request);
-    refuseUnsupportedFraming(request);
-    if (request.ws) refuseBadHandshake(request);
-  });
-}
+export const transportChecks = fp(
+  async (app) => {
+    // Node answers an Expect it cannot meet with a bare 417 unless someone listens.
+    app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+      const api = toApiError(new MdlmError(ErrorCodes.expectationFailed, `this server cannot meet "Expect: ${request.headers.expect}"; only 100-continue is supported`));
+      const body = JSON.stringify(envelope(api));
+      response.writeHead(api.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+    });
+    app.addHook('onRequest', async (request) => {
+      refuseMissingHost(request);
+      refuseUnsupportedFraming(request);
+      if (request.ws) refuseBadHandshake(request);
+    });
+  },
+  // Its hook runs after the WebSocket plugin's (a refused upgrade's socket is still closed) and the request log's (which sees every refusal).
+  { name: 'mdlm-transport', fastify: '5.x', dependencies: ['mdlm-websocket', 'mdlm-request-log'], decorators: { request: ['ws'] } },
+);
 
 /** Node's own check (requireHostHeader) answers with an empty 400, so it is turned off in favour of this one. */
 function refuseMissingHost(request: FastifyRequest): void {

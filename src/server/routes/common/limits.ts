@@ -2,9 +2,9 @@
  * The server's own limits, checked on a prepared request: what the service laid out is what
  * is measured, so no length is computed twice.
  */
-import { ErrorCodes, fieldError } from '../errors.js';
-import type { GenerateRequest, GenerationService, PreparedGeneration } from '../generation/index.js';
-import type { Limits } from '../api/index.js';
+import type { Limits } from '../../../api/index.js';
+import { ErrorCodes, fieldError } from '../../../errors.js';
+import type { GenerateRequest, GenerationService, PreparedGeneration } from '../../../generation/index.js';
 
 /**
  * Prepares a request and checks it: prompt_too_long past --max-prompt-tokens, invalid_argument

@@ -1,7 +1,6 @@
 /**
- * OpenAI completions on a diffusion model: how a body becomes generation and scoring
- * requests (the service lays them out), and how a choice's text and logprobs come out of the
- * output, at the end or while streaming.
+ * How a completion choice's text and logprobs come out of the output, at the end or while
+ * streaming.
  *
  * A choice is the tokens generated after the prompt, up to max_tokens, ended at the first
  * end-of-text (stop_at_eos) and then just before the first stop sequence. With echo it starts
@@ -9,11 +8,9 @@
  * token was drawn, with that step's alternatives; logprobs of an echoed prompt are the
  * left-to-right conditionals (the `ar` estimator), alternatives from the same distributions.
  */
-import { ErrorCodes, fieldError } from '../errors.js';
-import type { GenerateRequest, GeneratedSample, GenerationService, PreparedGeneration, ScoredItem } from '../generation/index.js';
-import { type StepEvent, applyStepEvent } from '../sampling/index.js';
-import { samplingRequest } from '../api/index.js';
-import type { CompletionBody, CompletionLogprobs, FinishReason } from './schemas.js';
+import type { GeneratedSample, GenerationService, PreparedGeneration, ScoredItem } from '../../../generation/index.js';
+import { type StepEvent, applyStepEvent } from '../../../sampling/index.js';
+import type { CompletionLogprobs, FinishReason } from './schemas.js';
 
 /** What a choice needs of the service. */
 export type ChoiceDecoder = Pick<GenerationService, 'model' | 'text' | 'decode' | 'pieces'>;
@@ -24,34 +21,6 @@ export interface ChoiceOptions {
   /** How many alternatives to return per token; undefined: no logprobs at all. */
   logprobs: number | undefined;
   echo: boolean;
-}
-
-export function choiceOptions(body: CompletionBody): ChoiceOptions {
-  const stop = body.stop === undefined || body.stop === null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop;
-  return { stopAtEos: body.stop_at_eos, stop, logprobs: body.logprobs ?? undefined, echo: body.echo };
-}
-
-/** OpenAI parameters a diffusion sampler has no use for: accepted at their neutral values, never silently ignored otherwise. */
-export function checkNeutralParameters(body: CompletionBody): void {
-  const refuse = (param: string, accepted: string) => {
-    throw fieldError(ErrorCodes.unsupportedParameter, param, `${param} is accepted only as ${accepted}: this server's samplers have no such control`);
-  };
-  if ((body.presence_penalty ?? 0) !== 0) refuse('presence_penalty', '0');
-  if ((body.frequency_penalty ?? 0) !== 0) refuse('frequency_penalty', '0');
-  if (body.best_of !== undefined && body.best_of !== 1 && body.best_of !== body.n) refuse('best_of', `1 or n (${body.n})`);
-  if (body.logit_bias !== undefined && Object.keys(body.logit_bias).length > 0) refuse('logit_bias', '{}');
-}
-
-/** The prompts of a body, each as text or token ids. */
-export function promptsOf(body: CompletionBody): (string | number[])[] {
-  const { prompt } = body;
-  if (typeof prompt === 'string') return [prompt];
-  if (prompt.length > 0 && typeof prompt[0] === 'number') return [prompt as number[]];
-  return prompt as (string | number[])[];
-}
-
-export function completionRequest(body: CompletionBody, prompt: readonly number[]): GenerateRequest {
-  return { ...samplingRequest(body), prompt, suffix: body.suffix, newTokens: body.max_tokens, numSamples: body.n };
 }
 
 /** An echoed prompt: its ids and, when logprobs were asked for, their left-to-right log-probabilities. */

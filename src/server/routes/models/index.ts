@@ -1,10 +1,11 @@
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { ErrorCodes, fieldError } from '../../errors.js';
-import type { ServerContext } from '../context.js';
-import { ERROR_RESPONSES, type ModelEntry, ModelListSchema, ModelParamsSchema, ModelSchema } from '../schemas.js';
+import { ERROR_RESPONSES } from '../../errors.js';
+import { requireModel } from '../common/model-id.js';
+import { routePlugin } from '../common/route-plugin.js';
+import { type ModelEntry, ModelListSchema, ModelParamsSchema, ModelSchema } from './schemas.js';
 
 /** The one served model, in OpenAI's model-list shape plus what a diffusion client needs to know. */
-export const modelsRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, { service, modelId }) => {
+export const modelsRoutes = routePlugin('mdlm-routes-models', async (app) => {
+  const { service, modelId } = app.mdlm;
   const entry = (): ModelEntry => ({
     id: modelId,
     object: 'model',
@@ -30,9 +31,4 @@ export const modelsRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, { 
       return entry();
     },
   );
-};
-
-/** What OpenAI answers for a model it does not serve. */
-export function requireModel(requested: string, served: string): void {
-  if (requested !== served) throw fieldError(ErrorCodes.modelNotFound, 'model', `the model ${JSON.stringify(requested)} is not served here; GET /v1/models lists ${JSON.stringify(served)}`);
-}
+});

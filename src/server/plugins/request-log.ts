@@ -4,14 +4,14 @@
  * (the client went away first) or the error code it got. WebSocket requests are summarised
  * one per generate message, by the stream route.
  */
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import type { GenerationStats } from '../generation/index.js';
+import type { FastifyBaseLogger } from 'fastify';
+import fp from 'fastify-plugin';
+import type { GenerationStats } from '../../generation/index.js';
+import { REQUEST_ID_HEADER } from '../../log.js';
+import type { ServerMetrics } from '../metrics.js';
 
 /** What a request that ran the model reports: a generation's stats, or a score's (which walk no steps). */
 export type RunStats = Omit<GenerationStats, 'steps'> & { steps?: number };
-import { REQUEST_ID_HEADER } from '../log.js';
-import type { ServerContext } from './context.js';
-import type { ServerMetrics } from './metrics.js';
 
 export interface RequestOutcome {
   /** The error code the request ended with; absent when it succeeded. */
@@ -59,25 +59,30 @@ export function combineStats(all: readonly RunStats[]): RunStats {
   };
 }
 
-export function installRequestLog(app: FastifyInstance, { metrics }: Pick<ServerContext, 'metrics'>): void {
-  app.decorateRequest('outcome', null as unknown as RequestOutcome);
-  app.addHook('onRequest', async (request, reply) => {
-    request.outcome = {};
-    reply.header(REQUEST_ID_HEADER, request.id);
-    const started = performance.now();
-    // 'close' comes after the last byte, or when the client hung up before it.
-    reply.raw.once('close', () => {
-      // An accepted WebSocket upgrade never writes an HTTP response; the stream route summarises its messages.
-      if (request.ws && !reply.raw.writableEnded) return;
-      const finished = reply.raw.writableFinished;
-      const code = request.outcome.code;
-      recordRequest(request.log, metrics, {
-        endpoint: request.routeOptions.url ?? 'unmatched',
-        outcome: !finished ? 'cancelled' : (code ?? (reply.statusCode < 400 ? 'ok' : 'error')),
-        status: finished ? reply.statusCode : undefined,
-        durationMs: performance.now() - started,
-        stats: request.outcome.stats,
+export const requestLog = fp(
+  async (app) => {
+    const { metrics } = app.mdlm;
+    app.decorateRequest('outcome', null as unknown as RequestOutcome);
+    app.addHook('onRequest', async (request, reply) => {
+      request.outcome = {};
+      reply.header(REQUEST_ID_HEADER, request.id);
+      const started = performance.now();
+      // 'close' comes after the last byte, or when the client hung up before it.
+      reply.raw.once('close', () => {
+        // An accepted WebSocket upgrade never writes an HTTP response; the stream route summarises its messages.
+        if (request.ws && !reply.raw.writableEnded) return;
+        const finished = reply.raw.writableFinished;
+        const code = request.outcome.code;
+        recordRequest(request.log, metrics, {
+          endpoint: request.routeOptions.url ?? 'unmatched',
+          outcome: !finished ? 'cancelled' : (code ?? (reply.statusCode < 400 ? 'ok' : 'error')),
+          status: finished ? reply.statusCode : undefined,
+          durationMs: performance.now() - started,
+          stats: request.outcome.stats,
+        });
       });
     });
-  });
-}
+  },
+  // Its hook runs after the WebSocket plugin's, which marks upgrade requests (request.ws).
+  { name: 'mdlm-request-log', fastify: '5.x', dependencies: ['mdlm-websocket'], decorators: { fastify: ['mdlm'], request: ['ws'] } },
+);

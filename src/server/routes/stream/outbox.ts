@@ -7,7 +7,7 @@
  * must arrive (started, done, error, cancelled), which are never merged or dropped.
  */
 import { WebSocket } from 'ws';
-import type { StepEvent } from '../sampling/index.js';
+import type { StepEvent } from '../../../sampling/index.js';
 
 /**
  * Every position changed since the last update sent for one sample, and the latest step's
@@ -36,23 +36,24 @@ export class PendingStep {
   }
 }
 
-interface MessageEntry {
-  message: object;
+interface MessageEntry<Message> {
+  message: Message;
   onSent?: () => void;
 }
 
-interface StepEntry {
+interface StepEntry<Message> {
   key: string;
   step: PendingStep;
   /** Builds the message when it is sent, so that derived fields (the text) describe the state it carries. */
-  render: (step: PendingStep) => object;
+  render: (step: PendingStep) => Message;
 }
 
-type Entry = MessageEntry | StepEntry;
+type Entry<Message> = MessageEntry<Message> | StepEntry<Message>;
 
-export class Outbox {
-  private readonly queue: Entry[] = [];
-  private readonly waitingSteps = new Map<string, StepEntry>();
+/** The queue of one socket, whose messages are `Message`s (the stream protocol's). */
+export class Outbox<Message extends object = object> {
+  private readonly queue: Entry<Message>[] = [];
+  private readonly waitingSteps = new Map<string, StepEntry<Message>>();
 
   constructor(
     private readonly socket: WebSocket,
@@ -60,19 +61,19 @@ export class Outbox {
   ) {}
 
   /** A message that must arrive. `onSent` runs once it is handed to the socket. */
-  push(message: object, onSent?: () => void): void {
+  push(message: Message, onSent?: () => void): void {
     this.queue.push({ message, onSent });
     this.flush();
   }
 
   /** A step update for `key` (one sample of one request): sent now, or merged into the one waiting. */
-  pushStep(key: string, event: StepEvent, render: (step: PendingStep) => object): void {
+  pushStep(key: string, event: StepEvent, render: (step: PendingStep) => Message): void {
     const waiting = this.waitingSteps.get(key);
     if (waiting !== undefined) {
       waiting.step.merge(event);
       return;
     }
-    const entry: StepEntry = { key, step: new PendingStep(event), render };
+    const entry: StepEntry<Message> = { key, step: new PendingStep(event), render };
     if (this.queue.length === 0 && this.hasRoom()) {
       this.send(entry);
     } else {
@@ -83,7 +84,7 @@ export class Outbox {
 
   /** Hands everything queued to the socket regardless of its buffer: for closing it. */
   drain(): void {
-    while (this.queue.length > 0 && this.socket.readyState === WebSocket.OPEN) this.send(this.queue.shift() as Entry);
+    while (this.queue.length > 0 && this.socket.readyState === WebSocket.OPEN) this.send(this.queue.shift() as Entry<Message>);
   }
 
   private hasRoom(): boolean {
@@ -91,10 +92,10 @@ export class Outbox {
   }
 
   private flush(): void {
-    while (this.queue.length > 0 && this.hasRoom()) this.send(this.queue.shift() as Entry);
+    while (this.queue.length > 0 && this.hasRoom()) this.send(this.queue.shift() as Entry<Message>);
   }
 
-  private send(entry: Entry): void {
+  private send(entry: Entry<Message>): void {
     const isStep = 'key' in entry;
     if (isStep) this.waitingSteps.delete(entry.key);
     const payload = isStep ? entry.render(entry.step) : entry.message;

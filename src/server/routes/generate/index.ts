@@ -1,11 +1,12 @@
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { ServerContext } from '../context.js';
-import { disconnectSignal } from '../disconnect.js';
-import { GenerateResponseSchema, generateRequest, generateResponse, outputParam } from '../../api/index.js';
-import { prepareWithinLimits } from '../limits.js';
-import { ERROR_RESPONSES, generateBodySchema } from '../schemas.js';
+import { GenerateResponseSchema, generateRequest, generateResponse, outputParam } from '../../../api/index.js';
+import { ERROR_RESPONSES } from '../../errors.js';
+import { disconnectSignal } from '../common/disconnect.js';
+import { prepareWithinLimits } from '../common/limits.js';
+import { routePlugin } from '../common/route-plugin.js';
+import { generateBodySchema } from './schemas.js';
 
-export const generateRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, { service, config, modelId, bounds }) => {
+export const generateRoutes = routePlugin('mdlm-routes-generate', async (app) => {
+  const { service, config, modelId, bounds } = app.mdlm;
   app.post(
     '/v1/generate',
     {
@@ -25,4 +26,4 @@ export const generateRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, 
       return generateResponse(`gen-${request.id}`, modelId, service, prepared, result, body.stop_at_eos ?? false);
     },
   );
-};
+});

@@ -1,7 +1,6 @@
 /** The tokenizer routes in vLLM's shapes, which lm-evaluation-harness probes for a remote tokenizer. */
 import { z } from 'zod';
-
-const count = (min = 0) => z.number().int().min(min);
+import { count } from '../../../api/index.js';
 
 export const TokenizerInfoSchema = z.object({
   tokenizer_class: z.string().nullable(),

@@ -1,10 +1,11 @@
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { ErrorCodes, MdlmError } from '../../errors.js';
-import type { ServerContext } from '../context.js';
-import { AliveSchema, ERROR_RESPONSES, ReadySchema } from '../schemas.js';
+import { ErrorCodes, MdlmError } from '../../../errors.js';
+import { ERROR_RESPONSES } from '../../errors.js';
+import { routePlugin } from '../common/route-plugin.js';
+import { AliveSchema, ReadySchema } from './schemas.js';
 
 /** Probes: /healthz answers while the process runs; /readyz only while it can take generation requests. */
-export const healthRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, { service, modelId, lifecycle }) => {
+export const healthRoutes = routePlugin('mdlm-routes-health', async (app) => {
+  const { service, modelId, lifecycle } = app.mdlm;
   app.get('/healthz', { schema: { summary: 'Liveness: the process is up', tags: ['operations'], response: { 200: AliveSchema } } }, async () => ({ status: 'ok' as const }));
 
   app.get(
@@ -17,4 +18,4 @@ export const healthRoutes: FastifyPluginAsyncZod<ServerContext> = async (app, { 
       return { status: 'ready' as const, model: modelId, provider, ready_workers: readyWorkers };
     },
   );
-};
+});

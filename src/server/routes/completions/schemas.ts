@@ -1,43 +1,8 @@
-/**
- * The API's shapes. The same zod schemas validate requests and WebSocket messages and
- * generate the OpenAPI document; request schemas are built per server because their
- * bounds come from the configured limits and the model's length.
- */
+/** The shapes of POST /v1/completions (OpenAI's, plus the diffusion fields every generation takes). */
 import { z } from 'zod';
-import { type Limits, count, generateFields, samplingFields } from '../api/index.js';
-
-export interface SchemaBounds {
-  limits: Limits;
-  modelLength: number;
-  /** The docs' examples: a short text this model's tokenizer can encode, its ids, and the served id. */
-  example: { text: string; tokenIds: number[]; modelId: string };
-}
-
-/** What the docs' "Try it out" sends: small and fast on any model, never the largest request the schema allows. */
-function exampleWindow(bounds: SchemaBounds): { length: number; steps: number } {
-  return { length: Math.min(32, bounds.modelLength), steps: 32 };
-}
-
-/** A placeholder longer than this only inflates every streamed state. */
-const MAX_MASK_TEXT = 64;
-const STREAM_ID_MAX = 128;
-
-/** A round adds stride_length tokens to a window of `length`: it cannot add more than the window holds. */
-function strideWithinWindow(bounds: SchemaBounds) {
-  return (body: { length?: number; semi_ar?: { stride_length: number } }, ctx: z.RefinementCtx): void => {
-    const window = body.length ?? bounds.modelLength;
-    if (body.semi_ar !== undefined && body.semi_ar.stride_length > window) {
-      ctx.addIssue({ code: 'custom', path: ['semi_ar', 'stride_length'], message: `must be at most the window length ${window}` });
-    }
-  };
-}
-
-export function generateBodySchema(bounds: SchemaBounds) {
-  return z
-    .strictObject(generateFields(bounds))
-    .superRefine(strideWithinWindow(bounds))
-    .meta({ example: { prompt: bounds.example.text, ...exampleWindow(bounds), seed: 1 } });
-}
+import { count, samplingFields } from '../../../api/index.js';
+import { type SchemaBounds, exampleWindow } from '../../context.js';
+import { ErrorEnvelopeSchema } from '../../errors.js';
 
 /** OpenAI allows at most 4 stop sequences. */
 const MAX_STOP_SEQUENCES = 4;
@@ -80,26 +45,7 @@ export function completionBodySchema(bounds: SchemaBounds) {
     .meta({ example: { model: bounds.example.modelId, prompt: bounds.example.text, max_tokens: 8, steps: exampleWindow(bounds).steps, seed: 1 } });
 }
 
-export function streamClientMessageSchema(bounds: SchemaBounds) {
-  const id = z.string().min(1).max(STREAM_ID_MAX).describe('Chosen by the client; names every message about this request.');
-  return z.discriminatedUnion('type', [
-    z
-      .strictObject({
-        type: z.literal('generate'),
-        id,
-        decode_text: z.boolean().default(false).describe('Add the decoded text of the whole output to started and step messages.'),
-        mask_text: z.string().max(MAX_MASK_TEXT).optional().describe('How a masked position shows in that text (default "[MASK]").'),
-        ...generateFields(bounds),
-      })
-      .superRefine(strideWithinWindow(bounds)),
-    z.strictObject({ type: z.literal('cancel'), id }),
-  ]);
-}
-
-export type GenerateBody = z.output<ReturnType<typeof generateBodySchema>>;
 export type CompletionBody = z.output<ReturnType<typeof completionBodySchema>>;
-export type StreamClientMessage = z.output<ReturnType<typeof streamClientMessageSchema>>;
-export type StreamGenerateMessage = Extract<StreamClientMessage, { type: 'generate' }>;
 
 export const FINISH_REASONS = ['stop', 'length'] as const;
 export type FinishReason = (typeof FINISH_REASONS)[number];
@@ -141,37 +87,21 @@ export const CompletionResponseSchema = z.object({
 });
 export type CompletionResponse = z.output<typeof CompletionResponseSchema>;
 
-export const ModelSchema = z.object({
+/**
+ * One server-sent event of a streamed completion: text one choice adds (with the logprobs of
+ * the tokens it completes), its finish_reason on its last chunk (null before), and with
+ * stream_options.include_usage a last chunk with no choices and the usage.
+ */
+export const CompletionChunkSchema = z.strictObject({
   id: z.string(),
-  object: z.literal('model'),
+  object: z.literal('text_completion'),
   created: count(),
-  owned_by: z.string(),
-  model_length: count(),
-  vocab_size: count(),
-  time_conditioning: z.boolean(),
-  parameterization: z
-    .enum(['subs', 'sedd', 'ar'])
-    .describe("subs: MDLM (every sampler); sedd: SEDD (the analytic sampler, the NELBO); ar: the seed's autoregressive baseline (left to right, method ar; no steps, sampler, suffix or semi_ar)."),
-  provider: z.string().describe('The execution provider running the model.'),
-}).meta({ example: { id: 'kuleshov-group/mdlm-owt', object: 'model', created: 1764547200, owned_by: 'kuleshov-group', model_length: 1024, vocab_size: 50258, time_conditioning: false, provider: 'cpu' } });
-export type ModelEntry = z.output<typeof ModelSchema>;
+  model: z.string(),
+  choices: z.array(z.strictObject({ index: count(), text: z.string(), logprobs: CompletionLogprobsSchema.nullable(), finish_reason: z.enum(FINISH_REASONS).nullable() })),
+  usage: UsageSchema.optional(),
+});
+export type CompletionChunk = z.output<typeof CompletionChunkSchema>;
 
-export const ModelListSchema = z.object({ object: z.literal('list'), data: z.array(ModelSchema) });
-export const ModelParamsSchema = z.object({ model: z.string() });
-
-export const ErrorEnvelopeSchema = z.object({
-  error: z.object({
-    code: z.string().describe('Stable machine-readable code, e.g. validation_error, overloaded.'),
-    message: z.string(),
-    type: z.string(),
-    param: z.string().nullable().describe('The request field at fault.'),
-  }),
-}).meta({ example: { error: { code: 'validation_error', message: 'steps: Too small: expected number to be >=1', type: 'invalid_request_error', param: 'steps' } } });
-
-/** Response schemas every route shares: the error envelope for any failure. */
-export const ERROR_RESPONSES = { '4xx': ErrorEnvelopeSchema, '5xx': ErrorEnvelopeSchema } as const;
-
-export const AliveSchema = z.object({ status: z.literal('ok') });
-export const ReadySchema = z
-  .object({ status: z.literal('ready'), model: z.string(), provider: z.string(), ready_workers: count() })
-  .meta({ example: { status: 'ready', model: 'kuleshov-group/mdlm-owt', provider: 'cpu', ready_workers: 1 } });
+/** What a streamed completion's events carry until data: [DONE]: chunks, or an error envelope that ends the stream instead. */
+export const CompletionEventSchema = z.union([CompletionChunkSchema, ErrorEnvelopeSchema]);
+export type CompletionEvent = z.output<typeof CompletionEventSchema>;
