@@ -16,7 +16,11 @@ export const GENERATE_PARAMS = {
     flag: { value: '<text>', help: 'text the output starts with (fixed from the first step)' },
   },
   length: {
-    field: (bounds) => count(1).max(bounds.modelLength).optional().describe(`Window length in tokens (default and maximum: the model's length, ${bounds.modelLength}).`),
+    field: (bounds) =>
+      count(1)
+        .max(bounds.modelLength)
+        .optional()
+        .describe(`Window length in tokens (default and maximum: the model's length, ${bounds.modelLength}).`),
     flag: { value: '<n>', help: "window length L (default: the model's length)" },
   },
   numSamples: {

@@ -14,7 +14,7 @@ const MAX_TEMPERATURE = 100;
 /** Seeds are any non-negative safe integer (src/random.ts folds them). */
 const Seed = count().max(Number.MAX_SAFE_INTEGER).describe('Random seed: the same seed and request give the same output. Random when absent; the response says which was used.');
 
-const SAMPLER_HELP =
+const SAMPLER_DESCRIPTION =
   'ddpm runs a forward pass every step; ddpm_cache only on steps that unmask something (same distribution, far fewer passes); analytic is ddpm with a noise removal that samples; remdm-cap, remdm-rescale, remdm-loop and remdm-conf remask (ReMDM).';
 const ETA_DEFAULTS = [REMDM_DEFAULTS.eta['remdm-cap'], REMDM_DEFAULTS.eta['remdm-rescale'], REMDM_DEFAULTS.eta['remdm-loop']];
 
@@ -28,7 +28,7 @@ export const SAMPLING_PARAMS = {
     flag: { value: '<n>', help: `denoising steps T (default ${GENERATION_DEFAULTS.steps}; an autoregressive model takes none: one step per token)` },
   },
   sampler: {
-    field: () => z.enum(SAMPLERS).optional().describe(`${SAMPLER_HELP} Default ${GENERATION_DEFAULTS.sampler}.`),
+    field: () => z.enum(SAMPLERS).optional().describe(`${SAMPLER_DESCRIPTION} Default ${GENERATION_DEFAULTS.sampler}.`),
     flag: { value: '<name>', help: `${SAMPLERS.join(', ')} (default ${GENERATION_DEFAULTS.sampler}; analytic for SEDD; none for an autoregressive model)` },
   },
   eta: {

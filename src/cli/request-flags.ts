@@ -65,7 +65,8 @@ export function groupsTogether(table: ParamTable): (flags: Record<string, unknow
     for (const parts of groups) {
       const given = parts.filter(({ name }) => flags[name] !== undefined).length;
       if (given > 0 && given < parts.length) {
-        ctx.addIssue({ code: 'custom', path: [(parts[0] as Flag).name], message: `give both ${parts.map(({ option }) => option.long).join(' and ')}, or neither` });
+        const flags = parts.map(({ option }) => option.long).join(' and ');
+        ctx.addIssue({ code: 'custom', path: [(parts[0] as Flag).name], message: `give both ${flags}, or neither` });
       }
     }
   };

@@ -14,7 +14,10 @@ import { reportStartupOnFirstPass } from '../startup-report.js';
 /** Every parameter of a generate request, in the order --help lists them. */
 const { prompt, length, numSamples } = GENERATE_PARAMS;
 const { suffix, steps, sampler, seed, temperature, topP, topK, eta, tOn, tOff, alphaOn, addSpecialTokens, semiAr } = SAMPLING_PARAMS;
-const REQUEST_FLAGS = { prompt, suffix, length, steps, sampler, numSamples, seed, temperature, topP, topK, eta, tOn, tOff, alphaOn, addSpecialTokens, semiAr, ...RESPONSE_PARAMS };
+const REQUEST_FLAGS = {
+  ...{ prompt, suffix, length, steps, sampler, numSamples, seed, temperature, topP, topK },
+  ...{ eta, tOn, tOff, alphaOn, addSpecialTokens, semiAr, ...RESPONSE_PARAMS },
+};
 
 /** No server limits here: bounds that only catch typos (the model refuses what does not fit it). */
 const CLI_BOUNDS: RequestBounds = { modelLength: 131_072, limits: { maxSteps: 1_000_000, maxNumSamples: 4096, maxStrides: 10_000 } };
@@ -26,7 +29,8 @@ const GenerateFlags = ModelFlags.extend({
 }).superRefine(groupsTogether(REQUEST_FLAGS));
 
 export function registerGenerate(program: Command): void {
-  const command = addModelOptions(program.command('generate').description('Generate text once from a model: hub id, checkpoint directory or exported model directory'));
+  const description = 'Generate text once from a model: hub id, checkpoint directory or exported model directory';
+  const command = addModelOptions(program.command('generate').description(description));
   for (const option of requestOptions(REQUEST_FLAGS)) command.addOption(option);
   command
     .option('--json', 'print exactly what POST /v1/generate answers, as JSON, instead of the text')

@@ -61,11 +61,11 @@ export const CompletionLogprobsSchema = z.object({
 });
 export type CompletionLogprobs = z.output<typeof CompletionLogprobsSchema>;
 
+/** The fields every completion object starts with: the response and each streamed chunk. */
+const completionHeader = () => ({ id: z.string(), object: z.literal('text_completion'), created: count(), model: z.string() });
+
 export const CompletionResponseSchema = z.object({
-  id: z.string(),
-  object: z.literal('text_completion'),
-  created: count(),
-  model: z.string(),
+  ...completionHeader(),
   choices: z.array(
     z.object({
       index: count(),
@@ -93,10 +93,7 @@ export type CompletionResponse = z.output<typeof CompletionResponseSchema>;
  * stream_options.include_usage a last chunk with no choices and the usage.
  */
 export const CompletionChunkSchema = z.strictObject({
-  id: z.string(),
-  object: z.literal('text_completion'),
-  created: count(),
-  model: z.string(),
+  ...completionHeader(),
   choices: z.array(z.strictObject({ index: count(), text: z.string(), logprobs: CompletionLogprobsSchema.nullable(), finish_reason: z.enum(FINISH_REASONS).nullable() })),
   usage: UsageSchema.optional(),
 });
