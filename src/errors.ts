@@ -87,7 +87,23 @@ export function isMdlmError(value: unknown): value is MdlmError {
   return value instanceof MdlmError;
 }
 
-/** A refusal of one request field: the message names it first, and `details.param` carries it to the client. */
+/** What an error about one request field carries: the field, as clients name it (`semi_ar`, `items.0.context`). */
+interface FieldDetails {
+  param: string;
+}
+
+/** An error about one request field: HTTP answers name `param` in the envelope's `param`. */
+export function fieldError(code: ErrorCode, param: string, message: string): MdlmError {
+  return new MdlmError(code, message, { details: { param } satisfies FieldDetails });
+}
+
+/** The field an error is about, when it names one (see fieldError). */
+export function fieldOf(error: MdlmError): string | undefined {
+  const details = error.details as Partial<FieldDetails> | undefined;
+  return typeof details?.param === 'string' ? details.param : undefined;
+}
+
+/** Refuses one request field with invalid_argument, the message naming it first (`eta: must be …`). */
 export function refuseParam(param: string, message: string): never {
-  throw new MdlmError(ErrorCodes.invalidArgument, `${param}: ${message}`, { details: { param } });
+  throw fieldError(ErrorCodes.invalidArgument, param, `${param}: ${message}`);
 }

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { ErrorCodes, MdlmError, refuseParam } from '../errors.js';
+import { ErrorCodes, fieldError, refuseParam } from '../errors.js';
 import { type ScoringProcedures, type ServedModel, servingFamilyNamed } from '../families/index.js';
 import type { ScoreMethod, ScoreWindow } from '../scoring/index.js';
 import type { MdlmTokenizer } from '../tokenizer/index.js';
@@ -59,7 +59,7 @@ export function prepareScore(request: ScoreRequest, tokenizer: MdlmTokenizer, mo
   const { scoring } = servingFamilyNamed(model.family).serving;
   const method = request.method ?? scoring.defaultMethod;
   const refusal = scoring.refusal(method, model);
-  if (refusal !== undefined) throw new MdlmError(ErrorCodes.unsupportedMethod, refusal, { details: { param: 'method' } });
+  if (refusal !== undefined) throw fieldError(ErrorCodes.unsupportedMethod, 'method', refusal);
   const { bos } = framingOf(tokenizer, request.addSpecialTokens);
   return {
     items: request.items.map((item, index) => scoreWindow(item, item.param ?? `items.${index}`, { bos, tokenizer, model, scoring })),
@@ -80,17 +80,17 @@ interface ItemContext {
 
 function scoreWindow(item: ScoreItemRequest, param: string, { bos, tokenizer, model, scoring }: ItemContext): ScoreWindow {
   const target = encodeFixed(tokenizer, item.input, param, model);
-  if (target.length === 0) throw new MdlmError(ErrorCodes.invalidArgument, `${param}: there is nothing to score (no tokens)`, { details: { param } });
+  if (target.length === 0) refuseParam(param, 'there is nothing to score (no tokens)');
   const given = encodeFixed(tokenizer, item.context, `${param}.context`, model);
   const context = bos === undefined ? given : [bos, ...given];
   const leading = scoring.leadingContext;
   if (leading !== undefined && context.length < leading.tokens) refuseParam(param, leading.why);
   const length = context.length + target.length + (item.trailing ?? 0);
   if (length > model.modelLength) {
-    throw new MdlmError(
+    throw fieldError(
       ErrorCodes.sequenceTooLong,
+      param,
       `${param}: ${length} tokens (context ${context.length}, scored ${target.length}${item.trailing ? `, trailing ${item.trailing}` : ''}) do not fit the model's window of ${model.modelLength}; split the text (mdlm eval ppl cuts a corpus into rows)`,
-      { details: { param } },
     );
   }
   const tokens = new Int32Array(length).fill(model.maskId);

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { ErrorCodes, MdlmError, isMdlmError, refuseParam } from '../errors.js';
+import { ErrorCodes, fieldError, isMdlmError, refuseParam } from '../errors.js';
 import { type ServedModel, servingFamilyNamed } from '../families/index.js';
 import {
   type CanvasLayout,
@@ -139,7 +139,7 @@ export function encodeNaming(tokenizer: MdlmTokenizer, text: string, param: stri
   try {
     return tokenizer.encode(text);
   } catch (error) {
-    throw isMdlmError(error) ? new MdlmError(error.code, `${param}: ${error.message}`, { details: { param } }) : error;
+    throw isMdlmError(error) ? fieldError(error.code, param, `${param}: ${error.message}`) : error;
   }
 }
 
@@ -154,10 +154,10 @@ export function encodeFixed(
   const ids = typeof input === 'string' ? encodeNaming(tokenizer, input, param) : [...input];
   const outside = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= facts.vocabSize);
   if (outside !== -1) {
-    throw new MdlmError(ErrorCodes.invalidArgument, `${param}: token id ${ids[outside]} at index ${outside} is outside the vocabulary [0, ${facts.vocabSize})`, { details: { param } });
+    throw fieldError(ErrorCodes.invalidArgument, param, `${param}: token id ${ids[outside]} at index ${outside} is outside the vocabulary [0, ${facts.vocabSize})`);
   }
   if (ids.includes(facts.maskId)) {
-    throw new MdlmError(ErrorCodes.invalidArgument, `the ${param} contains the mask token, which only the sampler may place`, { details: { param } });
+    throw fieldError(ErrorCodes.invalidArgument, param, `the ${param} contains the mask token, which only the sampler may place`);
   }
   return ids;
 }

@@ -1,4 +1,4 @@
-import { ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
+import { ErrorCodes, MdlmError, fieldError, isMdlmError } from '../errors.js';
 import { type GenerativeManifest, type ItemScorer, type ServedModel, type ServingFamily, readManifest, servingFamilyOf } from '../families/index.js';
 import { SeededRandom } from '../random.js';
 import { type Device, type ExecutionProvider, ForwardRuntime, type ProviderAttempt, type ProviderOptions, type RuntimeStartup } from '../runtime/index.js';
@@ -245,7 +245,7 @@ export class GenerationService {
     try {
       return this.tokenizer.decode(tokenIds);
     } catch (error) {
-      throw isMdlmError(error) ? new MdlmError(error.code, `${param}: ${error.message}`, { details: { param } }) : error;
+      throw isMdlmError(error) ? fieldError(error.code, param, `${param}: ${error.message}`) : error;
     }
   }
 

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { CONFIG_FILE, LIGHTNING_WEIGHTS, type LightningWeights, WEIGHTS_FILE, checkpointHash, isLightningFile } from '../checkpoint/index.js';
 import { fileSha256 } from '../util/hash.js';
 import { describeZodIssues } from '../util/zod.js';
-import { ErrorCodes, MdlmError } from '../errors.js';
+import { ErrorCodes, MdlmError, fieldError } from '../errors.js';
 import { type AnyExportManifest, readAnyManifest } from '../families/index.js';
 import { BUILDER_VERSION, EXPORT_HEADS, type ExportHead, type ExportKey, MANIFEST_FILE, WEIGHT_DTYPES, type WeightDtype } from '../model/index.js';
 import { conversionDir, ensureConverted } from './conversion-cache.js';
@@ -106,7 +106,7 @@ export async function resolveModel(reference: string, options: ResolveOptions = 
   const parsed = parseReference(reference);
   if (parsed.kind === 'lightning') return resolveLightning(resolution, parsed.file);
   if (resolution.variant.weights !== undefined) {
-    throw new MdlmError(ErrorCodes.invalidArgument, `weights: ${reference} is not a Lightning .ckpt file; the choice of EMA or raw weights applies to those only`, { details: { param: 'weights' } });
+    throw fieldError(ErrorCodes.invalidArgument, 'weights', `weights: ${reference} is not a Lightning .ckpt file; the choice of EMA or raw weights applies to those only`);
   }
   if (parsed.kind === 'hub') return resolveHubModel(resolution, parsed.repo, parsed.revision);
   if (existsSync(join(parsed.dir, MANIFEST_FILE))) return resolveExport(resolution, parsed.dir);
@@ -162,7 +162,7 @@ async function resolveLightning(resolution: Resolution, file: string): Promise<R
  */
 async function resolveExport(resolution: Resolution, dir: string): Promise<ResolvedModel> {
   if (resolution.variant.tokenizer !== undefined) {
-    throw new MdlmError(ErrorCodes.invalidArgument, `tokenizer: ${dir} is an export, which carries the tokenizer it was exported with; --tokenizer applies to a checkpoint being converted`, { details: { param: 'tokenizer' } });
+    throw fieldError(ErrorCodes.invalidArgument, 'tokenizer', `tokenizer: ${dir} is an export, which carries the tokenizer it was exported with; --tokenizer applies to a checkpoint being converted`);
   }
   const manifest = await readAnyManifest(dir);
   const again = `export its checkpoint (${manifest.checkpoint.source}) again`;

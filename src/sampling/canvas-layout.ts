@@ -1,4 +1,4 @@
-import { ErrorCodes, MdlmError } from '../errors.js';
+import { ErrorCodes, fieldError } from '../errors.js';
 
 export interface SemiArParams {
   strideLength: number;
@@ -41,12 +41,12 @@ export function layoutCanvas(request: CanvasRequest, modelLength: number): Canva
   if (request.generate !== undefined) return layoutForCount(request, request.generate, fixed, modelLength);
   const windowLength = request.windowLength ?? modelLength;
   if (!Number.isInteger(windowLength) || windowLength < 1 || windowLength > modelLength) {
-    throw layoutError(ErrorCodes.invalidArgument, 'length', `length must be between 1 and the model's length ${modelLength}, got ${windowLength}`);
+    throw fieldError(ErrorCodes.invalidArgument, 'length', `length must be between 1 and the model's length ${modelLength}, got ${windowLength}`);
   }
   const layout = withStrides(windowLength, request.semiAr);
   if (fixed >= layout.totalLength) {
     const hint = request.semiAr === undefined ? '; use semi_ar to generate past the window' : '';
-    throw layoutError(
+    throw fieldError(
       ErrorCodes.promptTooLong,
       'prompt',
       `the prompt (${request.head.length} tokens) and suffix (${request.tail.length} tokens) leave nothing to generate in an output of ${layout.totalLength} tokens${hint}`,
@@ -64,14 +64,14 @@ function layoutForCount(request: CanvasRequest, generate: number, fixed: number,
   }
   const layout = withStrides(modelLength, request.semiAr);
   if (layout.totalLength < needed) {
-    throw layoutError(ErrorCodes.invalidArgument, 'semi_ar', `semi_ar gives ${layout.totalLength} tokens of output, but the prompt, max_tokens and suffix need ${needed}`);
+    throw fieldError(ErrorCodes.invalidArgument, 'semi_ar', `semi_ar gives ${layout.totalLength} tokens of output, but the prompt, max_tokens and suffix need ${needed}`);
   }
   return layout;
 }
 
 function withStrides(windowLength: number, semiAr: SemiArParams | undefined): CanvasLayout {
   if (semiAr !== undefined && (semiAr.strideLength < 1 || semiAr.strideLength > windowLength || semiAr.numStrides < 0)) {
-    throw layoutError(ErrorCodes.invalidArgument, 'semi_ar', `semi_ar.stride_length must be between 1 and the window length ${windowLength}, and num_strides at least 0`);
+    throw fieldError(ErrorCodes.invalidArgument, 'semi_ar', `semi_ar.stride_length must be between 1 and the window length ${windowLength}, and num_strides at least 0`);
   }
   const stride = semiAr?.strideLength ?? 0;
   const rounds = 1 + (semiAr?.numStrides ?? 0);
@@ -84,8 +84,4 @@ export function initialCanvas(layout: CanvasLayout, head: readonly number[], tai
   canvas.set(head, 0);
   canvas.set(tail, layout.totalLength - tail.length);
   return canvas;
-}
-
-function layoutError(code: typeof ErrorCodes.invalidArgument | typeof ErrorCodes.promptTooLong, param: string, message: string): MdlmError {
-  return new MdlmError(code, message, { details: { param } });
 }

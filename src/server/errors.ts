@@ -4,10 +4,10 @@
  * was thrown into that envelope and its HTTP status; messages of unexpected errors stay in
  * the log, never in a response.
  */
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { type ErrorCode, ErrorCodes, MdlmError, isMdlmError } from '../errors.js';
-
+import { z } from 'zod';
+import { type ErrorCode, ErrorCodes, MdlmError, fieldError, fieldOf, isMdlmError } from '../errors.js';
 
 /** How long a client told "overloaded" should wait before trying again. */
 export const RETRY_AFTER_S = 1;
@@ -84,11 +84,6 @@ const PARAM_BY_CODE: Partial<Record<ErrorCode, string>> = {
   [ErrorCodes.promptTooLong]: 'prompt',
 };
 
-/** A failed check of a field the schemas cannot express (it needs the tokenizer or the model). */
-export function fieldError(code: ErrorCode, param: string, message: string): MdlmError {
-  return new MdlmError(code, message, { details: { param } });
-}
-
 interface Issue {
   path: readonly PropertyKey[];
   message: string;
@@ -102,7 +97,8 @@ export function validationError(issues: readonly Issue[], whole: string): MdlmEr
     issue.keys === undefined ? [{ param: fieldName(issue.path), message: issue.message }] : issue.keys.map((key) => ({ param: fieldName([...issue.path, key]), message: 'unknown field' })),
   );
   const message = described.map(({ param, message }) => `${param ?? whole}: ${message}`).join('; ');
-  return new MdlmError(ErrorCodes.validation, message || 'invalid request', { details: { param: described[0]?.param } });
+  const param = described[0]?.param;
+  return param === null || param === undefined ? new MdlmError(ErrorCodes.validation, message || 'invalid request') : fieldError(ErrorCodes.validation, param, message);
 }
 
 function fieldName(path: readonly PropertyKey[]): string | null {
@@ -113,7 +109,7 @@ export function toApiError(error: unknown): ApiError {
   const known = isMdlmError(error) ? error : fromFastifyError(error as FastifyError);
   const status = known === undefined ? undefined : STATUS_BY_CODE[known.code];
   if (known === undefined || status === undefined) return build(ErrorCodes.internal, 500, 'internal error', null);
-  return build(known.code, status, known.message, paramOf(known) ?? PARAM_BY_CODE[known.code] ?? null);
+  return build(known.code, status, known.message, fieldOf(known) ?? PARAM_BY_CODE[known.code] ?? null);
 }
 
 export function envelope(error: ApiError): ErrorEnvelope {
@@ -122,11 +118,6 @@ export function envelope(error: ApiError): ErrorEnvelope {
 
 function build(code: ErrorCode, status: number, message: string, param: string | null): ApiError {
   return { status, code, message, type: openAiType(status), param, headers: { ...HEADERS_BY_CODE[code] } };
-}
-
-function paramOf(error: MdlmError): string | undefined {
-  const details = error.details as { param?: unknown } | undefined;
-  return typeof details?.param === 'string' ? details.param : undefined;
 }
 
 /** Fastify's own failures (parsing, body size, closing) in the envelope's terms; undefined for anything unexpected. */
@@ -175,20 +166,14 @@ function openAiType(status: number): string {
   return status >= 500 ? 'server_error' : 'invalid_request_error';
 }
 
-/** 5xx answers that say nothing is wrong with the server, so they are not logged as failures. */
-const CLIENT_CAUSED = new Set<ErrorCode>([ErrorCodes.shuttingDown, ErrorCodes.notImplemented]);
+export const ErrorEnvelopeSchema = z.object({
+  error: z.object({
+    code: z.string().describe('Stable machine-readable code, e.g. validation_error, overloaded.'),
+    message: z.string(),
+    type: z.string(),
+    param: z.string().nullable().describe('The request field at fault.'),
+  }),
+}).meta({ example: { error: { code: 'validation_error', message: 'steps: Too small: expected number to be >=1', type: 'invalid_request_error', param: 'steps' } } });
 
-/** Every failure, and every unknown route, answers with the envelope. */
-export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error, request, reply) => {
-    const api = toApiError(error);
-    request.outcome.code = api.code;
-    if (api.status >= 500 && !CLIENT_CAUSED.has(api.code)) request.log.error({ err: error }, 'request failed');
-    return reply.code(api.status).headers(api.headers).send(envelope(api));
-  });
-  app.setNotFoundHandler((request, reply) => {
-    const api = toApiError(new MdlmError(ErrorCodes.notFound, `there is no ${request.method} ${request.url.split('?')[0]}`));
-    request.outcome.code = api.code;
-    return reply.code(api.status).send(envelope(api));
-  });
-}
+/** Response schemas every route shares: the error envelope for any failure. */
+export const ERROR_RESPONSES = { '4xx': ErrorEnvelopeSchema, '5xx': ErrorEnvelopeSchema } as const;

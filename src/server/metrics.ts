@@ -1,11 +1,10 @@
 /**
  * Prometheus metrics: one registry per server, fed by the service's pass reports (passes,
- * batch sizes, tokens drawn) and the request summaries (requests by outcome).
+ * batch sizes, tokens drawn) and the request summaries (requests by outcome). The metrics
+ * plugin serves it at GET /metrics.
  */
-import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { GenerationService } from '../generation/index.js';
-import type { PassReport } from '../scheduler/index.js';
+import type { GenerationService, PassReport } from '../generation/index.js';
 
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -46,13 +45,4 @@ export class ServerMetrics {
     this.passSeconds.observe(report.computeMs / 1000);
     this.generatedTokens.inc(report.draws);
   };
-}
-
-/** GET /metrics in the Prometheus text format. */
-export async function metricsRoutes(app: FastifyInstance, { metrics }: { metrics: ServerMetrics }): Promise<void> {
-  app.addHook('onClose', async () => metrics.detach());
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['operations'] } }, async (_request, reply) => {
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
 }

@@ -1,7 +1,6 @@
 import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { ErrorCodes, MdlmError } from '../errors.js';
-import type { Lifecycle } from './context.js';
 import { within } from '../util/within.js';
 
 /**
@@ -26,7 +25,7 @@ export async function shutdownGracefully(app: FastifyInstance, timeoutMs = app.m
   const deadline = Date.now() + timeoutMs;
   lifecycle.draining = true;
   service.stopAccepting();
-  // From now on every response closes its connection (installDraining); those idle already go now.
+  // From now on every response closes its connection (the draining plugin); those idle already go now.
   (app.server as Server).closeIdleConnections();
   const finished = await within(service.idle(), timeoutMs);
   if (!finished) {
@@ -60,16 +59,4 @@ async function closeConnections(app: FastifyInstance, closeBy: number): Promise<
   const cut = await streams;
   if (cut > 0) app.log.warn({ websockets: cut }, 'WebSocket clients that did not answer the close by the shutdown deadline: cut');
   await within(allClosed, CLOSE_GRACE_MS);
-}
-
-/**
- * While draining, every response closes its connection after it, so that no client sends a
- * request on a keep-alive connection the server is about to close (a request reset that way
- * cannot be told from one the server never saw); its next request opens a new connection and
- * gets a clean 503 until the drain is over.
- */
-export function installDraining(app: FastifyInstance, lifecycle: Lifecycle): void {
-  app.addHook('onSend', async (_request, reply) => {
-    if (lifecycle.draining) reply.header('connection', 'close');
-  });
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pseudoWord } from '../../src/tokenizer/index.js';
 import { exportCkpt, wordTokenizerDir } from '../helpers/baselines.js';
-import { postJson, sseData, startServer } from './helpers.js';
+import { completionChunks, postJson, startServer } from './helpers.js';
 
 const words = (...ids: number[]) => ids.map((id) => pseudoWord(id - 1)).join(' ');
 const ar = await startServer({ exportDir: await exportCkpt('ar', 'positions', { tokenizerDir: wordTokenizerDir(20, true) }), modelId: 'ar' });
@@ -49,8 +49,8 @@ test('/v1/completions with the AR baseline: echoed prompt logprobs in one pass, 
   assert.ok(choice !== undefined);
   assert.equal(choice.logprobs.token_logprobs.length, 2 + 5);
   assert.ok(choice.logprobs.token_logprobs.every((value) => value !== null && value <= 0), 'BOS frames the prompt, so every token has a conditional');
-  const streamed = await sseData(await postJson(`${ar.url}/v1/completions`, { ...request, echo: false, logprobs: null, stream: true }));
-  const text = streamed.filter((data) => data !== '[DONE]').map((data) => (JSON.parse(data) as { choices: { text: string }[] }).choices[0]?.text ?? '').join('');
+  const streamed = await completionChunks(await postJson(`${ar.url}/v1/completions`, { ...request, echo: false, logprobs: null, stream: true }));
+  const text = streamed.map((chunk) => chunk.choices[0]?.text ?? '').join('');
   assert.ok(choice.text.endsWith(text) && text.length > 0, `${JSON.stringify(text)} is the generated part of ${JSON.stringify(choice.text)}`);
   assert.deepEqual(await errorOf(await postJson(`${ar.url}/v1/completions`, { model: 'ar', prompt: words(4), max_tokens: 40 })), { status: 400, code: 'invalid_argument', param: 'max_tokens' });
 });

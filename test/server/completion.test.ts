@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { GeneratedSample, PreparedGeneration, TextSpan } from '../../src/generation/index.js';
 import type { StepEvent } from '../../src/sampling/index.js';
-import { type ChoiceDecoder, type ChoiceOptions, StreamedChoice, finishedChoice, firstStop } from '../../src/server/completion.js';
+import { type ChoiceDecoder, type ChoiceOptions, StreamedChoice, finishedChoice, firstStop } from '../../src/server/routes/completions/choice.js';
 
 const MASK = 0;
 const EOS = 1;

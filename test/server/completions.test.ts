@@ -2,25 +2,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MdlmTokenizer } from '../../src/tokenizer/index.js';
-import { GPT2_TOKENIZER_DIR, gpt2VocabExport, postJson, sseData, startServer } from './helpers.js';
+import { type CompletionResponse, CompletionResponseSchema } from '../../src/server/index.js';
+import { GPT2_TOKENIZER_DIR, completionChunks, gpt2VocabExport, postJson, startServer } from './helpers.js';
 
 const MODEL = 'gpt2-vocab';
 const server = await startServer({ exportDir: await gpt2VocabExport(), modelId: MODEL });
 const tokenizer = await MdlmTokenizer.fromFiles(GPT2_TOKENIZER_DIR);
-const complete = (body: object) => postJson(`${server.url}/v1/completions`, { model: MODEL, ...body });
+const complete = (body: Record<string, unknown>) => postJson(`${server.url}/v1/completions`, { model: MODEL, ...body });
 
-interface Choice {
-  index: number;
-  text: string;
-  finish_reason: string;
-  logprobs: { tokens: string[]; token_logprobs: (number | null)[]; top_logprobs: (Record<string, number> | null)[]; text_offset: number[] } | null;
-}
-
-async function choices(body: object): Promise<Choice[]> {
+async function choices(body: Record<string, unknown>): Promise<CompletionResponse['choices']> {
   const response = await complete(body);
   const text = await response.text();
   assert.equal(response.status, 200, text);
-  return (JSON.parse(text) as { choices: Choice[] }).choices;
+  return CompletionResponseSchema.parse(JSON.parse(text)).choices;
 }
 
 test('prompt as text, a list of texts, token ids or a list of token-id lists: the same prompt gives the same choice', async () => {
@@ -62,18 +56,17 @@ test('stop: a choice ends before the first stop sequence, finish_reason stop; st
   const [cut] = await choices({ ...common, stop: [stop, 'never written'] });
   assert.equal(cut?.text, text.slice(0, text.indexOf(stop)));
   assert.equal(cut?.finish_reason, 'stop');
-  const events = await sseData(await complete({ ...common, stop, stream: true }));
-  const streamed = events.filter((data) => data !== '[DONE]').map((data) => JSON.parse(data) as { choices: Choice[] });
+  const streamed = await completionChunks(await complete({ ...common, stop, stream: true }));
   assert.equal(streamed.map((event) => event.choices[0]?.text ?? '').join(''), cut?.text);
   assert.equal(streamed.at(-1)?.choices[0]?.finish_reason, 'stop');
 });
 
 test('logprobs on SSE chunks cover exactly the streamed text', async () => {
-  const events = await sseData(await complete({ prompt: 'The sky is', max_tokens: 8, logprobs: 2, seed: 4, stream: true, stop_at_eos: false }));
-  const chunks = events.filter((data) => data !== '[DONE]').map((data) => (JSON.parse(data) as { choices: Choice[] }).choices[0] as Choice);
-  const tokens = chunks.flatMap((chunk) => chunk.logprobs?.tokens ?? []);
+  const chunks = await completionChunks(await complete({ prompt: 'The sky is', max_tokens: 8, logprobs: 2, seed: 4, stream: true, stop_at_eos: false }));
+  const choices = chunks.flatMap((chunk) => chunk.choices);
+  const tokens = choices.flatMap((choice) => choice.logprobs?.tokens ?? []);
   assert.equal(tokens.length, 8);
-  assert.equal(tokens.join(''), chunks.map((chunk) => chunk.text).join(''));
+  assert.equal(tokens.join(''), choices.map((choice) => choice.text).join(''));
 });
 
 test('penalties, best_of, logit_bias and user: accepted at their neutral values, other values refused as unsupported_parameter', async () => {
@@ -88,7 +81,7 @@ test('penalties, best_of, logit_bias and user: accepted at their neutral values,
 });
 
 test('bad values are refused with the field named', async () => {
-  const refused = async (body: object, code: string, param: string) => {
+  const refused = async (body: Record<string, unknown>, code: string, param: string) => {
     const response = await complete({ prompt: 'Hi', ...body });
     const envelope = (await response.json()) as { error: { code: string; param: string | null } };
     assert.equal(response.status, 400, JSON.stringify(envelope));
@@ -113,7 +106,7 @@ test('streaming with a remasking sampler sends only text that can no longer chan
   const common = { prompt: 'The sky is', max_tokens: 8, seed: 5, steps: 64, stop_at_eos: false, stream: true };
   for (const sampler of ['remdm-cap', 'remdm-loop']) {
     const [plain] = await choices({ ...common, stream: false, sampler });
-    const events = (await sseData(await complete({ ...common, sampler }))).filter((data) => data !== '[DONE]').map((data) => (JSON.parse(data) as { choices: Choice[] }).choices[0] as Choice);
+    const events = (await completionChunks(await complete({ ...common, sampler }))).flatMap((chunk) => chunk.choices);
     assert.equal(events.map((event) => event.text).join(''), plain?.text, `${sampler}: the chunks add up to the text`);
     const early = events.slice(0, -1).filter((event) => event.text !== '').length;
     if (sampler === 'remdm-cap') assert.equal(early, 0, 'remdm-cap can remask until the last step: all text comes at the end');
@@ -123,7 +116,7 @@ test('streaming with a remasking sampler sends only text that can no longer chan
 test('the new samplers and their knobs: accepted where they apply, refused with the field named where they do not', async () => {
   for (const sampler of ['analytic', 'remdm-cap', 'remdm-rescale', 'remdm-loop', 'remdm-conf']) await choices({ prompt: 'Hi', max_tokens: 3, steps: 16, sampler });
   await choices({ prompt: 'Hi', max_tokens: 3, steps: 16, sampler: 'remdm-loop', eta: 0.05, t_on: 0.6, t_off: 0.1, alpha_on: 0.8, top_p: 0.9, top_k: 20 });
-  const refused = async (body: object, param: string, message: RegExp) => {
+  const refused = async (body: Record<string, unknown>, param: string, message: RegExp) => {
     const response = await complete({ prompt: 'Hi', max_tokens: 3, ...body });
     const envelope = (await response.json()) as { error: { code: string; param: string; message: string } };
     assert.equal(response.status, 400, JSON.stringify(envelope));

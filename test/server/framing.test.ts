@@ -62,7 +62,7 @@ test('a completion’s text never includes the framing token; the WebSocket take
   assert.equal(completion.usage.prompt_tokens, 1);
   const client = await StreamClient.connect(server);
   client.send({ type: 'generate', id: 'a', prompt: 'Hello', length: 8, steps: 4, seed: 1, add_special_tokens: false });
-  const started = (await client.next((message) => message.type === 'started')) as unknown as { token_ids: number[] };
+  const started = await client.next((message) => message.type === 'started');
   assert.deepEqual(started.token_ids.slice(0, 1), tokenizer.encode('Hello'));
   await client.final('a');
 });

@@ -2,8 +2,9 @@
  * A real server on loopback over a tiny synthetic model (V 64, L 32, word-level tokenizer;
  * the mask renders as "[MASK]"), and the clients the server tests drive it with.
  */
+import assert from 'node:assert/strict';
 import { cp, readFile, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { type Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after } from 'node:test';
@@ -12,7 +13,17 @@ import { type SynthShape } from '../../src/checkpoint/synth.js';
 import { exportModel } from '../../src/families/index.js';
 import { GenerationService } from '../../src/generation/index.js';
 import { createLogger } from '../../src/log.js';
-import { type MdlmServer, type ServerConfigInput, buildServer, parseServerConfig, schedulerOptions } from '../../src/server/index.js';
+import {
+  type CompletionChunk,
+  CompletionChunkSchema,
+  type MdlmServer,
+  type ServerConfigInput,
+  type StreamServerMessage,
+  StreamServerMessageSchema,
+  buildServer,
+  parseServerConfig,
+  schedulerOptions,
+} from '../../src/server/index.js';
 import { exportHead, synthCheckpoint } from '../helpers/models.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -143,7 +154,7 @@ export async function metric(server: TestServer, name: string, labels: Record<st
 }
 
 /** The data fields of a server-sent-event body, in order. */
-export async function sseData(response: Response): Promise<string[]> {
+async function sseData(response: Response): Promise<string[]> {
   const text = await response.text();
   return text
     .split('\n\n')
@@ -151,36 +162,62 @@ export async function sseData(response: Response): Promise<string[]> {
     .map((event) => event.slice('data: '.length));
 }
 
-export type ServerMessage = Record<string, unknown> & { type: string; id: string | null };
+/** The chunks of a streamed completion, each parsed with the protocol's schema, after checking that the stream ends with [DONE]. */
+export async function completionChunks(response: Response): Promise<CompletionChunk[]> {
+  const events = await sseData(response);
+  assert.equal(events.at(-1), '[DONE]', 'the stream ends with data: [DONE]');
+  return events.slice(0, -1).map((data) => CompletionChunkSchema.parse(JSON.parse(data)));
+}
 
-/** A WebSocket client that records every message and can wait for one. */
+export type ServerMessage = StreamServerMessage;
+export type StepMessage = Extract<ServerMessage, { type: 'step' }>;
+
+/** A message that must be a done message, as its type. */
+export function asDone(message: ServerMessage): Extract<ServerMessage, { type: 'done' }> {
+  assert.ok(message.type === 'done', JSON.stringify(message));
+  return message;
+}
+
+/** A message that must be an error message, as its type. */
+export function asError(message: ServerMessage): Extract<ServerMessage, { type: 'error' }> {
+  assert.ok(message.type === 'error', JSON.stringify(message));
+  return message;
+}
+
+/** A WebSocket client that records every message, each parsed with the protocol's schema, and can wait for one. */
 export class StreamClient {
   readonly messages: ServerMessage[] = [];
   private waiters: (() => void)[] = [];
 
-  private constructor(readonly socket: WebSocket) {
+  private constructor(
+    readonly socket: WebSocket,
+    /** The TCP connection under the socket: pausing it stops reading, as a slow client does. */
+    readonly connection: Socket,
+  ) {
     socket.on('message', (data) => {
-      this.messages.push(JSON.parse(data.toString()) as ServerMessage);
+      this.messages.push(StreamServerMessageSchema.parse(JSON.parse(data.toString())));
       for (const wake of this.waiters.splice(0)) wake();
     });
   }
 
   static async connect(server: TestServer, headers: Record<string, string> = {}, subprotocols: string[] = []): Promise<StreamClient> {
     const socket = new WebSocket(`${server.url.replace('http', 'ws')}/v1/stream`, subprotocols, { headers });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('open', () => resolve());
+    const connection = await new Promise<Socket>((resolve, reject) => {
+      socket.once('upgrade', (response) => socket.once('open', () => resolve(response.socket)));
       // A refused upgrade fails with "Unexpected server response: <status>".
       socket.once('error', reject);
     });
     after(() => socket.terminate());
-    return new StreamClient(socket);
+    return new StreamClient(socket, connection);
   }
 
   send(message: unknown): void {
     this.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
   }
 
-  /** The first message (from `from` on) that matches, waiting for it if need be. */
+  /** The first message (from `from` on) that matches, waiting for it if need be; as the type a type guard names. */
+  async next<Match extends ServerMessage>(match: (message: ServerMessage) => message is Match, timeoutMs?: number): Promise<Match>;
+  async next(match: (message: ServerMessage) => boolean, timeoutMs?: number): Promise<ServerMessage>;
   async next(match: (message: ServerMessage) => boolean, timeoutMs = 15_000): Promise<ServerMessage> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -204,20 +241,13 @@ export class StreamClient {
   }
 }
 
-export interface StepMessage {
-  sample: number;
-  positions: number[];
-  token_ids: number[];
-  remasked: number[];
-  text?: string;
-}
-
 /** Each sample's output rebuilt from `started` and the `step` messages, as a client would. */
 export function rebuild(messages: ServerMessage[], samples: number): { tokens: number[][]; texts: (string | undefined)[] } {
-  const started = messages.find((message) => message.type === 'started') as ServerMessage & { token_ids: number[]; mask_id: number };
+  const started = messages.find((message) => message.type === 'started');
+  assert.ok(started !== undefined, 'a started message');
   const tokens = Array.from({ length: samples }, () => [...started.token_ids]);
   const texts: (string | undefined)[] = Array.from({ length: samples }, () => undefined);
-  for (const message of messages.filter((candidate) => candidate.type === 'step') as unknown as StepMessage[]) {
+  for (const message of messages.filter((candidate) => candidate.type === 'step')) {
     for (const position of message.remasked) (tokens[message.sample] as number[])[position] = started.mask_id;
     message.positions.forEach((position, k) => {
       (tokens[message.sample] as number[])[position] = message.token_ids[k] as number;

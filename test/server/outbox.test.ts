@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WebSocket } from 'ws';
 import type { StepEvent } from '../../src/sampling/index.js';
-import { Outbox, type PendingStep } from '../../src/server/outbox.js';
+import { Outbox, type PendingStep } from '../../src/server/routes/stream/outbox.js';
 
 class StandInSocket {
   readyState: number = WebSocket.OPEN;

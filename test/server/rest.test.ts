@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MdlmTokenizer } from '../../src/tokenizer/index.js';
-import { MODEL_ID, metric, postJson, sseData, startServer, tinyExport, withEosToken } from './helpers.js';
+import { MODEL_ID, completionChunks, metric, postJson, startServer, tinyExport, withEosToken } from './helpers.js';
 
 const server = await startServer();
 const tokenizer = await MdlmTokenizer.fromFiles(await tinyExport());
@@ -119,16 +119,14 @@ test('streamed completions: final append-only deltas, then finish_reason, then [
   const response = await postJson(`${server.url}/v1/completions`, { model: MODEL_ID, ...request, stream: true, stream_options: { include_usage: true } });
   assert.equal(response.status, 200);
   assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
-  const events = await sseData(response);
-  assert.equal(events.at(-1), '[DONE]');
-  const chunks = events.slice(0, -1).map((data) => JSON.parse(data));
+  const chunks = await completionChunks(response);
   const usage = chunks.at(-1);
-  assert.deepEqual(usage.choices, []);
-  assert.deepEqual(usage.usage, plain.usage);
+  assert.deepEqual(usage?.choices, []);
+  assert.deepEqual(usage?.usage, plain.usage);
   for (const expected of plain.choices) {
-    const mine = chunks.filter((chunk) => chunk.choices[0]?.index === expected.index).map((chunk) => chunk.choices[0]);
+    const mine = chunks.flatMap((chunk) => chunk.choices).filter((choice) => choice.index === expected.index);
     assert.equal(mine.map((choice) => choice.text).join(''), expected.text, `choice ${expected.index}`);
-    assert.equal(mine.at(-1).finish_reason, expected.finish_reason);
+    assert.equal(mine.at(-1)?.finish_reason, expected.finish_reason);
     assert.ok(mine.slice(0, -1).every((choice) => choice.finish_reason === null));
     assert.ok(mine.length > 2, `choice ${expected.index} streamed in ${mine.length} chunks`);
   }

@@ -5,7 +5,7 @@ import { type Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { shutdownGracefully } from '../../src/server/index.js';
-import { LONG_REQUEST, StreamClient, postJson, rawRequest as rawHttp, startServer, tinyExport, waitFor } from './helpers.js';
+import { LONG_REQUEST, StreamClient, asError, postJson, rawRequest as rawHttp, startServer, tinyExport, waitFor } from './helpers.js';
 
 // Built at the top level: a temporary directory made inside a test is removed when that test ends.
 await tinyExport();
@@ -56,8 +56,7 @@ test('draining: running requests finish, new ones get shutting_down, /readyz say
   assert.equal(await shutdown, true, 'everything finished before the deadline');
   await assert.rejects(fetch(`${server.url}/healthz`), 'once drained, new connections are refused');
   assert.equal((await stream.final('running')).type, 'done');
-  const late = await stream.final('late');
-  assert.equal((late.error as { code: string }).code, 'shutting_down');
+  assert.equal(asError(await stream.final('late')).error.code, 'shutting_down');
   const [closeCode] = await streamClosed;
   assert.equal(closeCode, 1001, 'the WebSocket closes as "going away"');
   await busyClosed;

@@ -1,21 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LONG_REQUEST, type ServerMessage, type StepMessage, StreamClient, metric, postJson, rebuild, startServer, tinyExport, waitFor } from './helpers.js';
+import { LONG_REQUEST, type ServerMessage, StreamClient, asDone, asError, metric, postJson, rebuild, startServer, tinyExport, waitFor } from './helpers.js';
 
 const server = await startServer({ config: { limits: { maxSocketRequests: 3 } } });
 const MASK_ID = 63;
-
-interface Done {
-  samples: { index: number; text: string; token_ids: number[]; forward_passes: number }[];
-  stats: Record<string, number>;
-}
 
 /** started first, done last, steps between; step numbers never go back within a sample. */
 function assertOrder(messages: ServerMessage[]): void {
   assert.equal(messages[0]?.type, 'started');
   assert.equal(messages.at(-1)?.type, 'done');
-  const steps = messages.slice(1, -1) as unknown as (StepMessage & { type: string; round: number; step: number; forward_passes: number })[];
-  assert.ok(steps.length > 0 && steps.every((message) => message.type === 'step'));
+  const between = messages.slice(1, -1);
+  const steps = between.filter((message) => message.type === 'step');
+  assert.ok(steps.length > 0 && steps.length === between.length);
   const last = new Map<number, { round: number; step: number; passes: number }>();
   for (const message of steps) {
     const before = last.get(message.sample);
@@ -37,11 +33,9 @@ test('several requests share a socket: started, steps, done, and the rebuilt sta
   };
   for (const [id, fields] of Object.entries(requests)) client.send({ type: 'generate', id, ...fields });
   for (const [id, fields] of Object.entries(requests)) {
-    const final = await client.final(id);
-    assert.equal(final.type, 'done', JSON.stringify(final));
+    const done = asDone(await client.final(id));
     const messages = client.of(id);
     assertOrder(messages);
-    const done = final as unknown as Done;
     const samples = 'num_samples' in fields ? fields.num_samples : 1;
     const { tokens, texts } = rebuild(messages, samples);
     assert.deepEqual(tokens, done.samples.map((sample) => sample.token_ids), `${id}: rebuilt tokens`);
@@ -54,9 +48,10 @@ test('several requests share a socket: started, steps, done, and the rebuilt sta
     assert.deepEqual(done.samples, http.samples, `${id}: same as /v1/generate`);
     assert.deepEqual(Object.keys(done.stats).sort(), Object.keys(http.stats).sort());
   }
-  const started = client.of('c')[0] as ServerMessage & Record<string, unknown>;
+  const started = client.of('c')[0];
+  assert.ok(started?.type === 'started');
   assert.deepEqual(
-    { ...started, token_ids: (started.token_ids as number[]).length },
+    { ...started, token_ids: started.token_ids.length },
     { type: 'started', id: 'c', seed: 3, prompt_tokens: 1, suffix_tokens: 1, output_length: 24, mask_id: MASK_ID, token_ids: 24, text: `bo ${'__ '.repeat(22)}bi` },
   );
 });
@@ -83,10 +78,10 @@ test('a duplicate id, malformed messages and bad fields get errors, and the sock
   client.send({ type: 'generate', id: 'x', steps: 2 });
   client.send({ type: 'generate', id: 'x', steps: 'many' });
   // Refusals of messages under an id in flight are not that id's final message: id null, the id in rejected_id.
-  const duplicate = await client.next((message) => message.rejected_id === 'x' && (message.error as { code: string }).code === 'duplicate_id');
+  const duplicate = asError(await client.next((message) => message.type === 'error' && message.rejected_id === 'x' && message.error.code === 'duplicate_id'));
   assert.equal(duplicate.id, null);
-  assert.equal((duplicate.error as { param: string }).param, 'id');
-  const malformed = await client.next((message) => message.rejected_id === 'x' && (message.error as { code: string }).code === 'validation_error');
+  assert.equal(duplicate.error.param, 'id');
+  const malformed = await client.next((message) => message.type === 'error' && message.rejected_id === 'x' && message.error.code === 'validation_error');
   assert.equal(malformed.id, null);
   client.send('not json');
   client.send({ type: 'generate', id: 'y', steps: 'many' });
@@ -97,14 +92,14 @@ test('a duplicate id, malformed messages and bad fields get errors, and the sock
     client.next((message) => message.type === 'error' && message.id === 'z'),
   ]);
   assert.deepEqual(
-    errors.map((message) => [(message.error as { code: string }).code, (message.error as { param: string | null }).param]),
+    errors.map(asError).map(({ error }) => [error.code, error.param]),
     [['validation_error', null], ['validation_error', 'steps'], ['validation_error', 'type']],
   );
   client.send({ type: 'cancel', id: 'x' });
   await client.next((message) => message.id === 'x' && message.type === 'cancelled');
   const lifecycle = client.of('x').filter((message) => message.type !== 'step');
   assert.deepEqual(
-    lifecycle.map((message) => (message.type === 'error' ? (message.error as { code: string }).code : message.type)),
+    lifecycle.map((message) => (message.type === 'error' ? message.error.code : message.type)),
     ['started', 'cancelled'],
     'the request running under the id got exactly one final message; the refusals did not use its id',
   );
@@ -115,9 +110,8 @@ test('a duplicate id, malformed messages and bad fields get errors, and the sock
 test('a socket holds at most maxSocketRequests requests; more are refused as overloaded', async () => {
   const client = await StreamClient.connect(server);
   for (const id of ['1', '2', '3', '4']) client.send({ type: 'generate', id, ...LONG_REQUEST });
-  const refused = await client.next((message) => message.id === '4');
-  assert.equal(refused.type, 'error');
-  assert.equal((refused.error as { code: string }).code, 'overloaded');
+  const refused = asError(await client.next((message) => message.id === '4'));
+  assert.equal(refused.error.code, 'overloaded');
   client.socket.close();
   await waitFor(() => server.service.status().activeSequences === 0, 'the socket close to cancel its requests');
 });
@@ -144,33 +138,30 @@ test('a slow reader gets merged step updates and every final message, and the re
   const everyStep = reader.of('fast').filter((message) => message.type === 'step').length;
 
   const client = await StreamClient.connect(slow);
-  const socket = (client.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
   client.send({ ...request, id: 'slow' });
   await client.next((message) => message.type === 'started');
-  socket.pause();
+  client.connection.pause();
   await waitFor(() => slow.service.status().activeSequences === 0, 'the generation to finish while the client does not read', 60_000);
-  socket.resume();
-  const final = await client.final('slow', 60_000);
-  assert.equal(final.type, 'done');
+  client.connection.resume();
+  const done = asDone(await client.final('slow', 60_000));
   const messages = client.of('slow');
   assertOrder(messages);
   const merged = messages.filter((message) => message.type === 'step').length;
   assert.ok(merged < everyStep, `merged updates: ${merged} step messages instead of ${everyStep}`);
-  const done = final as unknown as Done;
   const { tokens, texts } = rebuild(messages, 2);
   assert.deepEqual(tokens, done.samples.map((sample) => sample.token_ids));
   assert.deepEqual(texts, done.samples.map((sample) => sample.text));
-  assert.deepEqual(done.samples, (reader.of('fast').at(-1) as unknown as Done).samples, 'the same seed, the same output');
+  assert.deepEqual(done.samples, asDone(await reader.final('fast')).samples, 'the same seed, the same output');
 });
 
 test('remasking samplers: step messages carry the positions that went back to the mask; rebuilding still ends at done, slow reader included', async () => {
   const client = await StreamClient.connect(server);
   const request = { type: 'generate', sampler: 'remdm-loop', eta: 0.1, steps: 200, seed: 4, num_samples: 2, length: 24, decode_text: true };
   client.send({ ...request, id: 'loop' });
-  const final = (await client.final('loop')) as unknown as Done;
+  const final = asDone(await client.final('loop'));
   const messages = client.of('loop');
   assertOrder(messages);
-  const steps = messages.filter((message) => message.type === 'step') as unknown as StepMessage[];
+  const steps = messages.filter((message) => message.type === 'step');
   assert.ok(steps.some((message) => message.remasked.length > 0), 'some tokens went back to the mask');
   const { tokens, texts } = rebuild(messages, 2);
   assert.deepEqual(tokens, final.samples.map((sample) => sample.token_ids));
@@ -178,13 +169,12 @@ test('remasking samplers: step messages carry the positions that went back to th
 
   const slow = await startServer({ exportDir: await tinyExport({ model_length: 256 }), config: { limits: { streamHighWaterMark: 8_192 } } });
   const reader = await StreamClient.connect(slow);
-  const socket = (reader.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
   reader.send({ ...request, id: 'slow', length: 256, steps: 400, eta: 0.05, mask_text: '#'.repeat(32) });
   await reader.next((message) => message.type === 'started');
-  socket.pause();
+  reader.connection.pause();
   await waitFor(() => slow.service.status().activeSequences === 0, 'the generation to finish while the client does not read', 60_000);
-  socket.resume();
-  const slowFinal = (await reader.final('slow', 60_000)) as unknown as Done;
+  reader.connection.resume();
+  const slowFinal = asDone(await reader.final('slow', 60_000));
   const rebuilt = rebuild(reader.of('slow'), 2);
   assert.deepEqual(rebuilt.tokens, slowFinal.samples.map((sample) => sample.token_ids), 'merged updates with remasks rebuild the output exactly');
 });

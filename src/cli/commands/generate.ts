@@ -1,95 +1,55 @@
+import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { randomUUID } from 'node:crypto';
+import { GENERATE_PARAMS, RESPONSE_PARAMS, type RequestBounds, SAMPLING_PARAMS, generateResponse } from '../../api/index.js';
 import { GENERATION_DEFAULTS } from '../../generation/index.js';
-import { REMDM_DEFAULTS, SAMPLERS, type StepEvent } from '../../sampling/index.js';
-import { generateResponse } from '../../server/generate-body.js';
+import type { StepEvent } from '../../sampling/index.js';
 import { exitOnInterrupt } from '../interrupt.js';
 import { ModelFlags, addModelOptions, openModelService } from '../model-service.js';
-import { cliInt, cliNumber, parseFlags } from '../options.js';
+import { parseFlags } from '../options.js';
 import { type ProgressReporter, progressBar } from '../progress.js';
+import { flagShape, flagValues, groupsTogether, requestFromFlags, requestOptions } from '../request-flags.js';
 import { reportStartupOnFirstPass } from '../startup-report.js';
 
+/** Every parameter of a generate request, in the order --help lists them. */
+const { prompt, length, numSamples } = GENERATE_PARAMS;
+const { suffix, steps, sampler, seed, temperature, topP, topK, eta, tOn, tOff, alphaOn, addSpecialTokens, semiAr } = SAMPLING_PARAMS;
+const REQUEST_FLAGS = {
+  ...{ prompt, suffix, length, steps, sampler, numSamples, seed, temperature, topP, topK },
+  ...{ eta, tOn, tOff, alphaOn, addSpecialTokens, semiAr, ...RESPONSE_PARAMS },
+};
+
+/** No server limits here: bounds that only catch typos (the model refuses what does not fit it). */
+const CLI_BOUNDS: RequestBounds = { modelLength: 131_072, limits: { maxSteps: 1_000_000, maxNumSamples: 4096, maxStrides: 10_000 } };
+
 const GenerateFlags = ModelFlags.extend({
-    prompt: z.string().optional(),
-    suffix: z.string().optional(),
-    length: cliInt(1, 131_072).optional(),
-    steps: cliInt(1, 1_000_000).optional(),
-    sampler: z.enum(SAMPLERS).optional(),
-    numSamples: cliInt(1, 4096),
-    seed: cliInt(0, Number.MAX_SAFE_INTEGER).optional(),
-    temperature: cliNumber(0, 100),
-    topP: cliNumber(0, 1).refine((p) => p > 0, 'must be above 0').optional(),
-    topK: cliInt(0, 1_048_576).optional(),
-    eta: cliNumber(0, 1).optional(),
-    tOn: cliNumber(0, 1).optional(),
-    tOff: cliNumber(0, 1).optional(),
-    alphaOn: cliNumber(0, 1).optional(),
-    specialTokens: z.boolean(),
-    strideLength: cliInt(1, 131_072).optional(),
-    numStrides: cliInt(0, 10_000).optional(),
-    stopAtEos: z.boolean().default(false),
-    json: z.boolean().default(false),
-    verbose: z.boolean().default(false),
-  })
-  .refine((flags) => (flags.strideLength === undefined) === (flags.numStrides === undefined), {
-    message: 'give both --stride-length and --num-strides, or neither',
-    path: ['strideLength'],
-  });
+  ...flagShape(REQUEST_FLAGS, CLI_BOUNDS),
+  json: z.boolean().default(false),
+  verbose: z.boolean().default(false),
+}).superRefine(groupsTogether(REQUEST_FLAGS));
 
 export function registerGenerate(program: Command): void {
-  addModelOptions(program.command('generate').description('Generate text once from a model: hub id, checkpoint directory or exported model directory'))
-    .option('--prompt <text>', 'text the output starts with (fixed from the first step)')
-    .option('--suffix <text>', 'text the output ends with (infilling between prompt and suffix)')
-    .option('--length <n>', "window length L (default: the model's length)")
-    .option('--steps <n>', `denoising steps T (default ${GENERATION_DEFAULTS.steps}; an autoregressive model takes none: one step per token)`)
-    .option('--sampler <name>', `${SAMPLERS.join(', ')} (default ${GENERATION_DEFAULTS.sampler}; analytic for SEDD; none for an autoregressive model)`)
-    .option('--num-samples <n>', 'independent samples (batched together)', String(GENERATION_DEFAULTS.numSamples))
-    .option('--seed <n>', 'random seed (default: random, printed with --json)')
-    .option('--temperature <x>', 'divides the logits before SUBS: 1 reproduces the paper; 0 is greedy', String(GENERATION_DEFAULTS.temperature))
-    .option('--top-p <p>', 'nucleus sampling: keep the most likely tokens within mass p (1: off)')
-    .option('--top-k <k>', 'keep the k most likely tokens at each draw (0: off)')
-    .option('--eta <x>', `ReMDM remasking rate (remdm-cap ${REMDM_DEFAULTS.eta['remdm-cap']}, remdm-rescale ${REMDM_DEFAULTS.eta['remdm-rescale']}, remdm-loop ${REMDM_DEFAULTS.eta['remdm-loop']})`)
-    .option('--t-on <t>', `remdm-loop: start of the loop phase (default ${REMDM_DEFAULTS.tOn})`)
-    .option('--t-off <t>', `remdm-loop: end of the loop phase (default ${REMDM_DEFAULTS.tOff})`)
-    .option('--alpha-on <a>', `remdm-loop: alpha held during the loop (default ${REMDM_DEFAULTS.alphaOn})`)
-    .option('--no-special-tokens', "do not frame the prompt with BOS and the suffix with EOS")
-    .option('--stride-length <n>', 'semi-autoregressive: tokens emitted per round')
-    .option('--num-strides <n>', 'semi-autoregressive: rounds after the first (output L + n·s tokens)')
-    .option('--stop-at-eos', 'cut each sample at the first end-of-text token after the prompt')
+  const description = 'Generate text once from a model: hub id, checkpoint directory or exported model directory';
+  const command = addModelOptions(program.command('generate').description(description));
+  for (const option of requestOptions(REQUEST_FLAGS)) command.addOption(option);
+  command
     .option('--json', 'print exactly what POST /v1/generate answers, as JSON, instead of the text')
     .option('--verbose', 'print the execution provider chosen (and why others were passed over) and where start-up went (Node, imports, tokenizer, worker, session) once the first forward pass is done')
-    .action(async (raw: Record<string, unknown>, command: Command) => {
+    .action(async (raw: Record<string, unknown>, self: Command) => {
       exitOnInterrupt();
-      const flags = parseFlags(GenerateFlags, raw, command);
-      const { service, modelId } = await openModelService(flags, { maxBatch: Math.min(flags.numSamples, 64), maxQueue: flags.numSamples });
+      const flags = parseFlags(GenerateFlags, { ...raw, ...flagValues(REQUEST_FLAGS, raw) }, self);
+      const samples = flags.numSamples ?? GENERATION_DEFAULTS.numSamples;
+      const { service, modelId } = await openModelService(flags, { maxBatch: Math.min(samples, 64), maxQueue: samples });
       if (flags.verbose) reportStartupOnFirstPass(service);
       try {
-        const prepared = service.prepare({
-          prompt: flags.prompt,
-          suffix: flags.suffix,
-          length: flags.length,
-          steps: flags.steps,
-          sampler: flags.sampler,
-          numSamples: flags.numSamples,
-          seed: flags.seed,
-          temperature: flags.temperature,
-          topP: flags.topP,
-          topK: flags.topK,
-          eta: flags.eta,
-          tOn: flags.tOn,
-          tOff: flags.tOff,
-          alphaOn: flags.alphaOn,
-          addSpecialTokens: flags.specialTokens,
-          semiAr: flags.strideLength === undefined ? undefined : { strideLength: flags.strideLength, numStrides: flags.numStrides ?? 0 },
-        });
+        const prepared = service.prepare({ ...requestFromFlags(GENERATE_PARAMS, flags), ...requestFromFlags(SAMPLING_PARAMS, flags) });
         const bar = progressBar('denoising', 'steps');
-        const result = await service.generate(prepared, { onStep: stepProgress(bar, prepared.sampling.steps, flags.numSamples) });
+        const result = await service.generate(prepared, { onStep: stepProgress(bar, prepared.sampling.steps, samples) });
         // The last steps may unmask nothing and send no event: finish the bar from the totals.
         bar.update(result.stats.steps, result.stats.steps, ` | ${result.stats.forwardPasses} forward passes`);
         bar.stop();
         // --json prints exactly what POST /v1/generate answers.
-        const response = generateResponse(`gen-${randomUUID()}`, modelId, service, prepared, result, flags.stopAtEos);
+        const response = generateResponse(`gen-${randomUUID()}`, modelId, service, prepared, result, flags.stopAtEos ?? false);
         process.stdout.write(flags.json ? `${JSON.stringify(response)}\n` : textReport(response.samples.map((sample) => sample.text)));
       } finally {
         await service.close();

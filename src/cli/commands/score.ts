@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { itemScoreJson } from '../../api/index.js';
 import { SCORE_DEFAULTS } from '../../generation/index.js';
 import { SCORE_METHODS } from '../../scoring/index.js';
-import { itemScoreJson } from '../../server/score-body.js';
 import { exitOnInterrupt } from '../interrupt.js';
 import { ModelFlags, addModelOptions, openModelService } from '../model-service.js';
 import { cliInt, parseFlags } from '../options.js';

@@ -1,11 +1,11 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
+import { LimitsSchema, type ServerConfig, ServerConfigSchema, checkSettingsAgree, parseServerConfig, schedulerOptions } from '../../api/index.js';
 import { ErrorCodes, MdlmError } from '../../errors.js';
 import { GenerationService } from '../../generation/index.js';
 import { type ResolvedModel, modelIdOf, resolveModel } from '../../hub/index.js';
 import { type Logger, createLogger } from '../../log.js';
 import { describeProviderChoice } from '../../runtime/index.js';
-import { LimitsSchema, type ServerConfig, ServerConfigSchema, checkSettingsAgree, parseServerConfig, schedulerOptions } from '../../server/config.js';
 import { exitOnSignals } from '../interrupt.js';
 import { envVarOf, kebab, parseFlags } from '../options.js';
 import { progressBar } from '../progress.js';
