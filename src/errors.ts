@@ -61,6 +61,10 @@ export const ErrorCodes = {
   workerUnavailable: 'worker_unavailable',
   /** A checkpoint this server reads but cannot serve (the seed's d3pm, a SEDD model without time conditioning). */
   unsupportedModel: 'unsupported_model',
+  /** A command sent to a server (--server) could not reach it, or what answered is not mdlm-serve. */
+  serverUnreachable: 'server_unreachable',
+  /** Shard results (mdlm eval merge) that are not the shards of one run. */
+  invalidShards: 'invalid_shards',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -1,4 +1,5 @@
 export { CausalScorer, type ScorerOptions } from './causal-scorer.js';
+export { type CorpusBackend, type CorpusOptions, type PplReport, PplReportSchema, corpusPerplexity, mergePplReports, serverBackend, serviceBackend } from './corpus-ppl.js';
 export { type GenPplOptions, type GenPplReport, type RowScores, type SampleScore, evalTokenizer, evaluateGenPpl, scoreRows } from './evaluate.js';
 export { type ScoringWindow, cleanUpTokenizationSpaces, countedPositions, generativePerplexity, retokenize, scoringWindows, unigramEntropy } from './gen-ppl.js';
 export { type SampleRecord, readSamplesFile } from './samples-file.js';
@@ -14,3 +15,4 @@ export {
   runSeedTables,
   syntheticModels,
 } from './seed-tables.js';
+export { type Shard, checkShards, inShard, parseShard } from './shard.js';

@@ -1,0 +1,85 @@
+/**
+ * Evaluation across a fleet: `mdlm eval ppl --server` sends its batches to a running server and
+ * gets exactly the figures of the local run; `--shard I/N` runs one shard, and `mdlm eval merge`
+ * turns the shards into exactly the figures of one run. The real CLI against a real server.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+import { gpt2VocabExport, startServer } from '../server/helpers.js';
+
+const API_KEY = 'fleet-key';
+// Built at the top level: a temporary directory made inside a test is removed when that test ends.
+const model = await gpt2VocabExport();
+/** The figures that must agree; the timings differ from run to run. */
+const timings = ({ wall_s: _wall, tokens_per_s: _rate, ...figures }: Record<string, unknown>) => figures;
+
+async function corpusFile(): Promise<string> {
+  const documents = ['The quick brown fox jumps over the lazy dog. '.repeat(24), 'A second document, a little longer than the first one was. '.repeat(12), 'Third.'];
+  const path = join(tempDir(), 'corpus.jsonl');
+  await writeFile(path, documents.map((text) => JSON.stringify({ text })).join('\n'));
+  return path;
+}
+
+async function evalJson(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Record<string, unknown>> {
+  const result = await runCli(['eval', 'ppl', ...args, '--json'], env);
+  assert.equal(result.code, 0, result.stderr);
+  return JSON.parse(result.stdout) as Record<string, unknown>;
+}
+
+test('eval ppl --server equals the local run; --shard I/N, merged, equals it too', async () => {
+  const data = await corpusFile();
+  const server = await startServer({ exportDir: model, config: { apiKey: API_KEY } });
+  const settings = ['--data', data, '--batch-size', '2', '--mc-samples', '3', '--seed', '5'];
+
+  const local = await evalJson(['--model', model, ...settings]);
+  assert.ok((local.rows as number) >= 5, `several batches (${local.rows} rows)`);
+  // One batch in flight: its rows have the server's passes to themselves, as the local run's have.
+  const remote = await evalJson(['--server', server.url, ...settings], { MDLM_API_KEY: API_KEY });
+  assert.deepEqual(timings(remote), timings(local));
+
+  const dir = tempDir();
+  const shards: string[] = [];
+  for (const index of [2, 0, 1]) {
+    // Shard 1 as an Indexed Job's pod runs it: the count alone, the index from JOB_COMPLETION_INDEX.
+    const shard = index === 1 ? ['--shard', '3'] : ['--shard', `${index}/3`];
+    const report = await evalJson(['--server', server.url, '--api-key', API_KEY, ...shard, ...settings], index === 1 ? { JOB_COMPLETION_INDEX: '1' } : {});
+    assert.deepEqual(report.shard, { index, count: 3 });
+    const file = join(dir, `ppl-${index}.json`);
+    await writeFile(file, JSON.stringify(report));
+    shards.push(file);
+  }
+  const merged = await runCli(['eval', 'merge', ...shards, '--json']);
+  assert.equal(merged.code, 0, merged.stderr);
+  assert.deepEqual(timings(JSON.parse(merged.stdout) as Record<string, unknown>), timings(local));
+
+  const missing = await runCli(['eval', 'merge', ...shards.slice(0, 2)]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /error \[invalid_shards\]: eval merge: shard 1 of 3 missing/);
+});
+
+test('eval ppl --server: refused flags, a wrong key and a server that is not there, each said plainly', async () => {
+  const data = await corpusFile();
+  const server = await startServer({ exportDir: model, config: { apiKey: API_KEY } });
+  const both = await runCli(['eval', 'ppl', '--server', server.url, '--model', model, '--data', data]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /error \[invalid_argument\]: --model: the server's model is used with --server; drop it/);
+  const unauthorized = await runCli(['eval', 'ppl', '--server', server.url, '--data', data]);
+  assert.equal(unauthorized.code, 1);
+  assert.match(unauthorized.stderr, /error \[unauthorized\]: the server at http:\/\/127\.0\.0\.1:\d+ answered 401: /);
+  const closed = createServer().listen(0, '127.0.0.1');
+  await once(closed, 'listening');
+  const { port } = closed.address() as AddressInfo;
+  closed.close();
+  const nobody = await runCli(['eval', 'ppl', '--server', `http://127.0.0.1:${port}`, '--data', data]);
+  assert.equal(nobody.code, 1);
+  assert.match(nobody.stderr, /error \[server_unreachable\]: cannot reach the server at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
+  const badShard = await runCli(['eval', 'ppl', '--server', server.url, '--data', data, '--shard', '3'], { JOB_COMPLETION_INDEX: '' });
+  assert.equal(badShard.code, 2);
+  assert.match(badShard.stderr, /--shard: the shard index JOB_COMPLETION_INDEX \(\) is not a whole number/);
+});
