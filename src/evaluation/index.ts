@@ -4,6 +4,8 @@ export { type GenPplOptions, type GenPplReport, type RowScores, type SampleScore
 export { type ScoringWindow, cleanUpTokenizationSpaces, countedPositions, generativePerplexity, retokenize, scoringWindows, unigramEntropy } from './gen-ppl.js';
 export { type SampleRecord, readSamplesFile } from './samples-file.js';
 export {
+  type GenerateSpec,
+  type SampleGenerator,
   SEED_SEMI_AR,
   SEED_TABLE_SCALES,
   type SeedTablesResult,
@@ -12,7 +14,10 @@ export {
   type SeedTablesScaleName,
   type SemiArRow,
   type WallClockRow,
+  type TimedSample,
   runSeedTables,
+  serverGenerator,
+  serviceGenerator,
   syntheticModels,
 } from './seed-tables.js';
 export { type Shard, checkShards, inShard, parseShard } from './shard.js';
