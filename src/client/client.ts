@@ -33,6 +33,7 @@ const ModelListSchema = z.object({
 export type RemoteModel = z.infer<typeof ModelListSchema>['data'][number];
 
 const TokenizeResponseSchema = z.looseObject({ tokens: z.array(count) });
+const DetokenizeResponseSchema = z.looseObject({ prompt: z.string() });
 const TokenizerInfoSchema = z.looseObject({ bos_token: z.string().nullable(), eos_token: z.string().nullable() });
 
 export const RemoteScoreSchema = z.looseObject({
@@ -79,6 +80,11 @@ export class MdlmClient {
   /** Text as ids, without special tokens. */
   async tokenize(text: string): Promise<number[]> {
     return (await this.call('POST', '/tokenize', { prompt: text, add_special_tokens: false }, TokenizeResponseSchema)).tokens;
+  }
+
+  /** Ids as text. */
+  async detokenize(ids: readonly number[]): Promise<string> {
+    return (await this.call('POST', '/detokenize', { tokens: ids }, DetokenizeResponseSchema)).prompt;
   }
 
   score(body: Record<string, unknown>): Promise<RemoteScore> {

@@ -1,7 +1,9 @@
 import { ErrorCodes, MdlmError } from '../errors.js';
-import { type Gpt2ExportManifest, readAnyManifest } from '../model/index.js';
+import { type AnyExportManifest, type ExportManifest, readAnyManifest } from '../model/index.js';
 import { type Device, type ExecutionProvider, ForwardRuntime, type PassRow, ProviderOptionsSchema } from '../runtime/index.js';
 import type { ScoringWindow } from './gen-ppl.js';
+import { MdlmTokenizer } from '../tokenizer/index.js';
+import { type WindowScorer, paddedRows } from './window-scorer.js';
 
 export interface ScorerOptions {
   exportDir: string;
@@ -11,24 +13,30 @@ export interface ScorerOptions {
 }
 
 /**
- * A causal LM export (GPT-2, positions head) on a worker thread, scoring windows: rows go
- * through ForwardRuntime.execute with score entries, so only each target's log-probability
- * leaves onnxruntime, and only the scored positions go through the output layer.
+ * A causal LM export on a worker thread, scoring windows: GPT-2, the seed's evaluation model, or
+ * the seed's AR baseline (what a server's /v1/score serves as a causal model, so that a local
+ * run can be compared with one sent to --server). Rows go through ForwardRuntime.execute with
+ * score entries, so only each target's log-probability leaves onnxruntime, and only the scored
+ * positions go through the output layer.
  */
-export class CausalScorer {
+export class CausalScorer implements WindowScorer {
   private constructor(
-    readonly manifest: Gpt2ExportManifest,
+    readonly manifest: Exclude<AnyExportManifest, ExportManifest>,
     private readonly runtime: ForwardRuntime,
+    /** The context: positions the model has embeddings for. */
+    readonly context: number,
+    readonly eosId: number,
   ) {}
 
   static async open(options: ScorerOptions): Promise<CausalScorer> {
     const manifest = await readAnyManifest(options.exportDir);
-    if (manifest.architecture !== 'gpt2') {
+    if (manifest.architecture === 'mdlm') {
       throw new MdlmError(ErrorCodes.invalidArgument, `${options.exportDir} is an ${manifest.architecture} export; generative perplexity needs a causal LM such as GPT-2`);
     }
     if (manifest.head !== 'positions') {
       throw new MdlmError(ErrorCodes.invalidArgument, `${options.exportDir} is a ${manifest.head}-head export; scoring needs the positions head (mdlm export --head positions)`);
     }
+    const [context, eosId] = manifest.architecture === 'gpt2' ? [manifest.config.n_positions, manifest.config.eos_token_id] : [manifest.config.model_length, await tokenizerEos(options.exportDir)];
     const runtime = await ForwardRuntime.start({
       model: { dir: options.exportDir, files: manifest.files, dtype: manifest.dtype },
       device: options.device,
@@ -36,44 +44,30 @@ export class CausalScorer {
       workers: 1,
       intraOpThreads: options.intraOpThreads,
     });
-    return new CausalScorer(manifest, runtime);
-  }
-
-  /** The context: positions the model has embeddings for. */
-  get context(): number {
-    return this.manifest.config.n_positions;
-  }
-
-  get eosId(): number {
-    return this.manifest.config.eos_token_id;
+    return new CausalScorer(manifest, runtime, context, eosId);
   }
 
   get provider(): ExecutionProvider {
     return this.runtime.provider;
   }
 
-  /**
-   * Σ −log p(target) over each window's targets, `batchSize` windows per forward pass. Windows
-   * of similar length share a pass (longest first), each padded to the longest of its pass
-   * with EOS: the model is causal, so the padding after a window changes none of its scores.
-   */
-  async score(windows: readonly ScoringWindow[], batchSize: number, onProgress: (done: number, total: number) => void = () => undefined): Promise<Float64Array> {
-    const nll = new Float64Array(windows.length);
-    const order = windows.map((_, index) => index).sort((a, b) => (windows[b] as ScoringWindow).tokens.length - (windows[a] as ScoringWindow).tokens.length);
-    for (let start = 0; start < order.length; start += batchSize) {
-      const pass = order.slice(start, start + batchSize);
-      const length = (windows[pass[0] as number] as ScoringWindow).tokens.length;
-      const rows: PassRow[] = pass.map((index) => {
+  /** The windows of `passes` (planPasses), each pass padded to its longest window with EOS; the others are NaN. */
+  async score(windows: readonly ScoringWindow[], passes: readonly number[][], onProgress: (done: number, total: number) => void = () => undefined): Promise<Float64Array> {
+    const nll = new Float64Array(windows.length).fill(Number.NaN);
+    const total = passes.reduce((sum, pass) => sum + pass.length, 0);
+    let done = 0;
+    for (const pass of passes) {
+      const padded = paddedRows(windows, pass, this.eosId);
+      const rows: PassRow[] = pass.map((index, k) => {
         const window = windows[index] as ScoringWindow;
-        const tokens = new Int32Array(length).fill(this.eosId);
-        tokens.set(window.tokens);
-        return { tokens, sigma: 0, scores: { positions: window.positions, targets: window.targets } };
+        return { tokens: padded[k] as Int32Array, sigma: 0, scores: { positions: window.positions, targets: window.targets } };
       });
       const { results } = await this.runtime.execute(rows);
       results.forEach((result, k) => {
         nll[pass[k] as number] = -result.scores.logprobs.reduce((sum, logprob) => sum + logprob, 0);
       });
-      onProgress(Math.min(start + batchSize, order.length), order.length);
+      done += pass.length;
+      onProgress(done, total);
     }
     return nll;
   }
@@ -81,4 +75,11 @@ export class CausalScorer {
   async close(): Promise<void> {
     await this.runtime.close();
   }
+}
+
+/** The AR baseline's EOS comes from its tokenizer (its config keeps MDLM's fields). */
+async function tokenizerEos(exportDir: string): Promise<number> {
+  const eos = (await MdlmTokenizer.fromFiles(exportDir)).eosId;
+  if (eos === undefined) throw new MdlmError(ErrorCodes.tokenizerError, `${exportDir}: the tokenizer declares no eos_token, which the seed's padding and counting need`);
+  return eos;
 }
