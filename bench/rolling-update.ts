@@ -66,7 +66,20 @@ interface Replica {
 
 /** `mdlm serve` on `port`, once it says it listens. Its log is read as it comes, so the pipe never fills. */
 async function startReplica(exportDir: string, port: number, options: RollOptions): Promise<Replica> {
-  const args = [CLI, 'serve', '--model', exportDir, '--port', String(port), '--device', 'cpu', '--drain-delay-ms', String(options.drainDelayMs), '--shutdown-timeout-ms', '10000'];
+  const args = [
+    CLI,
+    'serve',
+    '--model',
+    exportDir,
+    '--port',
+    String(port),
+    '--device',
+    'cpu',
+    '--drain-delay-ms',
+    String(options.drainDelayMs),
+    '--shutdown-timeout-ms',
+    '10000',
+  ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   let stderr = '';
@@ -124,7 +137,13 @@ async function replicasUp(socketPath: string): Promise<Set<string>> {
   const lines = (await haproxyCommand(socketPath, 'show stat')).split('\n');
   const header = (lines[0] ?? '').replace(/^# /, '').split(',');
   const [name, proxy, status] = ['svname', 'pxname', 'status'].map((column) => header.indexOf(column)) as [number, number, number];
-  return new Set(lines.slice(1).map((line) => line.split(',')).filter((cells) => cells[proxy] === 'replicas' && cells[name] !== 'BACKEND' && cells[status] === 'UP').map((cells) => cells[name] as string));
+  return new Set(
+    lines
+      .slice(1)
+      .map((line) => line.split(','))
+      .filter((cells) => cells[proxy] === 'replicas' && cells[name] !== 'BACKEND' && cells[status] === 'UP')
+      .map((cells) => cells[name] as string),
+  );
 }
 
 async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
@@ -180,7 +199,8 @@ async function sse(url: string, seed: number): Promise<Attempt> {
   const texts: string[] = [];
   for (const event of events.slice(0, -1)) {
     const data = JSON.parse(event.slice('data: '.length)) as { error?: { code: string }; choices?: { index: number; text: string }[] };
-    if (data.error !== undefined) return RETRYABLE.has(data.error.code) ? { kind: 'retry', code: data.error.code } : { kind: 'failed', why: `SSE error ${data.error.code}` };
+    if (data.error !== undefined)
+      return RETRYABLE.has(data.error.code) ? { kind: 'retry', code: data.error.code } : { kind: 'failed', why: `SSE error ${data.error.code}` };
     for (const choice of data.choices ?? []) texts[choice.index] = (texts[choice.index] ?? '') + choice.text;
   }
   return { kind: 'ok', result: JSON.stringify(texts) };
@@ -198,7 +218,9 @@ function websocket(url: string, seed: number): Promise<Attempt> {
       socket.close();
     };
     socket.on('open', () => socket.send(JSON.stringify({ type: 'generate', id: 'roll', ...GENERATE, seed })));
-    socket.on('unexpected-response', (_request, response) => settle(response.statusCode === 503 ? { kind: 'retry', code: 'http_503' } : { kind: 'failed', why: `upgrade answered ${response.statusCode}` }));
+    socket.on('unexpected-response', (_request, response) =>
+      settle(response.statusCode === 503 ? { kind: 'retry', code: 'http_503' } : { kind: 'failed', why: `upgrade answered ${response.statusCode}` }),
+    );
     socket.on('message', (data) => {
       const message = JSON.parse(data.toString()) as { type: string; samples?: { token_ids: number[] }[]; error?: { code: string } };
       if (message.type === 'done') settle({ kind: 'ok', result: JSON.stringify(message.samples?.map((sample) => sample.token_ids)) });
@@ -225,7 +247,10 @@ async function attempt(kind: Kind, url: string, seed: number): Promise<Attempt> 
   try {
     return await KINDS[kind].run(url, seed);
   } catch (error) {
-    return { kind: 'failed', why: `${kind}: ${(error as Error).message}${(error as { cause?: Error }).cause ? ` (${(error as { cause: Error }).cause.message})` : ''}` };
+    return {
+      kind: 'failed',
+      why: `${kind}: ${(error as Error).message}${(error as { cause?: Error }).cause ? ` (${(error as { cause: Error }).cause.message})` : ''}`,
+    };
   }
 }
 
@@ -290,7 +315,8 @@ class Load {
         return { kind, duringRoll: duringRoll || this.rolling, ms, retries, failure };
       }
       if (outcome.kind === 'failed') return { kind, duringRoll: duringRoll || this.rolling, ms, retries, failure: outcome.why };
-      if (++retries === ATTEMPTS) return { kind, duringRoll: duringRoll || this.rolling, ms, retries, failure: `still ${outcome.code} after ${ATTEMPTS} tries` };
+      if (++retries === ATTEMPTS)
+        return { kind, duringRoll: duringRoll || this.rolling, ms, retries, failure: `still ${outcome.code} after ${ATTEMPTS} tries` };
     }
   }
 }
@@ -367,7 +393,16 @@ function percentile(values: number[], p: number): number {
 function report(options: RollOptions, requests: Request[], rollSeconds: number[], exitCodes: (number | null)[]): RollReport {
   const during = requests.filter((request) => request.duringRoll);
   const steady = requests.filter((request) => !request.duringRoll);
-  const latency = (set: Request[]) => ({ p50: percentile(set.map((request) => request.ms), 50), p99: percentile(set.map((request) => request.ms), 99) });
+  const latency = (set: Request[]) => ({
+    p50: percentile(
+      set.map((request) => request.ms),
+      50,
+    ),
+    p99: percentile(
+      set.map((request) => request.ms),
+      99,
+    ),
+  });
   return {
     options,
     machine: describeMachine(),
@@ -391,16 +426,22 @@ function describeMachine(): string {
 
 function printReport(roll: RollReport): void {
   const { options } = roll;
-  console.log(`rolling update: ${options.replicas} replicas behind HAProxy (checks every ${options.checkIntervalMs} ms, retry-on 503 conn-failure), ${options.concurrency} clients, --drain-delay-ms ${options.drainDelayMs}`);
+  console.log(
+    `rolling update: ${options.replicas} replicas behind HAProxy (checks every ${options.checkIntervalMs} ms, retry-on 503 conn-failure), ${options.concurrency} clients, --drain-delay-ms ${options.drainDelayMs}`,
+  );
   console.log(`machine: ${roll.machine}`);
-  console.log(`${roll.rolls} replacements, ${(roll.rollSeconds.reduce((sum, s) => sum + s, 0) / roll.rolls).toFixed(1)} s each on average (SIGTERM to taking traffic); replica exit codes: ${[...new Set(roll.exitCodes)].join(', ')}`);
+  console.log(
+    `${roll.rolls} replacements, ${(roll.rollSeconds.reduce((sum, s) => sum + s, 0) / roll.rolls).toFixed(1)} s each on average (SIGTERM to taking traffic); replica exit codes: ${[...new Set(roll.exitCodes)].join(', ')}`,
+  );
   console.log('| phase | requests | p50 ms | p99 ms |');
   console.log('| --- | ---: | ---: | ---: |');
   console.log(`| steady | ${roll.requests.steady} | ${roll.latencyMs.steady.p50} | ${roll.latencyMs.steady.p99} |`);
   console.log(`| during the roll | ${roll.requests.duringRoll} | ${roll.latencyMs.duringRoll.p50} | ${roll.latencyMs.duringRoll.p99} |`);
   console.log(`by kind: ${KIND_NAMES.map((kind) => `${kind} ${roll.byKind[kind]}`).join(', ')}`);
   console.log(`refused with a retryable 503 and then served by a retry: ${roll.retried}`);
-  console.log(`failures (lost, wrong or unfinished): ${roll.failures.length}${roll.failures.length === 0 ? '' : `: ${[...new Set(roll.failures)].join('; ')}`}`);
+  console.log(
+    `failures (lost, wrong or unfinished): ${roll.failures.length}${roll.failures.length === 0 ? '' : `: ${[...new Set(roll.failures)].join('; ')}`}`,
+  );
 }
 
 if (import.meta.filename === process.argv[1]) {

@@ -18,8 +18,16 @@ export function addServerOptions(command: Command, { sharded }: { sharded: boole
   command
     .option('--server <url>', 'send the work to this running mdlm-serve (or a Service in front of many) instead of loading a model here')
     .addOption(new Option('--api-key <key>', "the server's API key").env('MDLM_API_KEY'))
-    .option('--concurrency <n>', 'with --server: requests in flight at once (1: each has the server to itself, so the figures equal a local run to the last bit on an idle server; more run faster, and round differently in the last bits when batched with one another)', '1');
-  if (sharded) command.option('--shard <I/N>', 'score shard I of N (from 0), for batch jobs; N alone takes I from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job); merge the shards with mdlm eval merge');
+    .option(
+      '--concurrency <n>',
+      'with --server: requests in flight (1: the local figures to the last bit on an idle server; more: faster, the last bits may differ)',
+      '1',
+    );
+  if (sharded)
+    command.option(
+      '--shard <I/N>',
+      'score shard I of N (from 0), for batch jobs; N alone takes I from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job); merge the shards with mdlm eval merge',
+    );
   return command;
 }
 
@@ -27,7 +35,11 @@ export function addServerOptions(command: Command, { sharded }: { sharded: boole
 export function serverClient(flags: ServerChoice, command: Command, localFlags: readonly string[]): MdlmClient | undefined {
   if (flags.server === undefined) return undefined;
   const given = localFlags.filter((name) => command.getOptionValueSource(name) === 'cli' || command.getOptionValueSource(name) === 'env');
-  if (given.length > 0) throw new MdlmError(ErrorCodes.invalidArgument, `${given.map((name) => `--${kebab(name)}`).join(', ')}: the server's model is used with --server; drop ${given.length === 1 ? 'it' : 'them'}`);
+  if (given.length > 0)
+    throw new MdlmError(
+      ErrorCodes.invalidArgument,
+      `${given.map((name) => `--${kebab(name)}`).join(', ')}: the server's model is used with --server; drop ${given.length === 1 ? 'it' : 'them'}`,
+    );
   return new MdlmClient({ url: flags.server, apiKey: flags.apiKey });
 }
 

@@ -27,7 +27,15 @@ const count = z.number().int().min(0);
 
 const ModelListSchema = z.object({
   data: z
-    .array(z.looseObject({ id: z.string(), model_length: count, vocab_size: count, parameterization: z.enum(['subs', 'sedd', 'ar']), time_conditioning: z.boolean() }))
+    .array(
+      z.looseObject({
+        id: z.string(),
+        model_length: count,
+        vocab_size: count,
+        parameterization: z.enum(['subs', 'sedd', 'ar']),
+        time_conditioning: z.boolean(),
+      }),
+    )
     .min(1),
 });
 export type RemoteModel = z.infer<typeof ModelListSchema>['data'][number];
@@ -112,13 +120,18 @@ export class MdlmClient {
       return await fetch(`${this.url}${path}`, { method, headers: this.headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new MdlmError(ErrorCodes.serverUnreachable, `cannot reach the server at ${this.url} (${cause?.code ?? cause?.message ?? (error as Error).message}): is it running, and is --server right?`, { cause: error });
+      throw new MdlmError(
+        ErrorCodes.serverUnreachable,
+        `cannot reach the server at ${this.url} (${cause?.code ?? cause?.message ?? (error as Error).message}): is it running, and is --server right?`,
+        { cause: error },
+      );
     }
   }
 
   private check<T>(path: string, schema: z.ZodType<T>, payload: unknown): T {
     const parsed = schema.safeParse(payload);
-    if (!parsed.success) throw new MdlmError(ErrorCodes.serverUnreachable, `${this.url}${path} answered something that is not mdlm-serve's (${describeZodIssues(parsed.error)})`);
+    if (!parsed.success)
+      throw new MdlmError(ErrorCodes.serverUnreachable, `${this.url}${path} answered something that is not mdlm-serve's (${describeZodIssues(parsed.error)})`);
     return parsed.data;
   }
 
@@ -127,7 +140,9 @@ export class MdlmClient {
     const envelope = ErrorEnvelopeSchema.safeParse(payload);
     if (!envelope.success) return new MdlmError(ErrorCodes.serverUnreachable, `${this.url}${path} answered HTTP ${status} without mdlm-serve's error body`);
     const { code, message } = envelope.data.error;
-    return new MdlmError(KNOWN_CODES.has(code) ? (code as ErrorCode) : ErrorCodes.internal, `the server at ${this.url} answered ${status}: ${message}`, { details: envelope.data.error });
+    return new MdlmError(KNOWN_CODES.has(code) ? (code as ErrorCode) : ErrorCodes.internal, `the server at ${this.url} answered ${status}: ${message}`, {
+      details: envelope.data.error,
+    });
   }
 }
 

@@ -76,14 +76,23 @@ export type PplReport = z.infer<typeof PplReportSchema>;
 export async function corpusPerplexity(backend: CorpusBackend, documents: readonly string[], options: CorpusOptions): Promise<PplReport> {
   const { modelLength, bosId, eosId } = backend;
   if (bosId === undefined || eosId === undefined) {
-    throw new MdlmError(ErrorCodes.tokenizerError, "eval ppl wraps documents between BOS and EOS as the seed does, and this model's tokenizer declares no bos_token or eos_token");
+    throw new MdlmError(
+      ErrorCodes.tokenizerError,
+      "eval ppl wraps documents between BOS and EOS as the seed does, and this model's tokenizer declares no bos_token or eos_token",
+    );
   }
   const started = performance.now();
   const { rows, droppedTokens } = wrapDocuments(await backend.tokenize(documents), modelLength, bosId, eosId);
-  if (rows.length === 0) throw new MdlmError(ErrorCodes.invalidArgument, `--data: the corpus has ${droppedTokens} tokens with their EOS, fewer than the ${modelLength - 2} that one row of ${modelLength} holds between BOS and EOS`);
+  if (rows.length === 0)
+    throw new MdlmError(
+      ErrorCodes.invalidArgument,
+      `--data: the corpus has ${droppedTokens} tokens with their EOS, fewer than the ${modelLength - 2} that one row of ${modelLength} holds between BOS and EOS`,
+    );
   // The seed's AR _loss (_maybe_sub_sample) feeds x[:-1] and scores x[1:]: every token of a row but its first BOS.
   const first = backend.causal ? 1 : 0;
-  const starts = Array.from({ length: Math.ceil(rows.length / options.batchSize) }, (_, k) => k * options.batchSize).filter((_, k) => inShard(k, options.shard));
+  const starts = Array.from({ length: Math.ceil(rows.length / options.batchSize) }, (_, k) => k * options.batchSize).filter((_, k) =>
+    inShard(k, options.shard),
+  );
   const shardRows = starts.reduce((sum, start) => sum + Math.min(options.batchSize, rows.length - start), 0);
   let rowsDone = 0;
   const batches = await mapConcurrently(starts, options.concurrency, async (start): Promise<PplBatch> => {
@@ -94,7 +103,14 @@ export async function corpusPerplexity(backend: CorpusBackend, documents: readon
     options.onProgress?.(rowsDone, shardRows);
     return { start, rows: batch.length, nll: scored.reduce((sum, item) => sum + item.nll, 0), tokens: scored.reduce((sum, item) => sum + item.tokens, 0) };
   });
-  const corpus = { documents: documents.length, row_length: modelLength, dropped_tokens: droppedTokens, method: backend.causal ? ('ar' as const) : ('elbo' as const), mc_samples: options.mcSamples, seed: options.seed };
+  const corpus = {
+    documents: documents.length,
+    row_length: modelLength,
+    dropped_tokens: droppedTokens,
+    method: backend.causal ? ('ar' as const) : ('elbo' as const),
+    mc_samples: options.mcSamples,
+    seed: options.seed,
+  };
   const report = figures(corpus, batches, (performance.now() - started) / 1000);
   if (options.shard === undefined) return report;
   return { ...report, shard: options.shard, batch_size: options.batchSize, antithetic: options.antithetic, corpus_rows: rows.length, batches };
@@ -127,12 +143,26 @@ function figures(corpus: CorpusFacts, batches: readonly PplBatch[], wallS: numbe
  * wall time is the longest shard's.
  */
 export function mergePplReports(reports: readonly PplReport[]): PplReport {
-  const settings = (report: PplReport) => [report.documents, report.row_length, report.dropped_tokens, report.method, report.mc_samples, report.seed, report.batch_size, report.antithetic, report.corpus_rows];
-  checkShards(reports.map((report) => ({ shard: report.shard, settings: settings(report) })), 'eval merge');
+  const settings = (report: PplReport) => [
+    report.documents,
+    report.row_length,
+    report.dropped_tokens,
+    report.method,
+    report.mc_samples,
+    report.seed,
+    report.batch_size,
+    report.antithetic,
+    report.corpus_rows,
+  ];
+  checkShards(
+    reports.map((report) => ({ shard: report.shard, settings: settings(report) })),
+    'eval merge',
+  );
   const [first] = reports as [PplReport];
   const batches = reports.flatMap((report) => report.batches ?? []);
   const rows = batches.reduce((sum, batch) => sum + batch.rows, 0);
-  if (rows !== first.corpus_rows) throw new MdlmError(ErrorCodes.invalidShards, `eval merge: the shards' batches hold ${rows} rows, the corpus ${first.corpus_rows}`);
+  if (rows !== first.corpus_rows)
+    throw new MdlmError(ErrorCodes.invalidShards, `eval merge: the shards' batches hold ${rows} rows, the corpus ${first.corpus_rows}`);
   const { documents, row_length, dropped_tokens, method, mc_samples, seed } = first;
   return figures({ documents, row_length, dropped_tokens, method, mc_samples, seed }, batches, Math.max(...reports.map((report) => report.wall_s)));
 }

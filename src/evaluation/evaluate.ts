@@ -106,7 +106,11 @@ export async function evaluateGenPpl(samples: readonly SampleRecord[], scorer: W
   );
   const rows = await retokenize(texts, (text) => codec.encode(text), maxLength);
   const { windows } = await scoreRows(rows, scorer, options.batchSize, options.onProgress, options.shard);
-  const shape = samples.map((sample, r) => ({ index: sample.index, tokens: (rows[r] as number[]).length, unigramEntropy: unigramEntropy(sample.tokenIds ?? (rows[r] as number[])) }));
+  const shape = samples.map((sample, r) => ({
+    index: sample.index,
+    tokens: (rows[r] as number[]).length,
+    unigramEntropy: unigramEntropy(sample.tokenIds ?? (rows[r] as number[])),
+  }));
   const report = assemble(shape, windows, { maxLength, context: scorer.context });
   return options.shard === undefined ? report : { ...report, shard: options.shard, windows };
 }
@@ -119,7 +123,8 @@ function assemble(shape: readonly SampleShape[], windows: readonly WindowScore[]
   const scores = shape.map((sample, r) => ({ ...sample, counted: counted[r] as number, nll: nll[r] as number }));
   const totalNll = scores.reduce((sum, score) => sum + score.nll, 0);
   const tokensCounted = scores.reduce((sum, score) => sum + score.counted, 0);
-  if (tokensCounted === 0) throw new MdlmError(ErrorCodes.invalidSamples, 'no token of the samples counts toward the perplexity (empty samples, or a shard with nothing to score)');
+  if (tokensCounted === 0)
+    throw new MdlmError(ErrorCodes.invalidSamples, 'no token of the samples counts toward the perplexity (empty samples, or a shard with nothing to score)');
   return {
     genPpl: generativePerplexity(totalNll, tokensCounted),
     nllPerToken: totalNll / tokensCounted,
@@ -133,7 +138,10 @@ function assemble(shape: readonly SampleShape[], windows: readonly WindowScore[]
 /** The shards' reports as one run's: every shard once, the same samples and settings; their windows added in the order one run adds them. */
 export function mergeGenPplReports(reports: readonly GenPplReport[], settings: readonly unknown[]): GenPplReport {
   const shape = (report: GenPplReport) => report.samples.map(({ index, tokens, unigramEntropy: entropy }) => [index, tokens, entropy]);
-  checkShards(reports.map((report, i) => ({ shard: report.shard, settings: [settings[i], report.maxLength, report.context, shape(report)] })), 'eval merge');
+  checkShards(
+    reports.map((report, i) => ({ shard: report.shard, settings: [settings[i], report.maxLength, report.context, shape(report)] })),
+    'eval merge',
+  );
   const [first] = reports as [GenPplReport];
   const windows = reports.flatMap((report) => report.windows ?? []);
   const indices = new Set(windows.map((window) => window.index));
@@ -145,7 +153,11 @@ export function mergeGenPplReports(reports: readonly GenPplReport[], settings: r
 
 /** The evaluation model's tokenizer, shipped in its export. */
 export async function evalTokenizer(exportDir: string, hasTokenizer: boolean): Promise<MdlmTokenizer> {
-  if (!hasTokenizer) throw new MdlmError(ErrorCodes.tokenizerError, `${exportDir} has no tokenizer, which retokenizing the samples needs; export it with --tokenizer or load it by hub id`);
+  if (!hasTokenizer)
+    throw new MdlmError(
+      ErrorCodes.tokenizerError,
+      `${exportDir} has no tokenizer, which retokenizing the samples needs; export it with --tokenizer or load it by hub id`,
+    );
   return MdlmTokenizer.fromFiles(exportDir);
 }
 

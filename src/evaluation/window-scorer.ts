@@ -62,11 +62,12 @@ export class ServerWindowScorer implements WindowScorer {
     if (model.parameterization !== 'ar') {
       throw new MdlmError(
         ErrorCodes.unsupportedModel,
-        `the server at ${client.url} serves ${model.id}, a ${model.parameterization} model; generative perplexity needs a causal LM (parameterization ar), whose exact left-to-right likelihood /v1/score gives`,
+        `the server at ${client.url} serves ${model.id}, a ${model.parameterization} model; generative perplexity needs a causal LM (parameterization ar)`,
       );
     }
     const { eosId } = await client.specialIds();
-    if (eosId === undefined) throw new MdlmError(ErrorCodes.tokenizerError, `the server's tokenizer declares no eos_token, which the seed's padding and counting need`);
+    if (eosId === undefined)
+      throw new MdlmError(ErrorCodes.tokenizerError, `the server's tokenizer declares no eos_token, which the seed's padding and counting need`);
     return new ServerWindowScorer(client, model.model_length, eosId, concurrency);
   }
 
@@ -74,7 +75,11 @@ export class ServerWindowScorer implements WindowScorer {
     return this.client.url;
   }
 
-  async score(windows: readonly ScoringWindow[], passes: readonly number[][], onProgress: (done: number, total: number) => void = () => undefined): Promise<Float64Array> {
+  async score(
+    windows: readonly ScoringWindow[],
+    passes: readonly number[][],
+    onProgress: (done: number, total: number) => void = () => undefined,
+  ): Promise<Float64Array> {
     const nll = new Float64Array(windows.length).fill(Number.NaN);
     let done = 0;
     await mapConcurrently(passes, this.concurrency, async (pass) => {
@@ -91,7 +96,10 @@ export class ServerWindowScorer implements WindowScorer {
         nll[index] = Array.from((windows[index] as ScoringWindow).positions, (p) => tokenNll[p] as number).reduce((sum, value) => sum + value, 0);
       });
       done += pass.length;
-      onProgress(done, passes.reduce((sum, each) => sum + each.length, 0));
+      onProgress(
+        done,
+        passes.reduce((sum, each) => sum + each.length, 0),
+      );
     });
     return nll;
   }

