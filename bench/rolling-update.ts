@@ -10,7 +10,7 @@
  *
  *   node --import tsx bench/rolling-update.ts [--rolls 30] [--replicas 3] [--concurrency 6] [--drain-delay-ms 1500] [--json]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer } from 'node:net';
@@ -340,6 +340,8 @@ export interface RollReport {
 }
 
 export async function rollingUpdate(options: RollOptions): Promise<RollReport> {
+  if (spawnSync('haproxy', ['-v']).error !== undefined)
+    throw new Error("haproxy is not installed: apt-get install haproxy (it is on the README's install line)");
   const work = mkdtempSync(join(tmpdir(), 'mdlm-roll-'));
   const replicas: Replica[] = [];
   let haproxy: Replica | undefined;
