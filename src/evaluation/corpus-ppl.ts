@@ -41,6 +41,8 @@ export interface CorpusOptions {
 }
 
 const count = z.number().int().min(0);
+/** /tokenize requests in flight at once, one per document. */
+const TOKENIZE_CONCURRENCY = 8;
 
 /** A batch's share of the figures, kept in a shard's report so that merging adds them in the order one run does. */
 const PplBatchSchema = z.object({ start: count, rows: count, tokens: count, nll: z.number() });
@@ -191,7 +193,8 @@ export async function serverBackend(client: MdlmClient, concurrency: number): Pr
     bosId,
     eosId,
     causal: model.parameterization === 'ar',
-    tokenize: (documents) => mapConcurrently(documents, concurrency, (document) => client.tokenize(document)),
+    // Tokenizing touches no model, so it never changes a figure: it runs wider than the scoring.
+    tokenize: (documents) => mapConcurrently(documents, Math.max(concurrency, TOKENIZE_CONCURRENCY), (document) => client.tokenize(document)),
     scoreBatch: async (batch) => {
       const scored = await client.score({
         items: batch.items.map((item) => ({ token_ids: item.input, ...(item.context.length === 0 ? {} : { context: item.context }) })),
