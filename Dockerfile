@@ -18,7 +18,7 @@ ARG CUDA_IMAGE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu22.04
 FROM ${NODE_IMAGE} AS build
 ARG VARIANT
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
 # Scripts are off for `npm ci` because the package's own `prepare` compiles sources that are
 # not copied yet, and because onnxruntime-node's would fetch its CUDA provider from NuGet: the
 # CPU image needs none of it, and the CUDA image runs that script on purpose, with cuda12.

@@ -61,12 +61,14 @@ export const ErrorCodes = {
   workerUnavailable: 'worker_unavailable',
   /** A checkpoint this server reads but cannot serve (the seed's d3pm, a SEDD model without time conditioning). */
   unsupportedModel: 'unsupported_model',
-  /** mdlm bench http: nothing answers at the URL, or the server went away during the run. */
+  /** Nothing answers at a server's URL (mdlm bench http, a command's --server), or the server went away during the run. */
   serverUnreachable: 'server_unreachable',
   /** mdlm bench http: something answers at the URL, but not as an mdlm-serve server does. */
   unexpectedResponse: 'unexpected_response',
   /** mdlm bench http: more requests failed than --max-error-rate allows (the figures are printed all the same). */
   benchRequestsFailed: 'bench_requests_failed',
+  /** Shard results (mdlm eval merge) that are not the shards of one run. */
+  invalidShards: 'invalid_shards',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

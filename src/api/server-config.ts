@@ -53,6 +53,11 @@ export const ServerConfigSchema = z
     apiKey: z.string().min(1).optional().describe('when set, requests need Authorization: Bearer <key> or x-api-key'),
     limits: LimitsSchema.prefault({}),
     shutdownTimeoutMs: int(0).default(30_000).describe('on SIGTERM, how long running requests may take before they are cancelled, and sockets still open after them are cut'),
+    drainDelayMs: int(0, HOUR_MS)
+      .default(0)
+      .describe(
+        'on SIGTERM, how long idle keep-alive connections stay open, new work on them answered 503 shutting_down with Connection: close, before they are closed: longer than a load balancer takes to see /readyz fail',
+      ),
     headersTimeoutMs: int(1, HOUR_MS).default(10_000).describe("how long a client may take to send a request's headers; then 408"),
     requestTimeoutMs: int(1, HOUR_MS).default(30_000).describe('how long a client may take to send a whole request, body included; then 408'),
     keepAliveTimeoutMs: int(1, HOUR_MS)

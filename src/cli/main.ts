@@ -6,6 +6,7 @@ import { registerServe } from './commands/serve.js';
 import { registerBench } from './commands/bench.js';
 import { registerEval } from './commands/eval.js';
 import { registerGenerate } from './commands/generate.js';
+import { registerPrepare } from './commands/prepare.js';
 import { registerScore } from './commands/score.js';
 import { registerSynth } from './commands/synth.js';
 import { markCliLoaded } from './startup-report.js';
@@ -21,6 +22,7 @@ function buildProgram(): Command {
     .exitOverride();
   registerSynth(program);
   registerExport(program);
+  registerPrepare(program);
   registerServe(program);
   registerGenerate(program);
   registerScore(program);

@@ -20,15 +20,19 @@ export const ModelFlags = z.object({
 });
 export type ModelChoice = z.infer<typeof ModelFlags>;
 
-/** --model, --device, --dtype, --models-dir, --weights and --tokenizer, as every one-off command has them, each also read from its MDLM_ variable as `serve` does. */
-export function addModelOptions(command: Command): Command {
+/**
+ * --model, --device, --dtype, --models-dir, --weights and --tokenizer, as every one-off command
+ * has them, each also read from its MDLM_ variable as `serve` does; `device: false` leaves
+ * --device out, for a command that runs no model.
+ */
+export function addModelOptions(command: Command, { device = true } = {}): Command {
   const flag = (flags: string, description: string, fallback?: string) => {
     const option = new Option(flags, description).env(envVarOf(flags.split(' ')[0]?.slice(2) ?? ''));
     return fallback === undefined ? option : option.default(fallback);
   };
+  command.addOption(flag('--model <ref>', 'hub id (owner/name[@revision]), checkpoint directory, Lightning .ckpt file or exported model directory', DEFAULT_MODEL));
+  if (device) command.addOption(flag('--device <device>', `${DEVICES.join(', ')}`, 'auto'));
   return command
-    .addOption(flag('--model <ref>', 'hub id (owner/name[@revision]), checkpoint directory, Lightning .ckpt file or exported model directory', DEFAULT_MODEL))
-    .addOption(flag('--device <device>', `${DEVICES.join(', ')}`, 'auto'))
     .addOption(flag('--dtype <dtype>', DTYPE_HELP, 'fp32'))
     .addOption(flag('--models-dir <dir>', 'conversion cache directory (default: ./models)'))
     .addOption(flag('--weights <weights>', `a .ckpt's weights: ${LIGHTNING_WEIGHTS.join(' or ')} (default ema, what the seed samples and evaluates with)`))

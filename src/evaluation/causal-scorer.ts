@@ -2,6 +2,7 @@ import { ErrorCodes, MdlmError } from '../errors.js';
 import { type AnyExportManifest, familyOfTag, readAnyManifest } from '../families/index.js';
 import { type Device, type ExecutionProvider, ForwardRuntime, type PassRow, ProviderOptionsSchema } from '../runtime/index.js';
 import type { ScoringWindow } from './gen-ppl.js';
+import { type WindowScorer, paddedRows } from './window-scorer.js';
 
 export interface ScorerOptions {
   exportDir: string;
@@ -11,17 +12,19 @@ export interface ScorerOptions {
 }
 
 /**
- * A causal LM export (GPT-2, positions head) on a worker thread, scoring windows: rows go
- * through ForwardRuntime.execute with score entries, so only each target's log-probability
- * leaves onnxruntime, and only the scored positions go through the output layer.
+ * A causal LM export on a worker thread, scoring windows: GPT-2, the seed's evaluation model, or
+ * the seed's AR baseline (what a server's /v1/score serves as a causal model, so that a local
+ * run can be compared with one sent to --server). Rows go through ForwardRuntime.execute with
+ * score entries, so only each target's log-probability leaves onnxruntime, and only the scored
+ * positions go through the output layer.
  */
-export class CausalScorer {
+export class CausalScorer implements WindowScorer {
   private constructor(
     readonly manifest: AnyExportManifest,
+    private readonly runtime: ForwardRuntime,
     /** The context: positions the model has embeddings for. */
     readonly context: number,
     readonly eosId: number,
-    private readonly runtime: ForwardRuntime,
   ) {}
 
   static async open(options: ScorerOptions): Promise<CausalScorer> {
@@ -33,6 +36,7 @@ export class CausalScorer {
     if (manifest.head !== 'positions') {
       throw new MdlmError(ErrorCodes.invalidArgument, `${options.exportDir} is a ${manifest.head}-head export; scoring needs the positions head (mdlm export --head positions)`);
     }
+    const eosId = await scoring.eosId(manifest, options.exportDir);
     const runtime = await ForwardRuntime.start({
       model: { dir: options.exportDir, files: manifest.files, dtype: manifest.dtype },
       device: options.device,
@@ -40,35 +44,30 @@ export class CausalScorer {
       workers: 1,
       intraOpThreads: options.intraOpThreads,
     });
-    return new CausalScorer(manifest, scoring.context(manifest), scoring.eosId(manifest), runtime);
+    return new CausalScorer(manifest, runtime, scoring.context(manifest), eosId);
   }
 
   get provider(): ExecutionProvider {
     return this.runtime.provider;
   }
 
-  /**
-   * Σ −log p(target) over each window's targets, `batchSize` windows per forward pass. Windows
-   * of similar length share a pass (longest first), each padded to the longest of its pass
-   * with EOS: the model is causal, so the padding after a window changes none of its scores.
-   */
-  async score(windows: readonly ScoringWindow[], batchSize: number, onProgress: (done: number, total: number) => void = () => undefined): Promise<Float64Array> {
-    const nll = new Float64Array(windows.length);
-    const order = windows.map((_, index) => index).sort((a, b) => (windows[b] as ScoringWindow).tokens.length - (windows[a] as ScoringWindow).tokens.length);
-    for (let start = 0; start < order.length; start += batchSize) {
-      const pass = order.slice(start, start + batchSize);
-      const length = (windows[pass[0] as number] as ScoringWindow).tokens.length;
-      const rows: PassRow[] = pass.map((index) => {
+  /** The windows of `passes` (planPasses), each pass padded to its longest window with EOS; the others are NaN. */
+  async score(windows: readonly ScoringWindow[], passes: readonly number[][], onProgress: (done: number, total: number) => void = () => undefined): Promise<Float64Array> {
+    const nll = new Float64Array(windows.length).fill(Number.NaN);
+    const total = passes.reduce((sum, pass) => sum + pass.length, 0);
+    let done = 0;
+    for (const pass of passes) {
+      const padded = paddedRows(windows, pass, this.eosId);
+      const rows: PassRow[] = pass.map((index, k) => {
         const window = windows[index] as ScoringWindow;
-        const tokens = new Int32Array(length).fill(this.eosId);
-        tokens.set(window.tokens);
-        return { tokens, sigma: 0, scores: { positions: window.positions, targets: window.targets } };
+        return { tokens: padded[k] as Int32Array, sigma: 0, scores: { positions: window.positions, targets: window.targets } };
       });
       const { results } = await this.runtime.execute(rows);
       results.forEach((result, k) => {
         nll[pass[k] as number] = -result.scores.logprobs.reduce((sum, logprob) => sum + logprob, 0);
       });
-      onProgress(Math.min(start + batchSize, order.length), order.length);
+      done += pass.length;
+      onProgress(done, total);
     }
     return nll;
   }
@@ -77,3 +76,4 @@ export class CausalScorer {
     await this.runtime.close();
   }
 }
+

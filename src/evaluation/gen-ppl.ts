@@ -37,9 +37,9 @@ export function cleanUpTokenizationSpaces(text: string): string {
   return CLEAN_UP_REPLACEMENTS.reduce((out, [from, to]) => out.replaceAll(from, to), text);
 }
 
-/** Each text encoded by the evaluation model's tokenizer, truncated to `maxLength` tokens. */
-export function retokenize(texts: readonly string[], encode: (text: string) => number[], maxLength: number): number[][] {
-  return texts.map((text) => encode(text).slice(0, maxLength));
+/** Each text encoded by the evaluation model's tokenizer (here, or a server's), truncated to `maxLength` tokens. */
+export async function retokenize(texts: readonly string[], encode: (text: string) => number[] | Promise<number[]>, maxLength: number): Promise<number[][]> {
+  return Promise.all(texts.map(async (text) => (await encode(text)).slice(0, maxLength)));
 }
 
 /** The chunk positions p (0 ≤ p < length − 1) whose target, chunk[p + 1], counts. */

@@ -3,11 +3,12 @@
  * (a) wall clock of unconditional samples, batch size 1, per sampler and step count;
  * (b) semi-autoregressive generation past the window: seconds per sequence and the gen PPL
  *     of the sequences under the evaluation model.
- * Generation goes through the public GenerationService; the scale is explicit data, so that a
- * test can run the whole thing in seconds.
+ * Generation goes through a SampleGenerator: the public GenerationService here, or a running
+ * server; the scale is explicit data, so that a test can run the whole thing in seconds.
  */
 import { join } from 'node:path';
 import { synthesizeCheckpoint } from '../checkpoint/index.js';
+import { type MdlmClient, mapConcurrently } from '../client/index.js';
 import { exportModel, synthesizeGpt2Checkpoint } from '../families/index.js';
 import type { GenerationService } from '../generation/index.js';
 import { SAMPLERS, type SamplerName } from '../sampling/index.js';
@@ -102,9 +103,11 @@ export interface SeedTablesResult {
 export interface SeedTablesRun {
   scale: SeedTablesScale;
   /** The MDLM model, opened for generation; closed before the evaluation model is opened. */
-  openGenerator: () => Promise<GenerationService>;
+  openGenerator: () => Promise<SampleGenerator>;
   /** A SEDD model for the analytic row, as the seed's table ran it (opened for that row alone). */
-  openSedd?: () => Promise<GenerationService>;
+  openSedd?: () => Promise<SampleGenerator>;
+  /** Samples generated at once (default 1: one at a time, as the seed's tables; more time each under that load). */
+  concurrency?: number;
   openScorer: () => Promise<{ scorer: CausalScorer; tokenizer: MdlmTokenizer }>;
   evalBatchSize: number;
   onProgress?: (label: string, done: number, total: number) => void;
@@ -128,7 +131,7 @@ function wallClockSamplers(): (typeof SEED_WALL_CLOCK)[number][] {
   return SEED_WALL_CLOCK.filter((row) => (SAMPLERS as readonly string[]).includes(row.sampler));
 }
 
-async function wallClockTable(generator: GenerationService, run: SeedTablesRun): Promise<WallClockRow[]> {
+async function wallClockTable(generator: SampleGenerator, run: SeedTablesRun): Promise<WallClockRow[]> {
   const rows: WallClockRow[] = [];
   for (const published of wallClockSamplers()) {
     if (published.sampler === 'analytic' && run.openSedd !== undefined) {
@@ -146,19 +149,19 @@ async function wallClockTable(generator: GenerationService, run: SeedTablesRun):
 }
 
 /** One sampler's rows of table (a), one per step count, on `generator`. */
-async function samplerRows(generator: GenerationService, published: (typeof SEED_WALL_CLOCK)[number], model: WallClockRow['model'], run: SeedTablesRun): Promise<WallClockRow[]> {
+async function samplerRows(generator: SampleGenerator, published: (typeof SEED_WALL_CLOCK)[number], model: WallClockRow['model'], run: SeedTablesRun): Promise<WallClockRow[]> {
   const { samples, length, steps: stepCounts } = run.scale.wallClock;
   const sampler = published.sampler as SamplerName;
   const rows: WallClockRow[] = [];
   for (const [rank, steps] of stepCounts.entries()) {
-    let seconds = 0;
-    let passes = 0;
-    for (let i = 0; i < samples; i++) {
-      const timed = await timedGenerate(generator, { length, steps, sampler, seed: i });
-      seconds += timed.seconds;
-      passes += timed.forwardPasses;
-      run.onProgress?.(`${model} ${sampler} T=${steps}`, i + 1, samples);
-    }
+    let done = 0;
+    const timed = await mapConcurrently(seeds(samples), run.concurrency ?? 1, async (seed) => {
+      const sample = await generator.sample({ length, steps, sampler, seed });
+      run.onProgress?.(`${model} ${sampler} T=${steps}`, ++done, samples);
+      return sample;
+    });
+    const seconds = timed.reduce((sum, sample) => sum + sample.seconds, 0);
+    const passes = timed.reduce((sum, sample) => sum + sample.forwardPasses, 0);
     const seedSeconds = published.seconds[rank];
     const seedSteps = SEED_WALL_CLOCK_STEPS[rank];
     rows.push({
@@ -193,17 +196,24 @@ interface Generated {
   forwardPasses: number;
 }
 
-async function semiArSequences(generator: GenerationService, run: SeedTablesRun): Promise<Generated> {
+async function semiArSequences(generator: SampleGenerator, run: SeedTablesRun): Promise<Generated> {
   const { sequences, length, strideLength, numStrides, steps } = run.scale.semiAr;
-  const generated: Generated = { samples: [], seconds: 0, forwardPasses: 0 };
-  for (let i = 0; i < sequences; i++) {
-    const timed = await timedGenerate(generator, { length, steps, sampler: SEED_SEMI_AR.sampler, seed: i, semiAr: { strideLength, numStrides } });
-    generated.seconds += timed.seconds;
-    generated.forwardPasses += timed.forwardPasses;
-    generated.samples.push({ index: i, text: generator.decode(timed.tokenIds), tokenIds: timed.tokenIds });
-    run.onProgress?.('semi-AR', i + 1, sequences);
-  }
-  return generated;
+  let done = 0;
+  const timed = await mapConcurrently(seeds(sequences), run.concurrency ?? 1, async (seed) => {
+    const sample = await generator.sample({ length, steps, sampler: SEED_SEMI_AR.sampler, seed, semiAr: { strideLength, numStrides } });
+    run.onProgress?.('semi-AR', ++done, sequences);
+    return sample;
+  });
+  return {
+    samples: timed.map((sample, index) => ({ index, text: sample.text, tokenIds: sample.tokenIds })),
+    seconds: timed.reduce((sum, sample) => sum + sample.seconds, 0),
+    forwardPasses: timed.reduce((sum, sample) => sum + sample.forwardPasses, 0),
+  };
+}
+
+/** Sample i is seeded i, in both tables. */
+function seeds(count: number): number[] {
+  return Array.from({ length: count }, (_, i) => i);
 }
 
 async function semiArRow(generated: Generated, run: SeedTablesRun): Promise<SemiArRow> {
@@ -230,7 +240,7 @@ async function semiArRow(generated: Generated, run: SeedTablesRun): Promise<Semi
   }
 }
 
-interface GenerateSpec {
+export interface GenerateSpec {
   length: number;
   steps: number;
   sampler: SamplerName;
@@ -238,14 +248,48 @@ interface GenerateSpec {
   semiAr?: { strideLength: number; numStrides: number };
 }
 
-/** One sample on its own (batch size 1, as the seed's tables), timed around the service call. */
-async function timedGenerate(generator: GenerationService, spec: GenerateSpec): Promise<{ seconds: number; forwardPasses: number; tokenIds: number[] }> {
-  const prepared = generator.prepare({ ...spec, numSamples: 1 });
-  const started = performance.now();
-  const result = await generator.generate(prepared);
-  const seconds = (performance.now() - started) / 1000;
-  const sample = result.samples[0];
-  return { seconds, forwardPasses: sample?.forwardPasses ?? 0, tokenIds: sample?.tokenIds ?? [] };
+/** One sample as the tables time it: its ids and text, its passes, and the seconds its generation took. */
+export interface TimedSample {
+  seconds: number;
+  forwardPasses: number;
+  tokenIds: number[];
+  text: string;
+}
+
+/** What generates the tables' samples, one request of one sample each. */
+export interface SampleGenerator {
+  sample(spec: GenerateSpec): Promise<TimedSample>;
+  close(): Promise<void>;
+}
+
+/** Samples from a loaded model, timed around the service call. */
+export function serviceGenerator(service: GenerationService): SampleGenerator {
+  return {
+    async sample(spec) {
+      const prepared = service.prepare({ ...spec, numSamples: 1 });
+      const started = performance.now();
+      const result = await service.generate(prepared);
+      const seconds = (performance.now() - started) / 1000;
+      const tokenIds = result.samples[0]?.tokenIds ?? [];
+      return { seconds, forwardPasses: result.samples[0]?.forwardPasses ?? 0, tokenIds, text: service.decode(tokenIds) };
+    },
+    close: () => service.close(),
+  };
+}
+
+/** Samples from a running server (/v1/generate), timed around the request as its client sees it. */
+export function serverGenerator(client: MdlmClient): SampleGenerator {
+  return {
+    async sample({ length, steps, sampler, seed, semiAr }) {
+      const semi = semiAr === undefined ? {} : { semi_ar: { stride_length: semiAr.strideLength, num_strides: semiAr.numStrides } };
+      const started = performance.now();
+      const result = await client.generate({ length, steps, sampler, seed, num_samples: 1, ...semi });
+      const seconds = (performance.now() - started) / 1000;
+      const sample = result.samples[0];
+      return { seconds, forwardPasses: sample?.forward_passes ?? 0, tokenIds: sample?.token_ids ?? [], text: sample?.text ?? '' };
+    },
+    close: async () => undefined,
+  };
 }
 
 /**

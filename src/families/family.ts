@@ -165,7 +165,7 @@ export interface ModelFamily<Manifest extends ExportManifestBase = ExportManifes
   /** Absent for a family that is not served (GPT-2 scores other models' samples); notServed says why. */
   readonly serving?: ServingProcedures<Manifest>;
   readonly notServed?: string;
-  /** A causal LM that scores other models' samples: mdlm eval gen-ppl's evaluation model. */
+  /** A causal LM that can score other models' samples (mdlm eval gen-ppl): GPT-2, the evaluation model, and the seed's AR baseline. */
   readonly sampleScoring?: SampleScoring<Manifest>;
 }
 
@@ -173,8 +173,8 @@ export interface ModelFamily<Manifest extends ExportManifestBase = ExportManifes
 export interface SampleScoring<Manifest> {
   /** Positions the model has embeddings for. */
   context(manifest: Manifest): number;
-  /** The end-of-text id, which pads a batch's shorter windows. */
-  eosId(manifest: Manifest): number;
+  /** The end-of-text id, which pads a batch's shorter windows (from the config, or from the tokenizer shipped in `exportDir`). */
+  eosId(manifest: Manifest, exportDir: string): Promise<number>;
 }
 
 /** A family whose exports the service generates and scores with. */

@@ -12,4 +12,5 @@ export {
   familyOfCheckpointDir,
   familyOfTag,
   servingFamilyNamed,
+  servingFamilyReportedAs,
 } from './registry.js';

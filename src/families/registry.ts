@@ -110,6 +110,13 @@ export function familyOfLightning(kind: LightningKind): LightningFamily {
   throw refuse(`cannot be served: ${parameterization} is ${SEED_ONLY[parameterization] ?? 'not implemented here'}, and only ${list} are implemented`);
 }
 
+/** The family of a model a server reports with this parameterization (GET /v1/models). */
+export function servingFamilyReportedAs(parameterization: string): ServingFamily {
+  const family = SERVING_FAMILIES.find((candidate) => candidate.serving.reported.parameterization === parameterization);
+  if (family === undefined) throw new MdlmError(ErrorCodes.unexpectedResponse, `the server reports a model of parameterization ${parameterization}, which this client does not know`);
+  return family;
+}
+
 /** What /v1/models may report as a model's parameterization, and what each allows. */
 export const REPORTED_PARAMETERIZATIONS = SERVING_FAMILIES.map((family) => family.serving.reported.parameterization) as [string, ...string[]];
 const reportedSummaries = SERVING_FAMILIES.map(({ serving: { reported } }) => `${reported.parameterization}: ${reported.summary}`);

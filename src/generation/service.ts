@@ -107,6 +107,12 @@ export interface ServiceStatus {
   unavailable: ProviderAttempt[];
   activeSequences: number;
   queueDepth: number;
+  /** Sequences that may be admitted at once (--max-queue): beyond it requests are refused as overloaded. */
+  queueCapacity: number;
+  /** Requests admitted and not yet in a forward pass. */
+  waitingRequests: number;
+  /** Requests that have been in a forward pass and are not finished. */
+  runningRequests: number;
   /** Set while no inference worker can run: why, and when the next restart is due. */
   workersDown: string | undefined;
 }
@@ -268,6 +274,9 @@ export class GenerationService {
       unavailable: this.runtime.unavailable,
       activeSequences: this.scheduler.activeSequences,
       queueDepth: this.scheduler.queueDepth,
+      queueCapacity: this.scheduler.capacity,
+      waitingRequests: this.scheduler.waitingJobs,
+      runningRequests: this.scheduler.runningJobs,
       workersDown: this.engine.unavailableReason,
     };
   }

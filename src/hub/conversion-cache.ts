@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { access, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { ErrorCodes, MdlmError } from '../errors.js';
 import { type AnyExportManifest, exportModel, readAnyManifest } from '../families/index.js';
 import { BUILDER_VERSION, type ExportKey, MANIFEST_FILE, staleReason } from '../model/index.js';
 import { removeAbandonedTemporaries, removeOnExit, siblingPath } from '../util/atomic.js';
@@ -26,13 +27,23 @@ export function conversionDir(modelsDir: string, namespace: string, id: string, 
   return join(modelsDir, namespace, `${id.slice(0, ID_LENGTH)}-${variant}`);
 }
 
-/** The export in `exportDir` when it is current for the checkpoint, else a fresh conversion put in its place. */
+/**
+ * The export in `exportDir` when it is current for the checkpoint, else a fresh conversion put
+ * in its place. A cache that cannot be written is only read: replicas can share one mounted
+ * read-only, which one writer (a Kubernetes init container or Job running `mdlm prepare`)
+ * filled; the temporaries of dead conversions are then left for that writer to remove.
+ */
 export async function ensureConverted(request: ConversionRequest): Promise<AnyExportManifest> {
-  for (const { path, pid } of await removeAbandonedTemporaries(dirname(request.exportDir))) {
-    request.notices.push(`removed ${path}, left by an interrupted conversion (process ${pid}, no longer running)`);
+  const parent = dirname(request.exportDir);
+  const writable = await isWritable(parent);
+  if (writable) {
+    for (const { path, pid } of await removeAbandonedTemporaries(parent)) {
+      request.notices.push(`removed ${path}, left by an interrupted conversion (process ${pid}, no longer running)`);
+    }
   }
   const existing = await inspectExport(request.exportDir, request.key);
   if (existing.manifest !== undefined) return existing.manifest;
+  if (!writable) throw unwritableCache(request.exportDir, existing.staleBecause);
   if (existing.staleBecause !== undefined) request.notices.push(`rebuilding ${request.exportDir}: ${existing.staleBecause}`);
   const staging = siblingPath(request.exportDir, 'staging');
   const stopTracking = removeOnExit(staging);
@@ -55,6 +66,29 @@ export async function ensureConverted(request: ConversionRequest): Promise<AnyEx
     await rm(staging, { recursive: true, force: true });
   }
   return readAnyManifest(request.exportDir);
+}
+
+/** Whether the cache directory takes writes; one that does not exist yet, whether its nearest existing ancestor does. */
+async function isWritable(dir: string): Promise<boolean> {
+  try {
+    // Even root is refused writes on a read-only mount.
+    await access(dir, constants.W_OK);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && dirname(dir) !== dir) return isWritable(dirname(dir));
+    if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return false;
+    throw error;
+  }
+}
+
+/** A read-only cache without a current export: say which, and how to fill it. */
+function unwritableCache(exportDir: string, staleBecause: string | undefined): MdlmError {
+  const missing = staleBecause === undefined ? 'holds no export' : `holds a stale export (${staleBecause})`;
+  return new MdlmError(
+    ErrorCodes.modelNotFound,
+    `the conversion cache is read-only and ${missing} at ${exportDir}: convert the model first where the cache is writable, with \`mdlm prepare\` and the same model flags (in Kubernetes: the chart's init container), or point --models-dir at a writable directory`,
+  );
 }
 
 interface ExportState {

@@ -50,6 +50,21 @@ export class Scheduler {
     return this.admitted;
   }
 
+  /** Sequences admitted at most at once (--max-queue). */
+  get capacity(): number {
+    return this.options.maxQueue;
+  }
+
+  /** Jobs (requests) admitted whose rows have not been in a pass yet. */
+  get waitingJobs(): number {
+    return this.jobs.filter((job) => job.firstPassAt === undefined).length;
+  }
+
+  /** Jobs (requests) that have had a pass and are not finished. */
+  get runningJobs(): number {
+    return this.jobs.length - this.waitingJobs;
+  }
+
   /** Sequences with a row ready for a pass right now. */
   get queueDepth(): number {
     return this.jobs.reduce((sum, job) => sum + job.sequences.filter((sequence) => sequence.peekRow() !== undefined).length, 0);

@@ -20,6 +20,18 @@ export class ServerMetrics {
     const registers = [this.registry];
     new Gauge({ name: 'mdlm_queue_depth', help: 'Sequences waiting for a forward pass', registers, collect() { this.set(service.status().queueDepth); } });
     new Gauge({ name: 'mdlm_active_sequences', help: 'Sequences admitted and not finished', registers, collect() { this.set(service.status().activeSequences); } });
+    // The model-server protocol of the Gateway API Inference Extension: requests waiting, requests running, and the share of memory in use.
+    new Gauge({ name: 'mdlm_num_requests_waiting', help: 'Requests admitted and not yet in a forward pass', registers, collect() { this.set(service.status().waitingRequests); } });
+    new Gauge({ name: 'mdlm_num_requests_running', help: 'Requests in progress that have been in a forward pass', registers, collect() { this.set(service.status().runningRequests); } });
+    new Gauge({
+      name: 'mdlm_queue_usage_ratio',
+      help: 'Share of the admission queue in use, 0 to 1: sequences admitted / --max-queue (at 1 new requests are refused as overloaded)',
+      registers,
+      collect() {
+        const { activeSequences, queueCapacity } = service.status();
+        this.set(activeSequences / queueCapacity);
+      },
+    });
     this.batchRows = new Histogram({ name: 'mdlm_batch_rows', help: 'Sequences per forward pass', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers });
     this.passSeconds = new Histogram({
       name: 'mdlm_forward_pass_seconds',

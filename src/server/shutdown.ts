@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { ErrorCodes, MdlmError } from '../errors.js';
 import { within } from '../util/within.js';
@@ -16,22 +17,36 @@ const CONNECTION_POLL_MS = 20;
  * Stops taking work (/readyz answers 503 and new requests get shutting_down, on new
  * connections too), lets running requests finish within `timeoutMs`, cancels the rest with
  * shutting_down, then closes every connection: politely until the deadline (or a short grace
- * after the drain, whichever is later), then by force. No step waits on a client, so it
- * returns within about `timeoutMs` + 4 s (DELIVERY_GRACE_MS, then CLOSE_GRACE_MS twice) whatever the clients do. The caller closes the service.
- * Resolves to whether every request finished in time.
+ * after the drain, whichever is later), then by force. Idle keep-alive connections stay open
+ * for `drainDelayMs` first (see below). No step waits on a client, so it returns within about
+ * max(`timeoutMs`, `drainDelayMs`) + 4 s (DELIVERY_GRACE_MS, then CLOSE_GRACE_MS twice)
+ * whatever the clients do. The caller closes the service. Resolves to whether every request
+ * finished in time.
+ *
+ * Why the delay: a load balancer learns of the drain only at its next /readyz check, and until
+ * then it still sends requests on the keep-alive connections it holds. Closed at once, such a
+ * connection takes a request with it (the balancer reads EOF and cannot tell whether it was
+ * served, so it does not retry a POST); left open, the request is answered 503 shutting_down
+ * with `Connection: close`, which the balancer retries on another replica. It is the
+ * in-process counterpart of a Kubernetes preStop sleep.
  */
-export async function shutdownGracefully(app: FastifyInstance, timeoutMs = app.mdlm.config.shutdownTimeoutMs): Promise<boolean> {
+export async function shutdownGracefully(
+  app: FastifyInstance,
+  timeoutMs = app.mdlm.config.shutdownTimeoutMs,
+  drainDelayMs = app.mdlm.config.drainDelayMs,
+): Promise<boolean> {
   const { service, lifecycle } = app.mdlm;
   const deadline = Date.now() + timeoutMs;
   lifecycle.draining = true;
   service.stopAccepting();
-  // From now on every response closes its connection (the draining plugin); those idle already go now.
-  (app.server as Server).closeIdleConnections();
+  // From now on every response closes its connection (the draining plugin); those idle go once the delay is over.
+  const delayed = delay(drainDelayMs).then(() => (app.server as Server).closeIdleConnections());
   const finished = await within(service.idle(), timeoutMs);
   if (!finished) {
     app.log.warn({ timeout_ms: timeoutMs }, 'shutdown deadline passed: cancelling the requests still running');
     service.cancelAll(new MdlmError(ErrorCodes.shuttingDown, `the server shut down before this request finished (deadline ${timeoutMs} ms)`));
   }
+  await delayed;
   await closeConnections(app, Math.max(deadline, Date.now() + DELIVERY_GRACE_MS));
   if (!(await within(app.close(), CLOSE_GRACE_MS))) app.log.warn('the HTTP server did not finish closing in time; stopping anyway');
   return finished;

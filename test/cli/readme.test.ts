@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
 
 const README = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
-const COMMANDS = ['synth', 'export', 'generate', 'score', 'eval ppl', 'eval gen-ppl', 'bench seed-tables', 'bench http', 'serve'];
+const COMMANDS = ['synth', 'export', 'prepare', 'generate', 'score', 'eval ppl', 'eval gen-ppl', 'eval merge', 'bench seed-tables', 'bench http', 'serve'];
 
 /** The part of the README between two headings. */
 function section(from: string, to: string): string {

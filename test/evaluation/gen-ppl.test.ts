@@ -50,10 +50,10 @@ test('a chunk with nothing counted is left out: padding that starts at a chunk b
   assert.deepEqual(scored([[], [1, 2]], 4).map((window) => window.row), [1], 'an empty row scores nothing');
 });
 
-test('the seed\'s decode clean-up (transformers clean_up_tokenization), and truncation at the MDLM length', () => {
+test('the seed\'s decode clean-up (transformers clean_up_tokenization), and truncation at the MDLM length', async () => {
   assert.equal(cleanUpTokenizationSpaces("Hello , world . It 's fine ? Yes ! I do n't , they 're , we 've , I 'm , a ' b"), "Hello, world. It's fine? Yes! I don't, they're, we've, I'm, a'b");
   assert.equal(cleanUpTokenizationSpaces('<|endoftext|> The end .<|endoftext|>'), '<|endoftext|> The end.<|endoftext|>');
-  assert.deepEqual(retokenize(['abcdef', 'ab'], (text) => Array.from(text, (c) => c.charCodeAt(0)), 3), [[97, 98, 99], [97, 98]]);
+  assert.deepEqual(await retokenize(['abcdef', 'ab'], (text) => Array.from(text, (c) => c.charCodeAt(0)), 3), [[97, 98, 99], [97, 98]]);
 });
 
 test('gen PPL is exp of the mean counted nll; unigram entropy is in nats', () => {

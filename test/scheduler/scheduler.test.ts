@@ -175,3 +175,20 @@ test('a job larger than the whole queue is invalid_argument, not overloaded: ret
   });
   assert.equal(scheduler.activeSequences, 0, 'nothing was admitted');
 });
+
+test('requests waiting and running, as an inference gateway reads them: waiting until their first pass, running until they finish', async () => {
+  const scheduler = new Scheduler({ ...OPTIONS, maxBatch: 1, maxQueue: 5 });
+  const first = scheduler.admit([new StandIn('first', 2, 1)]);
+  scheduler.admit([new StandIn('second', 1, 1), new StandIn('second-b', 1, 1)]);
+  assert.deepEqual([scheduler.waitingJobs, scheduler.runningJobs, scheduler.activeSequences, scheduler.capacity], [2, 0, 3, 5]);
+  const pass = nextPass(scheduler);
+  assert.deepEqual(owners(pass), ['first']);
+  assert.deepEqual([scheduler.waitingJobs, scheduler.runningJobs], [1, 1], 'the first request is running, the second still waits');
+  run(scheduler, pass);
+  assert.deepEqual([scheduler.waitingJobs, scheduler.runningJobs], [1, 1], 'a request between its passes is still running');
+  run(scheduler, nextPass(scheduler));
+  assert.deepEqual([scheduler.waitingJobs, scheduler.runningJobs], [0, 2]);
+  run(scheduler, nextPass(scheduler));
+  assert.deepEqual([scheduler.waitingJobs, scheduler.runningJobs, scheduler.activeSequences], [0, 1, 2], 'the first request finished');
+  assert.equal((await first.done).forwardPasses, 2);
+});

@@ -66,6 +66,32 @@ test('draining: running requests finish, new ones get shutting_down, /readyz say
   assert.match(answer, /"samples":\[\{"index":0/);
 });
 
+/**
+ * What a load balancer does in the window before its next /readyz check: it sends a request on a
+ * keep-alive connection it opened before the drain began, `afterMs` after it began.
+ */
+async function requestOnIdleConnection(drainDelayMs: number, afterMs: number): Promise<string> {
+  const server = await startServer({ config: { drainDelayMs } });
+  const idle = await openConnection(server.url, rawRequest('GET', '/healthz'), /"status":"ok"/);
+  const closed = once(idle, 'close');
+  const before = (received.get(idle) ?? '').length;
+  const shutdown = shutdownGracefully(server.app, 30_000);
+  await new Promise((resolve) => setTimeout(resolve, afterMs));
+  idle.write(rawRequest('POST', '/v1/generate', { steps: 2 }));
+  await closed;
+  await shutdown;
+  return (received.get(idle) ?? '').slice(before);
+}
+
+test('--drain-delay-ms: a request sent on an idle keep-alive connection after the drain began is answered 503 shutting_down, then the connection closes', async () => {
+  const answer = await requestOnIdleConnection(1000, 50);
+  assert.match(answer, /^HTTP\/1\.1 503 /);
+  assert.match(answer, /\r\nconnection: close\r\n/i);
+  assert.match(answer, /"code":"shutting_down"/);
+  // Without the delay the connection is gone before the request: no answer at all, which a balancer cannot retry safely.
+  assert.equal(await requestOnIdleConnection(0, 50), '');
+});
+
 const CLI = join(import.meta.dirname, 'cli-entry.ts');
 
 interface ServeProcess {

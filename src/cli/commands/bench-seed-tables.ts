@@ -3,7 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { CausalScorer, SEED_SEMI_AR, SEED_TABLE_SCALES, type SeedTablesResult, type SeedTablesScale, evalTokenizer, runSeedTables, syntheticModels } from '../../evaluation/index.js';
+import type { MdlmClient } from '../../client/index.js';
+import {
+  CausalScorer,
+  SEED_SEMI_AR,
+  SEED_TABLE_SCALES,
+  type SampleGenerator,
+  type SeedTablesResult,
+  type SeedTablesScale,
+  evalTokenizer,
+  runSeedTables,
+  serverGenerator,
+  serviceGenerator,
+  syntheticModels,
+} from '../../evaluation/index.js';
 import { GenerationService } from '../../generation/index.js';
 import { DEFAULT_EVAL_MODEL, DEFAULT_MODEL } from '../../hub/index.js';
 import { DEVICES, ProviderOptionsSchema } from '../../runtime/index.js';
@@ -12,6 +25,7 @@ import type { MdlmTokenizer } from '../../tokenizer/index.js';
 import { exitOnInterrupt } from '../interrupt.js';
 import { cliInt, parseFlags } from '../options.js';
 import { progressBar } from '../progress.js';
+import { ServerFlags, addServerOptions, serverClient } from '../server-options.js';
 import { type CliModelOptions, DTYPE_HELP, resolveWithProgress } from '../resolve-model.js';
 import { WEIGHT_DTYPES } from '../../model/index.js';
 
@@ -20,7 +34,7 @@ const stepList = z
   .transform((text) => text.split(',').map(Number))
   .pipe(z.array(z.number().int().min(1).max(1_000_000)).min(1));
 
-const SeedTablesFlags = z.object({
+const SeedTablesFlags = ServerFlags.extend({
   scale: z.enum(Object.keys(SEED_TABLE_SCALES) as [keyof typeof SEED_TABLE_SCALES]),
   model: z.string().min(1).optional(),
   seddModel: z.string().min(1).optional(),
@@ -40,8 +54,11 @@ const SeedTablesFlags = z.object({
 });
 type SeedTablesFlags = z.infer<typeof SeedTablesFlags>;
 
+/** What --server replaces: the models generated with here. */
+const LOCAL_GENERATION_FLAGS = ['model', 'seddModel'];
+
 export function registerBenchSeedTables(group: Command): void {
-  group
+  const command = group
     .command('seed-tables')
     .description("Rerun the seed's two sampling tables here: (a) wall clock per sampler at batch size 1, (b) semi-autoregressive seconds per sequence and gen PPL; printed beside the published figures")
     .option('--scale <scale>', `full (the seed's settings, for GPUs) or small (minutes on a CPU; synthetic models unless --model is given)`, 'full')
@@ -59,36 +76,38 @@ export function registerBenchSeedTables(group: Command): void {
     .option('--device <device>', `${DEVICES.join(', ')}`, 'auto')
     .option('--dtype <dtype>', DTYPE_HELP, 'fp32')
     .option('--json', 'print the result as JSON instead of markdown tables')
-    .option('--models-dir <dir>', 'conversion cache directory (default: MDLM_MODELS_DIR or ./models)')
-    .action(async (raw: Record<string, unknown>, command: Command) => {
-      exitOnInterrupt();
-      const flags = parseFlags(SeedTablesFlags, raw, command);
-      const scale = scaleOf(flags);
-      const work = await mkdtemp(join(tmpdir(), 'mdlm-seed-tables-'));
-      try {
-        const models = await modelDirs(flags, scale, work);
-        const bars = new Map<string, ReturnType<typeof progressBar>>();
-        const sedd = flags.seddModel === undefined ? undefined : (await resolveWithProgress(flags.seddModel, { dtype: flags.dtype, modelsDir: flags.modelsDir }, 'preparing SEDD model')).exportDir;
-        const result = await runSeedTables({
-          scale,
-          evalBatchSize: flags.batchSize,
-          openGenerator: () => openGenerator(models.mdlm, flags),
-          openSedd: sedd === undefined ? undefined : () => openGenerator(sedd, flags),
-          openScorer: () => openScorer(models.gpt2, flags),
-          onProgress: (label, done, total) => {
-            const bar = bars.get(label) ?? progressBar(label, label === 'gen PPL' ? 'chunks' : 'samples');
-            bars.set(label, bar);
-            bar.update(done, total);
-            if (done === total) bar.stop();
-          },
-        });
-        const header = { scale: flags.scale, synthetic: models.synthetic, model: models.mdlmName, seddModel: flags.seddModel, evalModel: models.gpt2Name, device: flags.device };
-        const { scale: parameters, ...tables } = result;
-        process.stdout.write(flags.json ? `${JSON.stringify({ ...header, parameters, ...tables })}\n` : seedTablesMarkdown(result, header));
-      } finally {
-        await rm(work, { recursive: true, force: true });
-      }
-    });
+    .option('--models-dir <dir>', 'conversion cache directory (default: MDLM_MODELS_DIR or ./models)');
+  addServerOptions(command, { sharded: false }).action(async (raw: Record<string, unknown>, self: Command) => {
+    exitOnInterrupt();
+    const flags = parseFlags(SeedTablesFlags, raw, self);
+    const client = serverClient(flags, self, LOCAL_GENERATION_FLAGS);
+    const scale = scaleOf(flags);
+    const work = await mkdtemp(join(tmpdir(), 'mdlm-seed-tables-'));
+    try {
+      const models = client === undefined ? await localModels(flags, scale, work) : await serverModels(client, flags);
+      const bars = new Map<string, ReturnType<typeof progressBar>>();
+      const sedd = flags.seddModel === undefined ? undefined : (await resolveWithProgress(flags.seddModel, { dtype: flags.dtype, modelsDir: flags.modelsDir }, 'preparing SEDD model')).exportDir;
+      const result = await runSeedTables({
+        scale,
+        evalBatchSize: flags.batchSize,
+        concurrency: flags.concurrency,
+        openGenerator: models.openGenerator,
+        openSedd: sedd === undefined ? undefined : () => openGenerator(sedd, flags),
+        openScorer: () => openScorer(models.gpt2, flags),
+        onProgress: (label, done, total) => {
+          const bar = bars.get(label) ?? progressBar(label, label === 'gen PPL' ? 'chunks' : 'samples');
+          bars.set(label, bar);
+          bar.update(done, total);
+          if (done === total) bar.stop();
+        },
+      });
+      const header = { scale: flags.scale, synthetic: models.synthetic, model: models.mdlmName, seddModel: flags.seddModel, evalModel: models.gpt2Name, device: flags.device, concurrency: flags.concurrency };
+      const { scale: parameters, ...tables } = result;
+      process.stdout.write(flags.json ? `${JSON.stringify({ ...header, parameters, ...tables })}\n` : seedTablesMarkdown(result, header));
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
 }
 
 /** The named scale with each flag given replacing its parameter. */
@@ -106,8 +125,9 @@ function scaleOf(flags: SeedTablesFlags): SeedTablesScale {
   };
 }
 
-interface ModelDirs {
-  mdlm: string;
+/** Where the samples come from, and the evaluation model that scores them. */
+interface Models {
+  openGenerator: () => Promise<SampleGenerator>;
   gpt2: string;
   mdlmName: string;
   gpt2Name: string;
@@ -115,28 +135,41 @@ interface ModelDirs {
 }
 
 /** Synthetic models only as a pair (they share a vocabulary), at small scale when no --model is given. */
-async function modelDirs(flags: SeedTablesFlags, scale: SeedTablesScale, work: string): Promise<ModelDirs> {
+async function localModels(flags: SeedTablesFlags, scale: SeedTablesScale, work: string): Promise<Models> {
   const options: CliModelOptions = { dtype: flags.dtype, modelsDir: flags.modelsDir };
   if (flags.scale === 'small' && flags.model === undefined) {
     const synthetic = await syntheticModels(work, Math.max(scale.wallClock.length, scale.semiAr.length));
-    const gpt2 = flags.evalModel === undefined ? synthetic.gpt2 : (await resolveWithProgress(flags.evalModel, options, 'preparing evaluation model')).exportDir;
-    return { mdlm: synthetic.mdlm, gpt2, mdlmName: 'synthetic MDLM', gpt2Name: flags.evalModel ?? 'synthetic GPT-2', synthetic: true };
+    const gpt2 = flags.evalModel === undefined ? synthetic.gpt2 : await evalModelDir(flags.evalModel, options);
+    return { openGenerator: () => openGenerator(synthetic.mdlm, flags), gpt2, mdlmName: 'synthetic MDLM', gpt2Name: flags.evalModel ?? 'synthetic GPT-2', synthetic: true };
   }
   const mdlmName = flags.model ?? DEFAULT_MODEL;
   const gpt2Name = flags.evalModel ?? DEFAULT_EVAL_MODEL;
   const mdlm = (await resolveWithProgress(mdlmName, options)).exportDir;
-  const gpt2 = (await resolveWithProgress(gpt2Name, options, 'preparing evaluation model')).exportDir;
-  return { mdlm, gpt2, mdlmName, gpt2Name, synthetic: false };
+  return { openGenerator: () => openGenerator(mdlm, flags), gpt2: await evalModelDir(gpt2Name, options), mdlmName, gpt2Name, synthetic: false };
 }
 
-function openGenerator(exportDir: string, flags: SeedTablesFlags): Promise<GenerationService> {
-  return GenerationService.open({
+/** The server's model generates; the evaluation model (--eval-model, else GPT-2 large) scores here. */
+async function serverModels(client: MdlmClient, flags: SeedTablesFlags): Promise<Models> {
+  const model = await client.model();
+  const gpt2Name = flags.evalModel ?? DEFAULT_EVAL_MODEL;
+  const gpt2 = await evalModelDir(gpt2Name, { dtype: flags.dtype, modelsDir: flags.modelsDir });
+  return { openGenerator: async () => serverGenerator(client), gpt2, mdlmName: `${model.id} at ${client.url}`, gpt2Name, synthetic: false };
+}
+
+async function evalModelDir(reference: string, options: CliModelOptions): Promise<string> {
+  return (await resolveWithProgress(reference, options, 'preparing evaluation model')).exportDir;
+}
+
+/** Samples at batch size 1 as the seed's tables, or --concurrency of them at once. */
+async function openGenerator(exportDir: string, flags: SeedTablesFlags): Promise<SampleGenerator> {
+  const service = await GenerationService.open({
     exportDir,
     device: flags.device,
     providerOptions: ProviderOptionsSchema.parse({}),
     workers: 1,
-    scheduler: { maxBatch: 1, maxBatchEntries: DEFAULT_BATCH_ENTRIES, maxQueue: 1, batchWaitMs: 0 },
+    scheduler: { maxBatch: flags.concurrency, maxBatchEntries: DEFAULT_BATCH_ENTRIES, maxQueue: flags.concurrency, batchWaitMs: 0 },
   });
+  return serviceGenerator(service);
 }
 
 async function openScorer(exportDir: string, flags: SeedTablesFlags): Promise<{ scorer: CausalScorer; tokenizer: MdlmTokenizer }> {
@@ -151,6 +184,8 @@ interface Header {
   seddModel: string | undefined;
   evalModel: string;
   device: string;
+  /** Samples generated at once: 1 is the seed's protocol. */
+  concurrency: number;
 }
 
 const seconds = (value: number) => value.toFixed(value < 10 ? 2 : 1);
@@ -161,7 +196,7 @@ export function seedTablesMarkdown(result: SeedTablesResult, header: Header): st
   const lines = [
     `## The seed's tables on this machine (scale ${header.scale}; ${header.model}${header.seddModel === undefined ? '' : `, SEDD ${header.seddModel}`}, gen PPL under ${header.evalModel}, device ${header.device})${notice}`,
     '',
-    `### (a) Wall clock: ${wallClock.samples} samples one at a time, L = ${wallClock.length} (seed: 64 samples, batch size 1, L = 1024, one A5000)`,
+    `### (a) Wall clock: ${wallClock.samples} samples ${header.concurrency === 1 ? 'one at a time' : `${header.concurrency} at a time (seconds per sample: each one's own, under that load)`}, L = ${wallClock.length} (seed: 64 samples, batch size 1, L = 1024, one A5000)`,
     '',
     '| sampler | T | forward passes / sample | s / sample | total s | seed s / sample |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',

@@ -52,6 +52,7 @@ const FLAGS: { name: FlagName; value: string; parse?: (value: string) => unknown
   { name: 'maxMcSamples', value: '<n>', parse: toNumber },
   { name: 'streamHighWaterMark', value: '<bytes>', parse: toNumber },
   { name: 'shutdownTimeoutMs', value: '<ms>', parse: toNumber },
+  { name: 'drainDelayMs', value: '<ms>', parse: toNumber },
   { name: 'headersTimeoutMs', value: '<ms>', parse: toNumber },
   { name: 'requestTimeoutMs', value: '<ms>', parse: toNumber },
   { name: 'keepAliveTimeoutMs', value: '<ms>', parse: toNumber },
@@ -67,8 +68,10 @@ MDLM_PORT is set. Hub downloads follow HF_TOKEN, HF_HOME, HF_HUB_CACHE, HF_ENDPO
 HF_HUB_OFFLINE.
 
 On SIGTERM (or Ctrl-C) the server stops taking work (/readyz answers 503, new requests get
-shutting_down), lets running requests finish for --shutdown-timeout-ms, cancels the rest, cuts
-the connections that are still open after a short grace, and exits 0.`;
+shutting_down), keeps idle keep-alive connections open for --drain-delay-ms (a load balancer
+still sending on them gets a retryable 503 rather than a closed connection), lets running
+requests finish for --shutdown-timeout-ms, cancels the rest, cuts the connections that are
+still open after a short grace, and exits 0.`;
 
 export function registerServe(program: Command): void {
   const command = program
@@ -127,8 +130,8 @@ async function serve(config: ServerConfig): Promise<void> {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
-  logger.info({ timeout_ms: config.shutdownTimeoutMs }, `${signal}: finishing the requests in flight, accepting no new ones`);
-  const finished = await shutdownGracefully(app, config.shutdownTimeoutMs);
+  logger.info({ timeout_ms: config.shutdownTimeoutMs, drain_delay_ms: config.drainDelayMs }, `${signal}: finishing the requests in flight, accepting no new ones`);
+  const finished = await shutdownGracefully(app, config.shutdownTimeoutMs, config.drainDelayMs);
   await service.close();
   logger.info({ finished_in_time: finished }, 'stopped');
   exitIfStillHeld(logger);

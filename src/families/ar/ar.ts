@@ -1,7 +1,8 @@
 import type { z } from 'zod';
-import { refuseParam } from '../../errors.js';
+import { ErrorCodes, MdlmError, refuseParam } from '../../errors.js';
 import { openDitNetwork } from '../../model/index.js';
 import { CausalItemScorer } from '../../scoring/index.js';
+import { MdlmTokenizer } from '../../tokenizer/index.js';
 import { ditManifestSchema, ditServedModel, sequenceSample, timeConditionedArRefusal } from '../dit.js';
 import type { SamplingRequest, ServingFamily } from '../family.js';
 import { ArModel } from './graph.js';
@@ -65,6 +66,7 @@ export const AR_FAMILY: ServingFamily<ArManifest> = {
     },
     open: (checkpoint, options) => openDitNetwork(checkpoint, ArModel, TAG, options),
   },
+  sampleScoring: { context: (manifest) => manifest.config.model_length, eosId: (_, exportDir) => tokenizerEos(exportDir) },
   serving: {
     model: ditServedModel('ar'),
     generation: {
@@ -105,3 +107,10 @@ export const AR_FAMILY: ServingFamily<ArManifest> = {
     },
   },
 };
+
+/** The AR baseline's end-of-text id: its config has none, its tokenizer does. */
+async function tokenizerEos(exportDir: string): Promise<number> {
+  const eos = (await MdlmTokenizer.fromFiles(exportDir)).eosId;
+  if (eos === undefined) throw new MdlmError(ErrorCodes.tokenizerError, `${exportDir}: the tokenizer declares no eos_token, which the seed's padding and counting need`);
+  return eos;
+}

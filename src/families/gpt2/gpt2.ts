@@ -58,5 +58,5 @@ export const GPT2_FAMILY: ModelFamily<Gpt2Manifest> = {
   manifestSchema: Gpt2ManifestSchema,
   directory: { modelType: 'gpt2', tokenizerFiles: [TOKENIZER_FILE], tokenizerRepo, open: openNetwork },
   notServed: "generation needs an MDLM model or one of the seed's baselines (a causal LM such as GPT-2 scores samples: mdlm eval gen-ppl --eval-model)",
-  sampleScoring: { context: (manifest) => manifest.config.n_positions, eosId: (manifest) => manifest.config.eos_token_id },
+  sampleScoring: { context: (manifest) => manifest.config.n_positions, eosId: async (manifest) => manifest.config.eos_token_id },
 };

@@ -36,6 +36,7 @@ export const scoreRoutes = routePlugin('mdlm-routes-score', async (app) => {
         mcSamples: body.mc_samples,
         seed: body.seed,
         antithetic: body.antithetic,
+        antitheticGroup: body.antithetic_group,
         addSpecialTokens: body.add_special_tokens,
       });
       const result = await service.score(prepared, { signal: disconnectSignal(reply) });

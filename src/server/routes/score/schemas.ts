@@ -25,6 +25,11 @@ export function scoreBodySchema(bounds: SchemaBounds) {
     mc_samples: count(1).max(maxMcSamples).optional().describe(`elbo: Monte Carlo draws of t per item (default ${SCORE_DEFAULTS.mcSamples}).`),
     seed: count().max(Number.MAX_SAFE_INTEGER).optional().describe('elbo: the same seed and request give the same estimate. Random when absent; the response says which was used.'),
     antithetic: z.boolean().optional().describe('elbo: stratify the draws of t, as the seed does (default true).'),
+    antithetic_group: count(1)
+      .optional()
+      .describe(
+        "elbo: how many consecutive items share one stratified set of draws, dealt out to them in turn (default 1: each item its own). The seed's ppl_eval stratifies across its eval batch: mdlm eval ppl --server sends its batch size.",
+      ),
     add_special_tokens: z.boolean().optional().describe("Score after the tokenizer's BOS, as every training row begins (default true; no effect for tokenizers without one)."),
   }).meta({ example });
 }

@@ -1,0 +1,1 @@
+export { type ClientOptions, MdlmClient, type RemoteGeneration, type RemoteModel, type RemoteScore, mapConcurrently } from './client.js';
