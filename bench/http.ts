@@ -19,7 +19,7 @@ import { z } from 'zod';
 import { SYNTH_PRESETS, synthesizeCheckpoint } from '../src/checkpoint/synth.js';
 import { main } from '../src/cli/main.js';
 import { exportModel } from '../src/model/export.js';
-import { intList } from './support.js';
+import { intList, machineLine } from './support.js';
 
 const SERVE_FLAG = '--bench-serve';
 const MODEL_ID = 'tiny';
@@ -85,6 +85,7 @@ async function bench(): Promise<void> {
       '/v1/generate': { prompt: 'ba be', steps: args.steps },
       '/v1/completions': { model: MODEL_ID, prompt: 'ba be', max_tokens: 16, steps: args.steps },
     };
+    console.log(machineLine());
     console.log(`tiny model (V 64, L 32), ${args.steps} steps (ddpm_cache), ${args.duration} s per row, server on the CPU`);
     console.log('| endpoint | concurrency | requests/s | p50 ms | p99 ms | non-2xx | errors | rows/pass |');
     console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');

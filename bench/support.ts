@@ -1,5 +1,7 @@
-/** What several benchmarks share: synthetic models exported the way the server loads them, flags and medians. */
-import { readFileSync, rmSync } from 'node:fs';
+/** What several benchmarks share: synthetic models exported the way the server loads them, flags, medians and the machine. */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { GPT2_MDLM_VOCAB_SIZE, type SynthShape, synthesizeCheckpoint } from '../src/checkpoint/synth.js';
@@ -41,4 +43,24 @@ export function memoryOf(pid: number): ProcessMemory {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name: string) => Math.round(Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1]) / 1024);
   return { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile') };
+}
+
+/** /proc/cpuinfo's flags for the instruction sets onnxruntime's CPU kernels (MLAS) choose between. */
+const INSTRUCTION_SETS = [
+  ['AVX2', 'avx2'],
+  ['AVX-512F', 'avx512f'],
+  ['AVX-512 VNNI', 'avx512_vnni'],
+  ['AVX-VNNI', 'avx_vnni'],
+] as const;
+
+/**
+ * The machine a figure was measured on: CPU model, cores, the instruction sets that move
+ * onnxruntime's speed (up to 2× between an AVX-512 VNNI machine and an AVX2-only one), and
+ * onnxruntime-node's version. Every bench prints it with its tables.
+ */
+export function machineLine(): string {
+  const flags = existsSync('/proc/cpuinfo') ? /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim().split(/\s+/) : undefined;
+  const sets = flags === undefined ? 'instruction sets unknown (no /proc/cpuinfo)' : INSTRUCTION_SETS.map(([name, flag]) => `${name} ${flags.includes(flag) ? 'yes' : 'no'}`).join(', ');
+  const ortVersion = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
+  return `machine: ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${availableParallelism()} cores; ${sets}; onnxruntime-node ${ortVersion}`;
 }
