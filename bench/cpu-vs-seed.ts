@@ -30,7 +30,7 @@ import { z } from 'zod';
 import { SYNTH_PRESETS, synthesizeCheckpoint } from '../src/checkpoint/synth.js';
 import { exportModel } from '../src/families/index.js';
 import { WEIGHT_DTYPES, type WeightDtype } from '../src/model/index.js';
-import { GPT2_TOKENIZER_DIR, intList, median } from './support.js';
+import { GPT2_TOKENIZER_DIR, intList, machineLine, median } from './support.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const CLI = join(ROOT, 'bin', 'mdlm.js');
@@ -157,6 +157,7 @@ async function main(): Promise<void> {
   mkdirSync(work, { recursive: true });
   try {
     const { checkpoint, exports } = await prepareModels(work, args.dtypes);
+    console.log(`${machineLine()}\n`);
     console.log(`| L | T | what | forward passes | wall s | s per pass | fastest seed ÷ this |`);
     console.log('| ---: | ---: | --- | ---: | ---: | ---: | ---: |');
     const notes: string[] = [];

@@ -20,7 +20,7 @@ import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import { GraphBuilder } from '../src/model/graph-builder.js';
 import { OPSETS } from '../src/model/manifest.js';
-import { median } from './support.js';
+import { machineLine, median } from './support.js';
 
 const VOCAB = 50_258;
 const WIDTH = 768;
@@ -65,6 +65,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { repeat: { type: 'string' }, variant: { type: 'string' }, dir: { type: 'string' } } });
   const args = Args.parse(values);
   if (args.dir !== undefined) return buildOnce(args.dir);
+  console.log(machineLine());
   console.log(`a ${VOCAB} × ${WIDTH} fp32 table, ${ROWS} rows gathered, median of ${args.repeat} fresh processes\n`);
   console.log('| table | read model.onnx ms | build session ms | total ms | owned (runs after the data file is truncated) |\n| --- | ---: | ---: | ---: | --- |');
   for (const variant of VARIANTS) {

@@ -26,6 +26,7 @@ import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../src/tokenizer/index.js
 import { createLogger } from '../src/log.js';
 import { DEVICES } from '../src/runtime/index.js';
 import { buildServer, parseServerConfig, schedulerOptions } from '../src/server/index.js';
+import { machineLine } from './support.js';
 
 const PROBE_FLAG = '--bench-probe';
 const PROBE_INTERVAL_MS = 10;
@@ -143,6 +144,7 @@ async function bench(): Promise<void> {
         const response = await fetch(`${url}/v1/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
         if (response.status !== 200) throw new Error(`generation failed: ${await response.text()}`);
       });
+      console.log(machineLine());
       console.log(`owt shape (V 50258, L ${LENGTH}, D 768, 12 blocks), fp32, ${service.status().provider} execution provider, 1 worker; /healthz every ${PROBE_INTERVAL_MS} ms from another process`);
       console.log('| phase | lag p50 ms | lag p99 ms | lag max ms | /healthz p50 ms | /healthz p99 ms | /healthz max ms | probes |');
       console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');

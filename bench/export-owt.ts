@@ -51,6 +51,9 @@ async function bench(): Promise<void> {
     const written = spawnSync(python, [join(import.meta.dirname, 'ckpt', 'write_owt_ckpt.py'), ckpt], { encoding: 'utf8' });
     if (written.status === 0) rows.push(measure('export --checkpoint owt.ckpt (EMA)', ['export', '--checkpoint', ckpt, '--out', join(work, 'owt-ckpt')]));
     else console.log(`no .ckpt row: ${python} could not write one (${(written.stderr || String(written.error)).trim().split('\n').pop()})\n`);
+    // Imported here, not at the top: each step's process runs this file too, and measures its own peak memory.
+    const { machineLine } = await import('./support.js');
+    console.log(`${machineLine()}\n`);
     console.log('| step | wall s | peak RSS MB |\n| --- | ---: | ---: |');
     for (const row of rows) console.log(`| ${row.label} | ${row.seconds.toFixed(1)} | ${row.peakMb.toFixed(0)} |`);
     console.log(`\ncheckpoint: ${sizes(checkpoint)}`);

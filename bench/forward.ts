@@ -26,7 +26,7 @@ import { type AnyExportManifest, readAnyManifest } from '../src/families/index.j
 import { GraphBuilder } from '../src/model/graph-builder.js';
 import { MODEL_FILE } from '../src/model/manifest.js';
 import { DEVICES, type ExecutionProvider, ProviderOptionsSchema, executionProviderConfig, probeProviderEnvironment, selectProvider } from '../src/runtime/providers.js';
-import { intList, median } from './support.js';
+import { intList, machineLine, median } from './support.js';
 
 
 const ArgsSchema = z.object({
@@ -272,6 +272,7 @@ function printTable(results: (MatmulMeasurement | ForwardMeasurement | Skipped)[
   const forwards = results.filter((result): result is ForwardMeasurement => result.kind === 'forward');
   for (const skipped of results.filter((result): result is Skipped => result.kind === 'skip')) console.log(`skipped ${skipped.what}: ${skipped.reason}`);
   const reference = new Map(matmuls.map((m) => [m.dtype, m.gflop / (m.ms / 1000)]));
+  console.log(`\n${machineLine()}`);
   console.log('\n| what | device | dtype | B | L | output rows | ms | tokens/s | GFLOP | GFLOP/s | of the MatMul reference |');
   console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const m of matmuls) {

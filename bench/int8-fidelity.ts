@@ -25,7 +25,7 @@ import { GenerationService } from '../src/generation/index.js';
 import { type ExportHead, type WeightDtype } from '../src/model/index.js';
 import { SeededRandom } from '../src/random.js';
 import { ProviderOptionsSchema } from '../src/runtime/index.js';
-import { GPT2_TOKENIZER_DIR } from './support.js';
+import { GPT2_TOKENIZER_DIR, machineLine } from './support.js';
 
 const ArgsSchema = z.object({
   checkpoint: z.string().optional(),
@@ -168,6 +168,7 @@ async function main(): Promise<void> {
     const manifest = await readManifest(logits32);
     const vocab = manifest.config.vocab_size;
     const mask = manifest.maskIndex;
+    console.log(machineLine());
     console.log(`checkpoint: ${args.checkpoint ?? 'synthetic, mdlm-owt shape (random weights)'}; ${args.sequences} sequences of L = ${args.length} per mask rate\n`);
     console.log('| masked | rms error / rms(logits) | max abs error | mean KL(p_fp32 ‖ p_int8) | max KL | same argmax |');
     console.log('| ---: | ---: | ---: | ---: | ---: | ---: |');

@@ -26,7 +26,7 @@ import { MS_DOMAIN } from '../src/model/layers.js';
 import { OPSETS } from '../src/model/manifest.js';
 import { ACTIVATION_LEVELS, quantizeColumns } from '../src/model/quantize.js';
 import { SeededRandom } from '../src/random.js';
-import { intList, median } from './support.js';
+import { intList, machineLine, median } from './support.js';
 
 const ArgsSchema = z.object({
   rows: intList.default([128, 1024]),
@@ -158,6 +158,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mdlm-int8-kernels-'));
   try {
     const weight = normals(args.in * args.out, 1, 0.02);
+    console.log(machineLine());
     console.log(`[rows, ${args.in}] × [${args.in}, ${args.out}], ${args.threads} threads, median of ${args.repeat}\n`);
     console.log('| rows | product | ms | GFLOP/s | ÷ fp32 time | rms error / rms(product) |');
     console.log('| ---: | --- | ---: | ---: | ---: | ---: |');

@@ -24,7 +24,7 @@ import { packFeeds } from '../src/runtime/feeds.js';
 import { ProviderOptionsSchema } from '../src/runtime/index.js';
 import { REMDM_DEFAULTS, SAMPLERS, type SamplerName, expectedForwardPasses, isRemasking } from '../src/sampling/index.js';
 import type { PassReport } from '../src/scheduler/index.js';
-import { benchExport, median } from './support.js';
+import { benchExport, machineLine, median } from './support.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const work = mkdtempSync(join(tmpdir(), 'mdlm-sampler-bench-'));
@@ -172,6 +172,7 @@ async function samplers(): Promise<void> {
 /** BENCH_SECTIONS=overhead,seed,throughput,samplers picks sections (default: all). */
 const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'overhead,seed,throughput,samplers').split(','));
 try {
+  console.log(machineLine());
   if (SECTIONS.has('overhead')) await overhead();
   if (SECTIONS.has('seed')) await seedTable();
   if (SECTIONS.has('throughput')) await throughput();

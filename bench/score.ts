@@ -25,7 +25,7 @@ import { SeededRandom } from '../src/random.js';
 import { ForwardRuntime, ProviderOptionsSchema } from '../src/runtime/index.js';
 import { Scheduler } from '../src/scheduler/index.js';
 import { ElboScorer, drawTimes, subsLoss } from '../src/scoring/index.js';
-import { GPT2_TOKENIZER_DIR } from './support.js';
+import { GPT2_TOKENIZER_DIR, machineLine } from './support.js';
 
 const Args = z.object({
   lengths: z.string().default('128,1024').transform((list) => list.split(',').map(Number)),
@@ -111,6 +111,7 @@ function logSoftmaxAt(logits: Float32Array, target: number): number {
 
 const work = mkdtempSync(join(tmpdir(), 'mdlm-score-bench-'));
 try {
+  console.log(machineLine());
   console.log(`owt width (D 768, 12 blocks, V 50258), CPU, fp32, ${args.rows} rows per length, one NELBO draw per row (t stratified)\n`);
   console.log('| L | masked per row | positions head: tokens/s | logits head (the seed’s way): tokens/s | ratio | nll agree |');
   console.log('| ---: | ---: | ---: | ---: | ---: | --- |');

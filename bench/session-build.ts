@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import { DATA_FILE, MODEL_FILE } from '../src/model/manifest.js';
-import { median } from './support.js';
+import { machineLine, median } from './support.js';
 
 const VARIANTS = {
   'mapped, packed, optimisation all (the server)': { level: 'all', packing: true, inMemory: false },
@@ -64,6 +64,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(await buildOnce(args, args.variant))}\n`);
     return;
   }
+  console.log(machineLine());
   console.log(`${args.export}, ${args.threads} threads, median of ${args.repeat} fresh processes\n`);
   console.log('| variant | read data ms | build session ms |\n| --- | ---: | ---: |');
   for (const name of Object.keys(VARIANTS) as VariantName[]) {

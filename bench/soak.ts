@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { SYNTH_PRESETS } from '../src/checkpoint/synth.js';
 import { main } from '../src/cli/main.js';
 import { ForwardRuntime } from '../src/runtime/index.js';
-import { benchExport, memoryOf } from './support.js';
+import { benchExport, machineLine, memoryOf } from './support.js';
 
 const SERVE_FLAG = '--soak-serve';
 const Args = z.object({
@@ -296,6 +296,7 @@ async function serverOutcomes(url: string): Promise<string[]> {
 }
 
 function report(args: SoakArgs, tally: Tally, counted: string[], shutdown: { ms: number; code: number | null; readers: number }, warnings: Map<string, number>): void {
+  console.log(machineLine());
   console.log(`soak: ${args.duration} s, ${args.concurrency} clients, ${args.workers} worker(s), tiny model (V 64, L 32)`);
   console.log('| kind | outcome | count |');
   console.log('| --- | --- | ---: |');

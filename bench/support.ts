@@ -1,4 +1,4 @@
-/** What several benchmarks share: synthetic models exported the way the server loads them, flags and medians, a server in a child process. */
+/** What several benchmarks share: synthetic models exported the way the server loads them, flags, medians, the machine, a server in a child process. */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, rmSync } from 'node:fs';
@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
+import { describeMachine } from '../src/benchmark/index.js';
 import { GPT2_MDLM_VOCAB_SIZE, type SynthShape, synthesizeCheckpoint } from '../src/checkpoint/synth.js';
 import { exportModel } from '../src/families/index.js';
 
@@ -96,4 +97,10 @@ export async function batchRows(url: string): Promise<{ sum: number; count: numb
   const text = await (await fetch(`${url}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
   return { sum: value('mdlm_batch_rows_sum'), count: value('mdlm_batch_rows_count') };
+}
+
+/** The machine a figure was measured on, with onnxruntime-node's version: every bench prints it with its tables. */
+export function machineLine(): string {
+  const ortVersion = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
+  return `machine: ${describeMachine()}; onnxruntime-node ${ortVersion}`;
 }

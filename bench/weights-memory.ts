@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { SYNTH_PRESETS } from '../src/checkpoint/synth.js';
 import { DATA_FILE } from '../src/model/manifest.js';
-import { type ProcessMemory, benchExport, memoryOf } from './support.js';
+import { type ProcessMemory, benchExport, machineLine, memoryOf } from './support.js';
 
 const CLI = join(import.meta.dirname, '..', 'bin', 'mdlm.js');
 const names = z.string().transform((text) => text.split(','));
@@ -61,6 +61,7 @@ async function main(): Promise<void> {
   const args = Args.parse(values);
   const work = mkdtempSync(join(tmpdir(), 'mdlm-weights-'));
   try {
+    console.log(`${machineLine()}\n`);
     console.log('| shape | weights MB | workers | ready: RSS / anon / file MB | after a request: RSS / anon / file MB |');
     console.log('| --- | ---: | ---: | ---: | ---: |');
     for (const shape of args.shapes) {

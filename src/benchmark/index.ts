@@ -4,3 +4,4 @@ export { resultMarkdown } from './report-table.js';
 export { type BenchHttpResult, BenchHttpResultSchema } from './result.js';
 export { seedSources } from './seeds.js';
 export { type HttpBenchOptions, type HttpBenchOutcome, failedRequests, runHttpBench } from './sweep.js';
+export { describeMachine } from './machine.js';

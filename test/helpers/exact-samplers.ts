@@ -10,6 +10,10 @@
  *    remdm-conf's confidence shares; noise removal takes the argmax.
  * The draw distribution is softmax(logits / temperature) with the mask excluded, truncated by
  * top-k then top-p (stats.ts's reference). Only feasible for tiny vocabularies and windows.
+ * A state is its tokens, plus, for remdm-conf alone, the probability each was drawn with: no
+ * other sampler's next step depends on those, so states with the same tokens merge exactly and
+ * their number stays at most (V + 1)^positions (keeping them apart made remdm-loop's
+ * semi-autoregressive case take minutes and 11 GB).
  */
 import * as ort from 'onnxruntime-node';
 import { softmax, truncated } from './stats.js';
@@ -71,26 +75,35 @@ export async function exactOutputLaw(setup: ExactSetup): Promise<Map<string, num
 }
 
 function key(tokens: number[], confidence: number[]): string {
-  return `${tokens.join(',')}|${confidence.map((c) => c.toPrecision(12)).join(',')}`;
+  return `${tokens.join(',')}|${confidence.join(',')}`;
 }
 
-/** The draw distribution of each window position of each state, from one batched run of the logits head. */
+/**
+ * The draw distribution of each window position of each state, from one batched run of the
+ * logits head over the distinct windows (states differing only in confidence share theirs).
+ */
 async function drawDistributions(setup: ExactSetup, states: State[], start: number, t: number, greedy: boolean): Promise<Float64Array[][]> {
   const L = setup.windowLength;
+  const windows = new Map(states.map((state) => [state.tokens.slice(start, start + L).join(','), state.tokens.slice(start, start + L)]));
+  const rows = [...windows.values()];
   const feeds: Record<string, ort.Tensor> = {
-    input_ids: new ort.Tensor('int64', BigInt64Array.from(states.flatMap((state) => state.tokens.slice(start, start + L)), BigInt), [states.length, L]),
+    input_ids: new ort.Tensor('int64', BigInt64Array.from(rows.flat(), BigInt), [rows.length, L]),
   };
-  if (setup.timeConditioned) feeds.sigma = new ort.Tensor('float32', new Float32Array(states.length).fill(-Math.log1p(-(1 - SCHEDULE_EPS) * t)), [states.length]);
+  if (setup.timeConditioned) feeds.sigma = new ort.Tensor('float32', new Float32Array(rows.length).fill(-Math.log1p(-(1 - SCHEDULE_EPS) * t)), [rows.length]);
   const logits = (await setup.session.run(feeds)).logits?.data as Float32Array;
-  const V = logits.length / (states.length * L);
-  return states.map((_, row) =>
-    Array.from({ length: L }, (__, offset) => {
-      const z = logits.subarray((row * L + offset) * V, (row * L + offset + 1) * V);
-      if (greedy) return oneHot(z, setup.maskId);
-      const { temperature, topK, topP } = setup.law;
-      return temperature === 0 ? oneHot(z, setup.maskId) : truncated(softmax(z, temperature, setup.maskId), topK, topP);
-    }),
+  const V = logits.length / (rows.length * L);
+  const byWindow = new Map(
+    [...windows.keys()].map((window, row) => [
+      window,
+      Array.from({ length: L }, (_, offset) => {
+        const z = logits.subarray((row * L + offset) * V, (row * L + offset + 1) * V);
+        if (greedy) return oneHot(z, setup.maskId);
+        const { temperature, topK, topP } = setup.law;
+        return temperature === 0 ? oneHot(z, setup.maskId) : truncated(softmax(z, temperature, setup.maskId), topK, topP);
+      }),
+    ]),
   );
+  return states.map((state) => byWindow.get(state.tokens.slice(start, start + L).join(',')) as Float64Array[]);
 }
 
 function oneHot(logits: ArrayLike<number>, maskId: number): Float64Array {
@@ -132,25 +145,23 @@ function fates(setup: ExactSetup, state: State, active: number[], t: number, s: 
   return new Map(active.map((p) => [p, masked(p) ? unmask : sigma * share(p)]));
 }
 
+/** One position's possible outcomes at a step: [token, the probability it was drawn with, the outcome's probability]. */
+type Outcome = [number, number, number];
+
 async function reverseStep(setup: ExactSetup, distribution: Distribution, start: number, active: number[], t: number, s: number): Promise<Distribution> {
   const states = [...distribution.values()];
   const draws = await drawDistributions(setup, states, start, t, false);
   const next: Distribution = new Map();
   states.forEach((state, index) => {
     const laws = fates(setup, state, active, t, s);
-    let partial: State[] = [state];
-    for (const p of active) {
+    const outcomes = active.map((p): Outcome[] => {
       const chance = laws.get(p) as number;
-      const wasMasked = state.tokens[p] === setup.maskId;
-      const probabilities = (draws[index] as Float64Array[])[p - start] as Float64Array;
-      partial = partial.flatMap((candidate) => {
-        const stay = { ...candidate, probability: candidate.probability * (1 - chance) };
-        if (chance === 0) return [stay];
-        if (!wasMasked) return [stay, withToken(candidate, p, setup.maskId, 0, chance)];
-        return [stay, ...[...probabilities].flatMap((q, token) => (q === 0 ? [] : [withToken(candidate, p, token, q, chance * q)]))];
-      });
-    }
-    for (const candidate of partial) accumulate(next, candidate);
+      const stay: Outcome = [state.tokens[p] as number, state.confidence[p] as number, 1 - chance];
+      if (chance === 0) return [stay];
+      if (state.tokens[p] !== setup.maskId) return [stay, [setup.maskId, 0, chance]];
+      return [stay, ...drawnOutcomes((draws[index] as Float64Array[])[p - start] as Float64Array, chance)];
+    });
+    branch(next, state, active, outcomes, setup.law.sampler === 'remdm-conf');
   });
   return next;
 }
@@ -160,31 +171,40 @@ async function noiseRemoval(setup: ExactSetup, distribution: Distribution, eps: 
   const draws = await drawDistributions(setup, states, 0, eps, setup.law.sampler !== 'analytic');
   const next: Distribution = new Map();
   states.forEach((state, index) => {
-    let partial: State[] = [state];
-    state.tokens.forEach((token, p) => {
-      if (token !== setup.maskId) return;
-      const probabilities = (draws[index] as Float64Array[])[p] as Float64Array;
-      partial = partial.flatMap((candidate) => [...probabilities].flatMap((q, drawn) => (q === 0 ? [] : [withToken(candidate, p, drawn, q, q)])));
-    });
-    for (const candidate of partial) accumulate(next, candidate);
+    const masked = state.tokens.flatMap((token, p) => (token === setup.maskId ? [p] : []));
+    branch(next, state, masked, masked.map((p) => drawnOutcomes((draws[index] as Float64Array[])[p] as Float64Array, 1)), false);
   });
   return next;
 }
 
-function withToken(state: State, position: number, token: number, confidence: number, factor: number): State {
-  const tokens = state.tokens.slice();
-  const confidences = state.confidence.slice();
-  tokens[position] = token;
-  confidences[position] = confidence;
-  return { tokens, confidence: confidences, probability: state.probability * factor };
+function drawnOutcomes(probabilities: Float64Array, chance: number): Outcome[] {
+  return [...probabilities].flatMap((q, token): Outcome[] => (q === 0 ? [] : [[token, q, chance * q]]));
 }
 
-function accumulate(distribution: Distribution, state: State): void {
-  if (state.probability === 0) return;
-  const id = key(state.tokens, state.confidence);
-  const entry = distribution.get(id);
-  if (entry === undefined) distribution.set(id, state);
-  else entry.probability += state.probability;
+/**
+ * Adds to `next` every combination of the positions' outcomes (independent given the state).
+ * States are told apart by their tokens, and by their confidences only where the law uses them.
+ */
+function branch(next: Distribution, state: State, positions: number[], outcomes: Outcome[][], byConfidence: boolean): void {
+  const tokens = state.tokens.slice();
+  const confidence = state.confidence.slice();
+  const visit = (i: number, probability: number): void => {
+    if (probability === 0) return;
+    if (i === positions.length) {
+      const id = key(tokens, byConfidence ? confidence : []);
+      const entry = next.get(id);
+      if (entry === undefined) next.set(id, { tokens: tokens.slice(), confidence: confidence.slice(), probability });
+      else entry.probability += probability;
+      return;
+    }
+    const p = positions[i] as number;
+    for (const [token, drawnWith, chance] of outcomes[i] as Outcome[]) {
+      tokens[p] = token;
+      confidence[p] = drawnWith;
+      visit(i + 1, probability * chance);
+    }
+  };
+  visit(0, state.probability);
 }
 
 /**

@@ -17,8 +17,8 @@ import { exactArLaw, exactSeddLaw } from '../helpers/exact-baselines.js';
 import { assertFollowsLaw } from '../helpers/stats.js';
 
 const MASK = 19;
+/** Each chi-square check fails a correct sampler with probability ALPHA = 1e-4 (stats.ts). */
 const DRAWS = 8000;
-
 
 /** Draws the request DRAWS times; `midway` also collects each sample's state after that step (from its step events). */
 async function draw(service: GenerationService, request: GenerateRequest, midway?: number): Promise<{ outputs: number[][]; states: number[][]; passes: number[] }> {
